@@ -1,0 +1,26 @@
+# Two entry points: `make demo` (the service's main job on the embedded default) and
+# `make test` (everything CI checks). Both set the machine up first.
+.PHONY: demo test bootstrap codegen lint
+
+VENV := .venv/bin
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+demo: bootstrap
+	$(VENV)/python -m service.demo
+
+codegen: bootstrap
+	$(VENV)/python scripts/codegen.py
+
+lint: bootstrap
+	$(VENV)/ruff check service clients tests bench scripts
+	$(VENV)/ruff format --check service clients tests bench scripts
+	$(VENV)/mypy
+
+test:
+	@scripts/bootstrap.sh --with-postgres
+	$(VENV)/ruff check service clients tests bench scripts
+	$(VENV)/ruff format --check service clients tests bench scripts
+	$(VENV)/mypy
+	$(VENV)/pytest -q

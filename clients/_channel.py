@@ -1,0 +1,38 @@
+"""Channel options shared by the async and sync clients."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+# Retries UNAVAILABLE with backoff in the gRPC library itself. Safe for every RPC of the
+# service: reads are idempotent, and creates carry a request_id the service deduplicates.
+RETRY_SERVICE_CONFIG = json.dumps(
+    {
+        "methodConfig": [
+            {
+                "name": [{"service": "integrity.v1.VerificationService"}],
+                "retryPolicy": {
+                    "maxAttempts": 4,
+                    "initialBackoff": "0.1s",
+                    "maxBackoff": "2s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        ]
+    }
+)
+
+CHANNEL_OPTIONS = (
+    ("grpc.service_config", RETRY_SERVICE_CONFIG),
+    ("grpc.enable_retries", 1),
+)
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def parent_of(uscc: str) -> str:
+    return f"enterprises/{uscc}"

@@ -1,0 +1,114 @@
+"""Async Python client for the enterprise integrity service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, Self
+
+import grpc
+from integrity.v1 import verification_pb2, verification_pb2_grpc
+
+from clients._channel import CHANNEL_OPTIONS, new_request_id, parent_of
+from clients.errors import from_rpc_error
+
+
+class AsyncIntegrityClient:
+    """Typed async access to every RPC. Failed calls raise IntegrityCallError.
+
+    Use as `async with AsyncIntegrityClient("host:port") as client: ...`, or pass a
+    channel you manage yourself.
+    """
+
+    def __init__(
+        self,
+        target: str = "",
+        *,
+        channel: grpc.aio.Channel | None = None,
+        timeout: float = 10.0,
+        metadata: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        if channel is None and not target:
+            raise ValueError("give a target or a channel")
+        self._owns_channel = channel is None
+        self._channel = channel or grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+        self._timeout = timeout
+        self._metadata = metadata
+        self._verifications = verification_pb2_grpc.VerificationServiceStub(self._channel)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._owns_channel:
+            await self._channel.close(None)
+
+    async def _call(self, method: Any, request: Any, timeout: float | None) -> Any:
+        try:
+            return await method(request, timeout=timeout or self._timeout, metadata=self._metadata)
+        except grpc.aio.AioRpcError as error:
+            raise from_rpc_error(error) from None
+
+    async def create_verification(
+        self,
+        verification: verification_pb2.Verification,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> verification_pb2.Verification:
+        """Verify licence data. Pass the same request_id to retry safely; one is made if absent."""
+        request = verification_pb2.CreateVerificationRequest(
+            parent=parent_of(verification.licence.uscc),
+            verification=verification,
+            request_id=request_id or new_request_id(),
+        )
+        response = await self._call(self._verifications.CreateVerification, request, timeout)
+        result: verification_pb2.Verification = response.verification
+        return result
+
+    async def get_verification(
+        self, name: str, *, timeout: float | None = None
+    ) -> verification_pb2.Verification:
+        """One verification by resource name (enterprises/{uscc}/verifications/{id})."""
+        request = verification_pb2.GetVerificationRequest(name=name)
+        response = await self._call(self._verifications.GetVerification, request, timeout)
+        result: verification_pb2.Verification = response.verification
+        return result
+
+    async def list_verifications(
+        self,
+        uscc: str,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        timeout: float | None = None,
+    ) -> verification_pb2.ListVerificationsResponse:
+        """One page of an enterprise's verifications, newest first."""
+        request = verification_pb2.ListVerificationsRequest(
+            parent=parent_of(uscc), page_size=page_size, page_token=page_token
+        )
+        response: verification_pb2.ListVerificationsResponse = await self._call(
+            self._verifications.ListVerifications, request, timeout
+        )
+        return response
+
+    async def iter_verifications(
+        self, uscc: str, *, page_size: int = 0
+    ) -> AsyncIterator[verification_pb2.Verification]:
+        """Every verification of an enterprise, newest first, fetching pages as needed."""
+        token = ""
+        while True:
+            page = await self.list_verifications(uscc, page_size=page_size, page_token=token)
+            for verification in page.verifications:
+                yield verification
+            token = page.next_page_token
+            if not token:
+                return

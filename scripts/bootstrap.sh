@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sets up everything the service and its tests need, idempotently: the virtualenv with the
+# pinned Python packages, the pinned npm tools (buf), and a running local PostgreSQL when the
+# machine has one installed. Cheap to re-run: each step is skipped when its inputs are unchanged.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [[ ! -f $stamp ]]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e '.[dev]'
+  rm -f .venv/.installed-* && touch "$stamp"
+fi
+
+if [[ -f package-lock.json ]]; then
+  npm_stamp=node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)
+  if [[ ! -f $npm_stamp ]]; then
+    # npm ci trips over the platform-specific optional packages buf ships; install
+    # honours the lock file and the exact pin just the same.
+    npm install --no-audit --no-fund --loglevel=error
+    touch "$npm_stamp"
+  fi
+fi
+
+if [[ ${1:-} == "--with-postgres" ]]; then
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    if command -v pg_ctlcluster >/dev/null && ls /etc/postgresql >/dev/null 2>&1; then
+      pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    fi
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  fi
+fi

@@ -1,0 +1,180 @@
+"""The registry port over a local snapshot imported from registry files.
+
+The snapshot may live in the service's own database or in another one
+(INTEGRITY_REGISTRY_URL). Any failure to read it is "registry unavailable", never
+"no record": the caller must not turn an outage into a mismatch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import RowMapping, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service.adapters.storage.engine import SQLITE_BEGIN
+from service.adapters.storage.tables import registry_records
+from service.app.ports import RegistryUnavailable
+from service.app.registry_import import WriteCounts
+from service.domain.licence import LicenceTerm, RegistrationStatus
+from service.domain.names import normalise_name
+from service.domain.registry import ChangeRecord, RegistryRecord, Shareholder, ShareholderKind
+from service.domain.sealed import PiiKind, SealedLegalRepresentative, SealedValue
+
+
+def _decimal_text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def record_to_row(
+    record: RegistryRecord, content_digest: bytes, import_time: dt.datetime
+) -> dict[str, Any]:
+    rep = record.legal_representative
+    return {
+        "uscc": record.uscc,
+        "name": record.name,
+        "name_normalised": normalise_name(record.name),
+        "enterprise_type": record.enterprise_type,
+        "legal_rep_name_ct": rep.name.ciphertext,
+        "legal_rep_name_digest": rep.name.digest,
+        "legal_rep_name_masked": rep.name.masked,
+        "legal_rep_id_ct": rep.id_number.ciphertext if rep.id_number else None,
+        "legal_rep_id_digest": rep.id_number.digest if rep.id_number else None,
+        "legal_rep_id_masked": rep.id_number.masked if rep.id_number else None,
+        "registered_capital": _decimal_text(record.registered_capital),
+        "capital_currency": record.capital_currency,
+        "establishment_date": record.establishment_date,
+        "term_start": record.term.start,
+        "term_end": record.term.end,
+        "term_open_ended": record.term.open_ended,
+        "registration_authority": record.registration_authority,
+        "approval_date": record.approval_date,
+        "status": record.status.value,
+        "address": record.address,
+        "business_scope": record.business_scope,
+        "shareholders": [
+            {
+                "name": s.name,
+                "kind": s.kind.value,
+                "subscribed_capital": _decimal_text(s.subscribed_capital),
+                "ratio": _decimal_text(s.ratio),
+            }
+            for s in record.shareholders
+        ],
+        "changes": [
+            {"date": c.date.isoformat(), "item": c.item, "before": c.before, "after": c.after}
+            for c in record.changes
+        ],
+        "snapshot_time": record.snapshot_time,
+        "content_digest": content_digest,
+        "import_time": import_time,
+    }
+
+
+def _optional_decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def record_from_row(row: RowMapping) -> RegistryRecord:
+    id_number = None
+    if row["legal_rep_id_ct"] is not None:
+        id_number = SealedValue(
+            PiiKind.ID_NUMBER,
+            row["legal_rep_id_ct"],
+            row["legal_rep_id_digest"],
+            row["legal_rep_id_masked"],
+        )
+    return RegistryRecord(
+        uscc=row["uscc"],
+        name=row["name"],
+        enterprise_type=row["enterprise_type"],
+        legal_representative=SealedLegalRepresentative(
+            name=SealedValue(
+                PiiKind.PERSON_NAME,
+                row["legal_rep_name_ct"],
+                row["legal_rep_name_digest"],
+                row["legal_rep_name_masked"],
+            ),
+            id_number=id_number,
+        ),
+        registered_capital=_optional_decimal(row["registered_capital"]),
+        capital_currency=row["capital_currency"],
+        establishment_date=row["establishment_date"],
+        term=LicenceTerm(row["term_start"], row["term_end"], bool(row["term_open_ended"])),
+        registration_authority=row["registration_authority"],
+        approval_date=row["approval_date"],
+        status=RegistrationStatus(row["status"]),
+        address=row["address"],
+        business_scope=row["business_scope"],
+        shareholders=tuple(
+            Shareholder(
+                s["name"],
+                ShareholderKind(s["kind"]),
+                _optional_decimal(s["subscribed_capital"]),
+                _optional_decimal(s["ratio"]),
+            )
+            for s in row["shareholders"]
+        ),
+        changes=tuple(
+            ChangeRecord(dt.date.fromisoformat(c["date"]), c["item"], c["before"], c["after"])
+            for c in row["changes"]
+        ),
+        snapshot_time=row["snapshot_time"],
+    )
+
+
+class SqlRegistrySnapshot:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def lookup(self, uscc: str) -> RegistryRecord | None:
+        try:
+            async with self._engine.connect() as connection:
+                connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+                query = select(registry_records).where(registry_records.c.uscc == uscc)
+                row = (await connection.execute(query)).mappings().first()
+        except (SQLAlchemyError, OSError) as exc:
+            raise RegistryUnavailable(type(exc).__name__) from exc
+        return record_from_row(row) if row else None
+
+    async def write_batch(
+        self,
+        records: Sequence[tuple[RegistryRecord, bytes]],
+        import_time: dt.datetime,
+    ) -> WriteCounts:
+        """Insert new records, replace changed ones, leave identical and older ones alone."""
+        if not records:
+            return WriteCounts()
+        inserted = updated = unchanged = stale = 0
+        async with self._engine.begin() as connection:
+            usccs = [record.uscc for record, _ in records]
+            query = select(
+                registry_records.c.uscc,
+                registry_records.c.content_digest,
+                registry_records.c.snapshot_time,
+            ).where(registry_records.c.uscc.in_(usccs))
+            existing = {row.uscc: row for row in await connection.execute(query)}
+            new_rows: list[dict[str, Any]] = []
+            for record, digest in records:
+                held = existing.get(record.uscc)
+                if held is None:
+                    new_rows.append(record_to_row(record, digest, import_time))
+                    inserted += 1
+                elif held.content_digest == digest:
+                    unchanged += 1
+                elif held.snapshot_time > record.snapshot_time:
+                    stale += 1
+                else:
+                    await connection.execute(
+                        registry_records.update()
+                        .where(registry_records.c.uscc == record.uscc)
+                        .values(record_to_row(record, digest, import_time))
+                    )
+                    updated += 1
+            if new_rows:
+                await connection.execute(registry_records.insert(), new_rows)
+        return WriteCounts(inserted, updated, unchanged, stale)

@@ -1,0 +1,67 @@
+"""Database engines for the two backends: SQLite (the embedded default) and PostgreSQL.
+
+Both run through SQLAlchemy Core's asyncio layer (aiosqlite, asyncpg) so one set of
+queries and one set of migrations serves both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+# Execution option naming the BEGIN a SQLite transaction starts with. Writers take the
+# write lock up front (IMMEDIATE) so two writers never deadlock upgrading a read lock;
+# readers pass "DEFERRED" and never wait for writers (WAL).
+SQLITE_BEGIN = "sqlite_begin"
+
+
+def async_url(url: str) -> str:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return str(parsed.set(drivername="sqlite+aiosqlite"))
+    if backend in {"postgresql", "postgres"}:
+        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise ValueError(f"unsupported database backend {backend!r}")
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    full_url = async_url(url)
+    parsed = make_url(full_url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(full_url, parsed.database, **kwargs)
+    # hide_parameters: SQL errors must never carry bound values (they may be personal data)
+    # into logs or tracebacks.
+    return create_async_engine(full_url, hide_parameters=True, pool_size=10, **kwargs)
+
+
+def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> AsyncEngine:
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, hide_parameters=True, **kwargs)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Let the "begin" hook below emit BEGIN itself (pysqlite's own is always DEFERRED).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"

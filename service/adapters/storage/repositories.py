@@ -1,0 +1,112 @@
+"""Repositories and the unit of work over one SQLAlchemy connection and transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from service.adapters.storage.engine import SQLITE_BEGIN
+from service.adapters.storage.tables import verifications
+from service.adapters.storage.verification_rows import (
+    verification_from_row,
+    verification_to_row,
+)
+from service.app.ports import DuplicateRequest, PageCursor
+from service.domain.verification import Verification
+
+
+class SqlVerificationRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, verification: Verification) -> None:
+        try:
+            async with self._connection.begin_nested():
+                await self._connection.execute(
+                    verifications.insert().values(verification_to_row(verification))
+                )
+        except IntegrityError as exc:
+            raise DuplicateRequest(verification.request_id) from exc
+
+    async def get(self, uscc: str, verification_id: str) -> Verification | None:
+        query = select(verifications).where(
+            verifications.c.id == verification_id, verifications.c.uscc == uscc
+        )
+        row = (await self._connection.execute(query)).mappings().first()
+        return verification_from_row(row) if row else None
+
+    async def get_by_request(self, caller: str, request_id: str) -> Verification | None:
+        query = select(verifications).where(
+            verifications.c.caller == caller, verifications.c.request_id == request_id
+        )
+        row = (await self._connection.execute(query)).mappings().first()
+        return verification_from_row(row) if row else None
+
+    async def list_for_enterprise(
+        self, uscc: str, limit: int, after: PageCursor | None
+    ) -> Sequence[Verification]:
+        query = select(verifications).where(verifications.c.uscc == uscc)
+        if after is not None:
+            query = query.where(
+                or_(
+                    verifications.c.create_time < after.create_time,
+                    and_(
+                        verifications.c.create_time == after.create_time,
+                        verifications.c.id < after.id,
+                    ),
+                )
+            )
+        query = query.order_by(verifications.c.create_time.desc(), verifications.c.id.desc())
+        rows = (await self._connection.execute(query.limit(limit))).mappings().all()
+        return [verification_from_row(row) for row in rows]
+
+
+class SqlUnitOfWork:
+    """One transaction. Leaving the block without commit() rolls it back."""
+
+    verifications: SqlVerificationRepository
+
+    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
+        self._engine = engine
+        self._read_only = read_only
+        self._connection: AsyncConnection | None = None
+
+    async def __aenter__(self) -> Self:
+        connection = await self._engine.connect()
+        if self._read_only:
+            connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+        await connection.begin()
+        self._connection = connection
+        self.verifications = SqlVerificationRepository(connection)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._connection is not None
+        try:
+            if self._connection.in_transaction():
+                await self._connection.rollback()
+        finally:
+            await self._connection.close()
+            self._connection = None
+
+    async def commit(self) -> None:
+        assert self._connection is not None
+        await self._connection.commit()
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._engine, read_only=read_only)

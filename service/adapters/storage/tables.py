@@ -1,0 +1,89 @@
+"""The relational schema as SQLAlchemy Core tables. Migrations create it; queries use it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from service.adapters.storage.types import UtcDateTime
+
+metadata = MetaData()
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+registry_records = Table(
+    "registry_records",
+    metadata,
+    Column("uscc", String(18), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("name_normalised", Text, nullable=False, index=True),
+    Column("enterprise_type", Text, nullable=False),
+    Column("legal_rep_name_ct", LargeBinary, nullable=False),
+    Column("legal_rep_name_digest", LargeBinary, nullable=False),
+    Column("legal_rep_name_masked", Text, nullable=False),
+    Column("legal_rep_id_ct", LargeBinary),
+    Column("legal_rep_id_digest", LargeBinary),
+    Column("legal_rep_id_masked", Text),
+    Column("registered_capital", Text),
+    Column("capital_currency", String(3), nullable=False),
+    Column("establishment_date", Date, nullable=False),
+    Column("term_start", Date),
+    Column("term_end", Date),
+    Column("term_open_ended", Boolean, nullable=False),
+    Column("registration_authority", Text, nullable=False),
+    Column("approval_date", Date),
+    Column("status", String(32), nullable=False),
+    Column("address", Text, nullable=False),
+    Column("business_scope", Text, nullable=False),
+    Column("shareholders", Json, nullable=False),
+    Column("changes", Json, nullable=False),
+    Column("snapshot_time", UtcDateTime, nullable=False),
+    # Keyed hash of the row as imported: re-importing an unchanged row changes nothing.
+    Column("content_digest", LargeBinary, nullable=False),
+    Column("import_time", UtcDateTime, nullable=False),
+)
+
+verifications = Table(
+    "verifications",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("uscc", String(18), nullable=False),
+    Column("caller", String(128), nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("fingerprint", LargeBinary, nullable=False),
+    Column("enterprise_name", Text, nullable=False),
+    Column("legal_rep_name_ct", LargeBinary, nullable=False),
+    Column("legal_rep_name_digest", LargeBinary, nullable=False),
+    Column("legal_rep_name_masked", Text, nullable=False),
+    Column("legal_rep_id_ct", LargeBinary, nullable=False),
+    Column("legal_rep_id_digest", LargeBinary, nullable=False),
+    Column("legal_rep_id_masked", Text, nullable=False),
+    Column("registered_address", Text),
+    # term_open_ended NULL: no term was submitted.
+    Column("term_start", Date),
+    Column("term_end", Date),
+    Column("term_open_ended", Boolean),
+    Column("auth_granted_by", Text, nullable=False),
+    Column("auth_grant_time", UtcDateTime, nullable=False),
+    Column("auth_scopes", Json, nullable=False),
+    Column("auth_evidence_reference", Text),
+    Column("outcome", String(16), nullable=False),
+    Column("reasons", Json, nullable=False),
+    Column("field_checks", Json, nullable=False),
+    Column("registry_summary", Json),
+    Column("create_time", UtcDateTime, nullable=False),
+    UniqueConstraint("caller", "request_id", name="uq_verifications_caller_request"),
+    Index("ix_verifications_uscc_time", "uscc", "create_time", "id"),
+)

@@ -1,0 +1,147 @@
+"""Verification <-> row mapping. Sealed values go in as ciphertext, digest and mask."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import RowMapping
+
+from service.domain.licence import LicenceTerm, RegistrationStatus
+from service.domain.registry import RegistrySummary
+from service.domain.sealed import PiiKind, SealedLegalRepresentative, SealedValue
+from service.domain.verification import (
+    Authorisation,
+    AuthorisationScope,
+    Decision,
+    FieldCheck,
+    FieldResult,
+    LicenceSubmission,
+    Outcome,
+    Reason,
+    ReasonCode,
+    Verification,
+)
+
+
+def _date(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def term_to_json(term: LicenceTerm) -> dict[str, Any]:
+    return {
+        "start": term.start.isoformat() if term.start else None,
+        "end": term.end.isoformat() if term.end else None,
+        "open_ended": term.open_ended,
+    }
+
+
+def term_from_json(document: Mapping[str, Any]) -> LicenceTerm:
+    return LicenceTerm(
+        _date(document["start"]), _date(document["end"]), bool(document["open_ended"])
+    )
+
+
+def verification_to_row(v: Verification) -> dict[str, Any]:
+    s, a, d = v.submission, v.authorisation, v.decision
+    rep = s.legal_representative
+    assert rep.id_number is not None  # a submission always carries the ID number
+    registry = d.registry
+    return {
+        "id": v.id,
+        "uscc": s.uscc,
+        "caller": v.caller,
+        "request_id": v.request_id,
+        "fingerprint": v.fingerprint,
+        "enterprise_name": s.enterprise_name,
+        "legal_rep_name_ct": rep.name.ciphertext,
+        "legal_rep_name_digest": rep.name.digest,
+        "legal_rep_name_masked": rep.name.masked,
+        "legal_rep_id_ct": rep.id_number.ciphertext,
+        "legal_rep_id_digest": rep.id_number.digest,
+        "legal_rep_id_masked": rep.id_number.masked,
+        "registered_address": s.registered_address,
+        "term_start": s.term.start if s.term else None,
+        "term_end": s.term.end if s.term else None,
+        "term_open_ended": s.term.open_ended if s.term else None,
+        "auth_granted_by": a.granted_by,
+        "auth_grant_time": a.grant_time,
+        "auth_scopes": sorted(scope.value for scope in a.scopes),
+        "auth_evidence_reference": a.evidence_reference,
+        "outcome": d.outcome.value,
+        "reasons": [
+            {"code": r.code.value, "field": r.field, "message": r.message} for r in d.reasons
+        ],
+        "field_checks": [{"field": c.field, "result": c.result.value} for c in d.field_checks],
+        "registry_summary": None
+        if registry is None
+        else {
+            "enterprise_name": registry.enterprise_name,
+            "status": registry.status.value,
+            "term": term_to_json(registry.term),
+            "registration_authority": registry.registration_authority,
+            "snapshot_time": registry.snapshot_time.isoformat(),
+        },
+        "create_time": v.create_time,
+    }
+
+
+def verification_from_row(row: RowMapping) -> Verification:
+    term = None
+    if row["term_open_ended"] is not None:
+        term = LicenceTerm(row["term_start"], row["term_end"], bool(row["term_open_ended"]))
+    representative = SealedLegalRepresentative(
+        name=SealedValue(
+            PiiKind.PERSON_NAME,
+            row["legal_rep_name_ct"],
+            row["legal_rep_name_digest"],
+            row["legal_rep_name_masked"],
+        ),
+        id_number=SealedValue(
+            PiiKind.ID_NUMBER,
+            row["legal_rep_id_ct"],
+            row["legal_rep_id_digest"],
+            row["legal_rep_id_masked"],
+        ),
+    )
+    summary = row["registry_summary"]
+    registry = None
+    if summary is not None:
+        registry = RegistrySummary(
+            enterprise_name=summary["enterprise_name"],
+            status=RegistrationStatus(summary["status"]),
+            term=term_from_json(summary["term"]),
+            registration_authority=summary["registration_authority"],
+            snapshot_time=dt.datetime.fromisoformat(summary["snapshot_time"]),
+        )
+    return Verification(
+        id=row["id"],
+        caller=row["caller"],
+        request_id=row["request_id"],
+        fingerprint=row["fingerprint"],
+        submission=LicenceSubmission(
+            uscc=row["uscc"],
+            enterprise_name=row["enterprise_name"],
+            legal_representative=representative,
+            registered_address=row["registered_address"],
+            term=term,
+        ),
+        authorisation=Authorisation(
+            granted_by=row["auth_granted_by"],
+            grant_time=row["auth_grant_time"],
+            scopes=frozenset(AuthorisationScope(s) for s in row["auth_scopes"]),
+            evidence_reference=row["auth_evidence_reference"],
+        ),
+        decision=Decision(
+            outcome=Outcome(row["outcome"]),
+            reasons=tuple(
+                Reason(ReasonCode(r["code"]), r["field"], r["message"]) for r in row["reasons"]
+            ),
+            field_checks=tuple(
+                FieldCheck(c["field"], FieldResult(c["result"])) for c in row["field_checks"]
+            ),
+            registry=registry,
+        ),
+        create_time=row["create_time"],
+    )

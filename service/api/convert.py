@@ -1,0 +1,165 @@
+"""Proto <-> domain for verifications. Nothing else happens here."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from google.protobuf import timestamp_pb2
+from google.type import date_pb2
+from integrity.v1 import licence_pb2, verification_pb2
+
+from service.app.resource_names import verification_name
+from service.domain.licence import DateParts, LicenceTerm, RegistrationStatus
+from service.domain.registry import RegistrySummary
+from service.domain.submission import AuthorisationDraft, LicenceDraft, TermDraft
+from service.domain.verification import (
+    AuthorisationScope,
+    FieldResult,
+    Outcome,
+    ReasonCode,
+    Verification,
+)
+
+_SCOPES_IN = {
+    verification_pb2.AUTHORIZATION_SCOPE_IDENTITY_VERIFICATION: (
+        AuthorisationScope.IDENTITY_VERIFICATION
+    ),
+    verification_pb2.AUTHORIZATION_SCOPE_ARCHIVE: AuthorisationScope.ARCHIVE,
+    verification_pb2.AUTHORIZATION_SCOPE_INTEGRITY_LEVEL: AuthorisationScope.INTEGRITY_LEVEL,
+}
+_SCOPES_OUT = {scope: number for number, scope in _SCOPES_IN.items()}
+_OUTCOMES = {
+    Outcome.VERIFIED: verification_pb2.VERIFICATION_OUTCOME_VERIFIED,
+    Outcome.REJECTED: verification_pb2.VERIFICATION_OUTCOME_REJECTED,
+    Outcome.PENDING: verification_pb2.VERIFICATION_OUTCOME_PENDING,
+}
+_FIELD_RESULTS = {
+    FieldResult.MATCH: verification_pb2.FIELD_CHECK_RESULT_MATCH,
+    FieldResult.MISMATCH: verification_pb2.FIELD_CHECK_RESULT_MISMATCH,
+    FieldResult.NOT_AVAILABLE: verification_pb2.FIELD_CHECK_RESULT_NOT_AVAILABLE,
+}
+_STATUSES: dict[RegistrationStatus, licence_pb2.RegistrationStatus.ValueType] = {
+    status: licence_pb2.RegistrationStatus.Value(f"REGISTRATION_STATUS_{status.name}")
+    for status in RegistrationStatus
+    if status is not RegistrationStatus.UNKNOWN
+}
+
+
+def _date_in(message: date_pb2.Date) -> DateParts:
+    return DateParts(message.year, message.month, message.day)
+
+
+def _date_out(value: dt.date | None) -> date_pb2.Date | None:
+    if value is None:
+        return None
+    return date_pb2.Date(year=value.year, month=value.month, day=value.day)
+
+
+def _timestamp_out(value: dt.datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def licence_draft(message: licence_pb2.BusinessLicence) -> LicenceDraft:
+    term = None
+    if message.HasField("term"):
+        term = TermDraft(
+            start=_date_in(message.term.start_date)
+            if message.term.HasField("start_date")
+            else None,
+            end=_date_in(message.term.end_date) if message.term.HasField("end_date") else None,
+            open_ended=message.term.open_ended,
+        )
+    return LicenceDraft(
+        uscc=message.uscc,
+        enterprise_name=message.enterprise_name,
+        legal_rep_name=message.legal_representative.name,
+        legal_rep_id_number=message.legal_representative.id_number,
+        registered_address=message.registered_address,
+        term=term,
+        legal_rep_present=message.HasField("legal_representative"),
+    )
+
+
+def authorisation_draft(message: verification_pb2.Authorization) -> AuthorisationDraft:
+    grant_time = None
+    if message.HasField("grant_time"):
+        grant_time = message.grant_time.ToDatetime(tzinfo=dt.UTC)
+    scopes = tuple(
+        _SCOPES_IN[s].value if s in _SCOPES_IN else f"unknown:{s}" for s in message.scopes
+    )
+    return AuthorisationDraft(
+        granted_by=message.granted_by,
+        grant_time=grant_time,
+        scopes=scopes,
+        evidence_reference=message.evidence_reference,
+    )
+
+
+def _term_out(term: LicenceTerm) -> licence_pb2.LicenceTerm:
+    return licence_pb2.LicenceTerm(
+        start_date=_date_out(term.start), end_date=_date_out(term.end), open_ended=term.open_ended
+    )
+
+
+def _registry_out(summary: RegistrySummary) -> verification_pb2.RegistryRecordSummary:
+    return verification_pb2.RegistryRecordSummary(
+        enterprise_name=summary.enterprise_name,
+        status=_STATUSES.get(summary.status, licence_pb2.REGISTRATION_STATUS_UNSPECIFIED),
+        term=_term_out(summary.term),
+        registration_authority=summary.registration_authority,
+        snapshot_time=_timestamp_out(summary.snapshot_time),
+    )
+
+
+def verification_to_proto(v: Verification) -> verification_pb2.Verification:
+    s, a, d = v.submission, v.authorisation, v.decision
+    rep = s.legal_representative
+    licence = licence_pb2.BusinessLicence(
+        uscc=s.uscc,
+        enterprise_name=s.enterprise_name,
+        # Masked: the plaintext never leaves the service.
+        legal_representative=licence_pb2.LegalRepresentative(
+            name=rep.name.masked, id_number=rep.id_number.masked if rep.id_number else ""
+        ),
+        registered_address=s.registered_address or "",
+        term=_term_out(s.term) if s.term else None,
+    )
+    message = verification_pb2.Verification(
+        name=verification_name(s.uscc, v.id),
+        licence=licence,
+        authorization=verification_pb2.Authorization(
+            granted_by=a.granted_by,
+            grant_time=_timestamp_out(a.grant_time),
+            scopes=sorted(_SCOPES_OUT[scope] for scope in a.scopes),
+            evidence_reference=a.evidence_reference or "",
+        ),
+        outcome=_OUTCOMES[d.outcome],
+        reasons=[
+            verification_pb2.VerificationReason(
+                code=verification_pb2.VerificationReasonCode.Value(
+                    f"VERIFICATION_REASON_CODE_{reason.code.value}"
+                ),
+                field=reason.field,
+                message=reason.message,
+            )
+            for reason in d.reasons
+        ],
+        field_checks=[
+            verification_pb2.FieldCheck(field=check.field, result=_FIELD_RESULTS[check.result])
+            for check in d.field_checks
+        ],
+        create_time=_timestamp_out(v.create_time),
+        request_id=v.request_id,
+    )
+    if d.registry is not None:
+        message.registry_record.CopyFrom(_registry_out(d.registry))
+    return message
+
+
+def reason_code_number(code: ReasonCode) -> int:
+    number: int = verification_pb2.VerificationReasonCode.Value(
+        f"VERIFICATION_REASON_CODE_{code.value}"
+    )
+    return number

@@ -1,0 +1,88 @@
+"""One server interceptor: request id, structured access log, and the error mapping.
+
+Servicers raise ServiceError; this turns it into a gRPC status with details. Anything
+else is a bug: logged by type only (messages may hold personal data) and answered
+INTERNAL with the request id to quote.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+import structlog
+from grpc_status import rpc_status
+
+from service.api.errors import GRPC_CODES, internal_status, to_rpc_status
+from service.domain.errors import ServiceError
+
+log = structlog.get_logger("integrity.access")
+
+REQUEST_ID_HEADER = "x-request-id"
+_MAX_INBOUND_REQUEST_ID = 64
+
+# grpc-stubs lags the aio API (abort_with_status and friends), so contexts are typed Any here.
+Context = Any
+Behaviour = Callable[[Any, Context], Awaitable[Any]]
+
+
+def _request_id(context: Context) -> str:
+    for key, value in context.invocation_metadata() or ():
+        # Echo only a well-formed caller id into our logs, never arbitrary text.
+        if (
+            key == REQUEST_ID_HEADER
+            and isinstance(value, str)
+            and 0 < len(value) <= _MAX_INBOUND_REQUEST_ID
+            and value.replace("-", "").isascii()
+            and value.replace("-", "").isalnum()
+        ):
+            return value
+    return uuid.uuid4().hex
+
+
+def _wrap(behaviour: Behaviour, method: str) -> Behaviour:
+    async def handle(request: Any, context: Context) -> Any:
+        request_id = _request_id(context)
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        structlog.contextvars.bind_contextvars(request_id=request_id, method=method)
+        context.set_trailing_metadata(((REQUEST_ID_HEADER, request_id),))
+        try:
+            return await behaviour(request, context)
+        except ServiceError as error:
+            code = GRPC_CODES[error.status]
+            await context.abort_with_status(rpc_status.to_status(to_rpc_status(error)))
+        except grpc.aio.AbortError:
+            raise
+        except Exception as error:
+            code = grpc.StatusCode.INTERNAL
+            log.error("unhandled_error", error_type=type(error).__name__)
+            await context.abort_with_status(rpc_status.to_status(internal_status(request_id)))
+        finally:
+            log.info(
+                "rpc",
+                code=code.name,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            )
+            structlog.contextvars.clear_contextvars()
+
+    return handle
+
+
+class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        return grpc.unary_unary_rpc_method_handler(
+            _wrap(handler.unary_unary, handler_call_details.method),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )

@@ -1,0 +1,53 @@
+"""VerificationService over gRPC: proto in, use case, proto out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from integrity.v1 import verification_pb2, verification_pb2_grpc
+
+from service.api.callers import caller_of
+from service.api.convert import authorisation_draft, licence_draft, verification_to_proto
+from service.app.verifications import SubmitVerification, VerificationService
+
+Context = Any  # grpc-stubs lags the aio API
+
+
+class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
+    def __init__(self, verifications: VerificationService) -> None:
+        self._verifications = verifications
+
+    async def CreateVerification(
+        self, request: verification_pb2.CreateVerificationRequest, context: Context
+    ) -> verification_pb2.CreateVerificationResponse:
+        resource = request.verification
+        command = SubmitVerification(
+            caller=caller_of(context),
+            parent=request.parent,
+            request_id=request.request_id,
+            licence=licence_draft(resource.licence) if resource.HasField("licence") else None,
+            authorisation=authorisation_draft(resource.authorization)
+            if resource.HasField("authorization")
+            else None,
+        )
+        verification = await self._verifications.submit(command)
+        return verification_pb2.CreateVerificationResponse(
+            verification=verification_to_proto(verification)
+        )
+
+    async def GetVerification(
+        self, request: verification_pb2.GetVerificationRequest, context: Context
+    ) -> verification_pb2.GetVerificationResponse:
+        verification = await self._verifications.get(request.name)
+        return verification_pb2.GetVerificationResponse(
+            verification=verification_to_proto(verification)
+        )
+
+    async def ListVerifications(
+        self, request: verification_pb2.ListVerificationsRequest, context: Context
+    ) -> verification_pb2.ListVerificationsResponse:
+        page = await self._verifications.list(request.parent, request.page_size, request.page_token)
+        return verification_pb2.ListVerificationsResponse(
+            verifications=[verification_to_proto(v) for v in page.verifications],
+            next_page_token=page.next_page_token,
+        )

@@ -1,0 +1,83 @@
+"""What the use cases need from the outside world, as protocols the adapters implement."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol, Self
+
+from service.domain.registry import RegistryRecord
+from service.domain.sealed import PiiKind, SealedValue
+from service.domain.verification import Verification
+
+
+class RegistryUnavailable(Exception):
+    """The registry could not answer: not the same as having no record."""
+
+
+class DuplicateRequest(Exception):
+    """Another verification already holds this caller's request id."""
+
+
+class Clock(Protocol):
+    def now(self) -> dt.datetime: ...
+
+
+class PiiVault(Protocol):
+    def seal(self, kind: PiiKind, plaintext: str) -> SealedValue: ...
+
+    def digest(self, kind: PiiKind, plaintext: str) -> bytes: ...
+
+    def fingerprint(self, data: bytes) -> bytes: ...
+
+    def open(self, sealed: SealedValue) -> str: ...
+
+
+class Registry(Protocol):
+    async def lookup(self, uscc: str) -> RegistryRecord | None:
+        """The registry's record, None when it has none; RegistryUnavailable when it cannot say."""
+        ...
+
+
+@dataclass(frozen=True)
+class PageCursor:
+    """Position after the last item of a page, newest first."""
+
+    create_time: dt.datetime
+    id: str
+
+
+class VerificationRepository(Protocol):
+    async def add(self, verification: Verification) -> None:
+        """Raises DuplicateRequest when the caller's request id is taken."""
+        ...
+
+    async def get(self, uscc: str, verification_id: str) -> Verification | None: ...
+
+    async def get_by_request(self, caller: str, request_id: str) -> Verification | None: ...
+
+    async def list_for_enterprise(
+        self, uscc: str, limit: int, after: PageCursor | None
+    ) -> Sequence[Verification]: ...
+
+
+class UnitOfWork(Protocol):
+    @property
+    def verifications(self) -> VerificationRepository: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...

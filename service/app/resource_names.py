@@ -1,0 +1,72 @@
+"""Resource names (AIP-122) and page tokens, parsed and made in one place."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import re
+
+from service.app.ports import PageCursor
+from service.domain.errors import FieldViolation, InvalidArgument
+
+_ENTERPRISE = re.compile(r"^enterprises/([0-9A-Z]{18})$")
+_VERIFICATION = re.compile(r"^enterprises/([0-9A-Z]{18})/verifications/([0-9a-f-]{36})$")
+
+
+def enterprise_name(uscc: str) -> str:
+    return f"enterprises/{uscc}"
+
+
+def verification_name(uscc: str, verification_id: str) -> str:
+    return f"enterprises/{uscc}/verifications/{verification_id}"
+
+
+def parse_enterprise_name(name: str, field: str = "parent") -> str:
+    match = _ENTERPRISE.match(name)
+    if not match:
+        raise InvalidArgument(
+            [FieldViolation(field, "must be enterprises/{uscc}", "RESOURCE_NAME_INVALID")]
+        )
+    return match.group(1)
+
+
+def parse_verification_name(name: str, field: str = "name") -> tuple[str, str]:
+    match = _VERIFICATION.match(name)
+    if not match:
+        raise InvalidArgument(
+            [
+                FieldViolation(
+                    field,
+                    "must be enterprises/{uscc}/verifications/{id}",
+                    "RESOURCE_NAME_INVALID",
+                )
+            ]
+        )
+    return match.group(1), match.group(2)
+
+
+def encode_page_token(parent: str, cursor: PageCursor) -> str:
+    document = {"p": parent, "t": cursor.create_time.isoformat(), "i": cursor.id}
+    return base64.urlsafe_b64encode(json.dumps(document).encode()).decode().rstrip("=")
+
+
+def decode_page_token(token: str, parent: str) -> PageCursor | None:
+    """The cursor a page token stands for; a token made for another parent is refused."""
+    if not token:
+        return None
+    problem = FieldViolation(
+        "page_token", "not a page token from a previous call with this parent", "PAGE_TOKEN_INVALID"
+    )
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        document = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if document["p"] != parent:
+            raise InvalidArgument([problem])
+        create_time = dt.datetime.fromisoformat(document["t"])
+        if create_time.tzinfo is None:
+            raise ValueError("naive")
+        return PageCursor(create_time=create_time, id=str(document["i"]))
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidArgument([problem]) from exc

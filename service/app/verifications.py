@@ -1,0 +1,249 @@
+"""Use cases of identity authentication: submit, get and list verifications."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from service.app.ports import (
+    Clock,
+    DuplicateRequest,
+    PageCursor,
+    PiiVault,
+    Registry,
+    RegistryUnavailable,
+    UnitOfWorkFactory,
+)
+from service.app.resource_names import (
+    decode_page_token,
+    encode_page_token,
+    parse_enterprise_name,
+    parse_verification_name,
+)
+from service.domain.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from service.domain.identifiers.uscc import RegionScope
+from service.domain.licence import china_today
+from service.domain.sealed import PiiKind, SealedLegalRepresentative
+from service.domain.submission import (
+    AuthorisationDraft,
+    LicenceDraft,
+    ValidVerificationRequest,
+    validate_verification_request,
+)
+from service.domain.verification import (
+    Decision,
+    LicenceSubmission,
+    ReasonCode,
+    Verification,
+    decide,
+    decide_out_of_scope,
+    decide_without_record,
+)
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class SubmitVerification:
+    caller: str
+    parent: str
+    request_id: str
+    licence: LicenceDraft | None
+    authorisation: AuthorisationDraft | None
+
+
+@dataclass(frozen=True)
+class VerificationPage:
+    verifications: Sequence[Verification]
+    next_page_token: str
+
+
+def _check_request_id(request_id: str) -> list[FieldViolation]:
+    try:
+        if str(uuid.UUID(request_id)) == request_id.lower():
+            return []
+    except ValueError:
+        pass
+    return [FieldViolation("request_id", "must be a UUID (AIP-155)", "REQUEST_ID_INVALID")]
+
+
+def _fingerprint_document(caller: str, request: ValidVerificationRequest) -> bytes:
+    licence, auth = request.licence, request.authorisation
+    term = licence.term
+    document = {
+        "caller": caller,
+        "uscc": licence.uscc.value,
+        "name": licence.enterprise_name,
+        "rep_name": licence.legal_rep_name,
+        "rep_id": licence.legal_rep_id_number,
+        "address": licence.registered_address,
+        "term": None if term is None else [str(term.start), str(term.end), term.open_ended],
+        "granted_by": auth.granted_by,
+        "grant_time": auth.grant_time.isoformat(),
+        "scopes": sorted(auth.scopes),
+        "evidence": auth.evidence_reference,
+    }
+    return json.dumps(document, sort_keys=True, ensure_ascii=False).encode()
+
+
+class VerificationService:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        registry: Registry,
+        vault: PiiVault,
+        clock: Clock,
+        *,
+        registry_timeout_seconds: float,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self._uow = uow
+        self._registry = registry
+        self._vault = vault
+        self._clock = clock
+        self._registry_timeout = registry_timeout_seconds
+        self._new_id = new_id
+
+    async def submit(self, command: SubmitVerification) -> Verification:
+        now = self._clock.now()
+        violations = _check_request_id(command.request_id)
+        parent_uscc: str | None = None
+        try:
+            parent_uscc = parse_enterprise_name(command.parent)
+        except InvalidArgument as invalid:
+            violations.extend(invalid.violations)
+        request, problems = validate_verification_request(
+            command.licence, command.authorisation, now, china_today(now)
+        )
+        violations.extend(
+            FieldViolation(f"verification.{p.field}", p.description, p.reason) for p in problems
+        )
+        if request and parent_uscc and parent_uscc != request.licence.uscc.value:
+            violations.append(
+                FieldViolation(
+                    "parent", "names another enterprise than licence.uscc", "PARENT_MISMATCH"
+                )
+            )
+        if violations or request is None:
+            raise InvalidArgument(violations)
+
+        fingerprint = self._vault.fingerprint(_fingerprint_document(command.caller, request))
+        async with self._uow(read_only=True) as uow:
+            earlier = await uow.verifications.get_by_request(command.caller, command.request_id)
+        if earlier is not None:
+            return self._replay(earlier, fingerprint)
+
+        submission = self._seal(request)
+        decision = await self._decide(request, submission, now)
+        verification = Verification(
+            id=self._new_id(),
+            caller=command.caller,
+            request_id=command.request_id,
+            fingerprint=fingerprint,
+            submission=submission,
+            authorisation=request.authorisation,
+            decision=decision,
+            create_time=now,
+        )
+        try:
+            async with self._uow() as uow:
+                await uow.verifications.add(verification)
+                await uow.commit()
+        except DuplicateRequest:
+            # A concurrent retry won the race: answer with its verification.
+            async with self._uow(read_only=True) as uow:
+                winner = await uow.verifications.get_by_request(command.caller, command.request_id)
+            if winner is None:
+                raise
+            return self._replay(winner, fingerprint)
+        log.info(
+            "verification_created",
+            verification_id=verification.id,
+            uscc=verification.uscc,
+            outcome=decision.outcome.value,
+            reasons=[r.code.value for r in decision.reasons],
+        )
+        return verification
+
+    @staticmethod
+    def _replay(earlier: Verification, fingerprint: bytes) -> Verification:
+        if earlier.fingerprint != fingerprint:
+            raise AlreadyExists(
+                "request_id was already used for a different request",
+                reason="REQUEST_ID_REUSED",
+            )
+        return earlier
+
+    def _seal(self, request: ValidVerificationRequest) -> LicenceSubmission:
+        licence = request.licence
+        representative = SealedLegalRepresentative(
+            name=self._vault.seal(PiiKind.PERSON_NAME, licence.legal_rep_name),
+            id_number=self._vault.seal(PiiKind.ID_NUMBER, licence.legal_rep_id_number),
+        )
+        return LicenceSubmission(
+            uscc=licence.uscc.value,
+            enterprise_name=licence.enterprise_name,
+            legal_representative=representative,
+            registered_address=licence.registered_address,
+            term=licence.term,
+        )
+
+    async def _decide(
+        self, request: ValidVerificationRequest, submission: LicenceSubmission, now: object
+    ) -> Decision:
+        uscc = request.licence.uscc
+        if uscc.region_scope is not RegionScope.MAINLAND:
+            return decide_out_of_scope(
+                ReasonCode.OUT_OF_SCOPE_REGION,
+                "registered in Hong Kong, Macao or Taiwan: the service covers enterprises "
+                "registered in mainland China only",
+            )
+        if not uscc.is_market_regulated:
+            return decide_out_of_scope(
+                ReasonCode.NOT_AN_ENTERPRISE,
+                "registered by an authority other than market regulation: not an enterprise "
+                "or individual business",
+            )
+        try:
+            async with asyncio.timeout(self._registry_timeout):
+                record = await self._registry.lookup(uscc.value)
+        except (RegistryUnavailable, TimeoutError):
+            log.warning("registry_unavailable", uscc=uscc.value)
+            return decide_without_record(ReasonCode.REGISTRY_UNAVAILABLE)
+        if record is None:
+            return decide_without_record(ReasonCode.REGISTRY_RECORD_NOT_FOUND)
+        return decide(submission, record, china_today(self._clock.now()))
+
+    async def get(self, name: str) -> Verification:
+        uscc, verification_id = parse_verification_name(name)
+        async with self._uow(read_only=True) as uow:
+            verification = await uow.verifications.get(uscc, verification_id)
+        if verification is None:
+            raise NotFound(f"{name} does not exist", reason="VERIFICATION_NOT_FOUND")
+        return verification
+
+    async def list(self, parent: str, page_size: int, page_token: str) -> VerificationPage:
+        uscc = parse_enterprise_name(parent)
+        if page_size < 0:
+            raise InvalidArgument(
+                [FieldViolation("page_size", "must not be negative", "PAGE_SIZE_NEGATIVE")]
+            )
+        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        cursor = decode_page_token(page_token, parent)
+        async with self._uow(read_only=True) as uow:
+            # One more than asked tells whether another page follows.
+            rows = await uow.verifications.list_for_enterprise(uscc, size + 1, cursor)
+        page = list(rows[:size])
+        token = ""
+        if len(rows) > size:
+            last = page[-1]
+            token = encode_page_token(parent, PageCursor(last.create_time, last.id))
+        return VerificationPage(page, token)

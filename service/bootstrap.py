@@ -1,0 +1,98 @@
+"""The composition root: settings in, a wired application out. Nothing else builds adapters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+from integrity.v1 import verification_pb2, verification_pb2_grpc
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service.adapters.pii_vault import AesGcmVault
+from service.adapters.registry_snapshot import SqlRegistrySnapshot
+from service.adapters.storage.engine import create_engine
+from service.adapters.storage.migrate import migrate
+from service.adapters.storage.repositories import SqlUnitOfWorkFactory
+from service.api.interceptors import RequestInterceptor
+from service.api.verification_servicer import VerificationServicer
+from service.app.ports import Clock
+from service.app.registry_import import RegistryImporter
+from service.app.verifications import VerificationService
+from service.settings import Settings
+
+
+class SystemClock:
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Application:
+    settings: Settings
+    engine: AsyncEngine
+    registry_engine: AsyncEngine
+    vault: AesGcmVault
+    registry: SqlRegistrySnapshot
+    verifications: VerificationService
+    importer: RegistryImporter
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+        if self.registry_engine is not self.engine:
+            await self.registry_engine.dispose()
+
+
+async def bootstrap(
+    settings: Settings, *, clock: Clock | None = None, run_migrations: bool = True
+) -> Application:
+    clock = clock or SystemClock()
+    engine = create_engine(settings.database_url)
+    registry_engine = engine
+    if settings.effective_registry_url != settings.database_url:
+        registry_engine = create_engine(settings.effective_registry_url)
+    if run_migrations:
+        await migrate(engine)
+    keys = settings.pii_keys
+    vault = AesGcmVault(keys.encryption_keys, keys.active_key_id, keys.digest_key)
+    registry = SqlRegistrySnapshot(registry_engine)
+    verifications = VerificationService(
+        SqlUnitOfWorkFactory(engine),
+        registry,
+        vault,
+        clock,
+        registry_timeout_seconds=settings.registry_timeout_seconds,
+    )
+    return Application(
+        settings=settings,
+        engine=engine,
+        registry_engine=registry_engine,
+        vault=vault,
+        registry=registry,
+        verifications=verifications,
+        importer=RegistryImporter(registry, vault, clock),
+    )
+
+
+SERVICE_NAMES = (verification_pb2.DESCRIPTOR.services_by_name["VerificationService"].full_name,)
+
+
+def build_server(app: Application) -> tuple[grpc.aio.Server, HealthServicer]:
+    server = grpc.aio.server(interceptors=[RequestInterceptor()])
+    verification_pb2_grpc.add_VerificationServiceServicer_to_server(
+        VerificationServicer(app.verifications), server
+    )
+    health_servicer = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (
+            *SERVICE_NAMES,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
+        server,
+    )
+    return server, health_servicer

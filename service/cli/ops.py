@@ -1,0 +1,158 @@
+"""integrity-ops: operations on the service's data (keys, migrations, registry snapshots).
+
+Each subcommand runs one coroutine, like the server, against the same settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from tqdm import tqdm
+
+from service.settings import ConfigError, PiiKeys, Settings
+
+
+def _settings(**flags: Any) -> Settings:
+    try:
+        return Settings.load(os.environ, **flags)
+    except ConfigError as error:
+        click.echo(str(error), err=True)
+        sys.exit(2)
+
+
+@click.group()
+def main() -> None:
+    """Operate the enterprise integrity service."""
+
+
+@main.group()
+def keys() -> None:
+    """PII encryption keys."""
+
+
+@keys.command("generate")
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+@click.option("--key-id", default="k1", show_default=True)
+def keys_generate(out: Path, key_id: str) -> None:
+    """Write a new keys file (readable by its owner only)."""
+    if out.exists():
+        raise click.ClickException(f"{out} exists; refusing to overwrite keys")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as stream:
+        json.dump(PiiKeys.generate(key_id).to_json(), stream, indent=2)
+    click.echo(f"wrote {out}")
+
+
+_db_options = [
+    click.option("--database-url", help="[INTEGRITY_DATABASE_URL]"),
+    click.option("--registry-url", help="[INTEGRITY_REGISTRY_URL]"),
+    click.option("--keys-file", help="[INTEGRITY_KEYS_FILE]"),
+]
+
+
+def _with_db_options(function: Any) -> Any:
+    for option in reversed(_db_options):
+        function = option(function)
+    return function
+
+
+@main.command("migrate")
+@_with_db_options
+def migrate_command(**flags: Any) -> None:
+    """Bring the database schema up to date."""
+    from service.adapters.storage.engine import create_engine
+    from service.adapters.storage.migrate import migrate
+
+    settings = _settings(**flags)
+
+    async def run() -> None:
+        for url in {settings.database_url, settings.effective_registry_url}:
+            engine = create_engine(url)
+            try:
+                await migrate(engine)
+            finally:
+                await engine.dispose()
+
+    asyncio.run(run())
+    click.echo("schema is current")
+
+
+@main.group()
+def registry() -> None:
+    """Registry snapshots."""
+
+
+@registry.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--snapshot-time",
+    help="when the registry data was captured (ISO 8601 with offset); default: the file's "
+    "modification time. Rows may carry their own snapshot_time.",
+)
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@_with_db_options
+def registry_import(path: Path, snapshot_time: str | None, quiet: bool, **flags: Any) -> None:
+    """Import a registry snapshot file (JSON Lines, or .csv). Safe to run again."""
+    from service.adapters.registry_files import count_lines, read_registry_file
+    from service.adapters.storage.migrate import migrate
+    from service.bootstrap import bootstrap
+
+    if snapshot_time:
+        try:
+            default_time = dt.datetime.fromisoformat(snapshot_time)
+        except ValueError as exc:
+            raise click.BadParameter("not an ISO 8601 time", param_hint="--snapshot-time") from exc
+        if default_time.tzinfo is None:
+            raise click.BadParameter("needs a UTC offset", param_hint="--snapshot-time")
+    else:
+        default_time = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+    settings = _settings(**flags)
+    started = time.perf_counter()
+
+    async def run() -> Any:
+        app = await bootstrap(settings)
+        try:
+            if app.registry_engine is not app.engine:
+                await migrate(app.registry_engine)
+            with tqdm(total=count_lines(path), unit="row", disable=quiet, file=sys.stderr) as bar:
+                return await app.importer.run(read_registry_file(path), default_time, bar.update)
+        finally:
+            await app.close()
+
+    report = asyncio.run(run())
+    elapsed = time.perf_counter() - started
+    click.echo(
+        f"read {report.read} rows in {elapsed:.1f}s: {report.inserted} inserted, "
+        f"{report.updated} updated, {report.unchanged} unchanged, {report.stale} older than "
+        f"held, {len(report.rejected)} rejected"
+    )
+    for rejected in report.rejected:
+        click.echo(f"  line {rejected.line}: {rejected.reason}")
+
+
+@registry.command("generate")
+@click.option("--count", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+def registry_generate(count: int, seed: int, out: Path) -> None:
+    """Write synthetic registry records (JSON Lines) for demos, tests and benchmarks."""
+    from service.demo.synthetic import generate_registry_records, write_jsonl
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    today = dt.datetime.now(dt.UTC).date()
+    with out.open("w", encoding="utf-8") as stream:
+        written = write_jsonl(generate_registry_records(count, seed, as_of=today), stream)
+    click.echo(f"wrote {written} records to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Settings, built once from an injectable environment mapping and command-line overrides.
+
+Nothing reads the environment at import time. Settings.load collects every problem
+before failing, so a misconfigured deployment learns all it must fix at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATABASE_URL = "sqlite:///var/integrity.db"
+ENV_PREFIX = "INTEGRITY_"
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class PiiKeys:
+    encryption_keys: Mapping[str, bytes] = field(repr=False)
+    """Encryption keys by key id: 32 bytes each (AES-256-GCM)."""
+    active_key_id: str
+    """The key that seals new values; the others only open old ones."""
+    digest_key: bytes = field(repr=False)
+    """HMAC key for matching digests; changing it invalidates every stored digest."""
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> PiiKeys:
+        keys = {str(k): base64.b64decode(v, validate=True) for k, v in document["keys"].items()}
+        return cls(
+            encryption_keys=keys,
+            active_key_id=str(document["active"]),
+            digest_key=base64.b64decode(document["digest_key"], validate=True),
+        )
+
+    @classmethod
+    def generate(cls, key_id: str = "k1") -> PiiKeys:
+        import secrets
+
+        return cls({key_id: secrets.token_bytes(32)}, key_id, secrets.token_bytes(32))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "active": self.active_key_id,
+            "keys": {k: base64.b64encode(v).decode() for k, v in self.encryption_keys.items()},
+            "digest_key": base64.b64encode(self.digest_key).decode(),
+        }
+
+
+@dataclass(frozen=True)
+class Settings:
+    pii_keys: PiiKeys
+    """Keys for the legal representative's name and ID number (INTEGRITY_KEYS_FILE)."""
+    listen_address: str = "127.0.0.1:50051"
+    """host:port the gRPC server binds (INTEGRITY_LISTEN)."""
+    database_url: str = DEFAULT_DATABASE_URL
+    """sqlite:///path or postgresql://user@host:port/db (INTEGRITY_DATABASE_URL)."""
+    registry_url: str | None = None
+    """Where the registry snapshot lives; default: the database (INTEGRITY_REGISTRY_URL)."""
+    registry_timeout_seconds: float = 2.0
+    """A registry lookup slower than this counts as the registry being unavailable."""
+    shutdown_grace_seconds: float = 10.0
+    """On SIGTERM, in-flight calls get this long to finish (INTEGRITY_SHUTDOWN_GRACE)."""
+    log_level: str = "info"
+    """debug, info, warning or error (INTEGRITY_LOG_LEVEL)."""
+
+    @property
+    def effective_registry_url(self) -> str:
+        return self.registry_url or self.database_url
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Settings from INTEGRITY_* variables, then overrides (command-line flags) on top."""
+        problems: list[str] = []
+        values: dict[str, Any] = {}
+        env = {
+            k.removeprefix(ENV_PREFIX): v for k, v in environ.items() if k.startswith(ENV_PREFIX)
+        }
+        raw: dict[str, Any] = {
+            "listen_address": env.get("LISTEN"),
+            "database_url": env.get("DATABASE_URL"),
+            "registry_url": env.get("REGISTRY_URL"),
+            "registry_timeout_seconds": env.get("REGISTRY_TIMEOUT"),
+            "shutdown_grace_seconds": env.get("SHUTDOWN_GRACE"),
+            "log_level": env.get("LOG_LEVEL"),
+            "keys_file": env.get("KEYS_FILE"),
+        }
+        raw.update({k: v for k, v in overrides.items() if v is not None})
+
+        for name in ("listen_address", "database_url", "registry_url"):
+            if raw.get(name):
+                values[name] = str(raw[name])
+        for name in ("registry_timeout_seconds", "shutdown_grace_seconds"):
+            if raw.get(name) is not None:
+                try:
+                    number = float(raw[name])
+                    if number <= 0:
+                        raise ValueError
+                    values[name] = number
+                except ValueError:
+                    problems.append(f"{name} must be a positive number of seconds")
+        if raw.get("log_level"):
+            level = str(raw["log_level"]).lower()
+            if level not in {"debug", "info", "warning", "error"}:
+                problems.append("log_level must be one of debug, info, warning, error")
+            values["log_level"] = level
+        for name in ("database_url", "registry_url"):
+            url = values.get(name)
+            if url and not url.startswith(("sqlite:", "postgresql:", "postgres:")):
+                problems.append(f"{name} must start with sqlite: or postgresql:")
+
+        if "pii_keys" in raw:
+            values["pii_keys"] = raw["pii_keys"]
+        elif raw.get("keys_file"):
+            try:
+                document = json.loads(Path(raw["keys_file"]).read_text())
+                values["pii_keys"] = PiiKeys.from_json(document)
+            except (OSError, ValueError, KeyError, TypeError, binascii.Error) as exc:
+                problems.append(f"keys file {raw['keys_file']} is unusable: {type(exc).__name__}")
+        else:
+            problems.append(
+                "no PII keys: set INTEGRITY_KEYS_FILE or --keys-file "
+                "(create one with `integrity-ops keys generate`)"
+            )
+        if problems:
+            raise ConfigError(problems)
+        return cls(**values)

@@ -1,0 +1,113 @@
+"""Shared fixtures: the two storage backends, a real gRPC server on loopback, clients."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import grpc
+import pytest
+from sqlalchemy import text
+
+from clients import AsyncIntegrityClient
+from service.bootstrap import Application, bootstrap, build_server
+from service.logging import configure_logging
+from service.settings import PiiKeys, Settings
+
+PG_ADMIN_DSN = os.environ.get("INTEGRITY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of our own inside the shared PostgreSQL, dropped after the run."""
+    name = f"integrity_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'integrity.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def pii_keys() -> PiiKeys:
+    return PiiKeys.generate()
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    configure_logging("debug", stream)
+    yield stream
+    configure_logging("info")
+
+
+@pytest.fixture
+def settings(database_url: str, pii_keys: PiiKeys) -> Settings:
+    return Settings(pii_keys=pii_keys, database_url=database_url, listen_address="127.0.0.1:0")
+
+
+async def _clean(app: Application) -> None:
+    # PostgreSQL is shared across tests within a run: start every test from empty tables.
+    if app.engine.dialect.name == "postgresql":
+        async with app.engine.begin() as connection:
+            await connection.execute(text("TRUNCATE verifications, registry_records"))
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Application]:
+    application = await bootstrap(settings)
+    await _clean(application)
+    yield application
+    await application.close()
+
+
+@dataclass
+class RunningServer:
+    app: Application
+    port: int
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+async def server(app: Application, log_stream: io.StringIO) -> AsyncIterator[RunningServer]:
+    grpc_server, _health = build_server(app)
+    port = grpc_server.add_insecure_port("127.0.0.1:0")
+    await grpc_server.start()
+    yield RunningServer(app, port)
+    await grpc_server.stop(None)
+
+
+@pytest.fixture
+async def client(server: RunningServer) -> AsyncIterator[AsyncIntegrityClient]:
+    async with AsyncIntegrityClient(server.target, timeout=15) as integrity:
+        yield integrity
+
+
+@pytest.fixture
+async def channel(server: RunningServer) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(server.target) as raw:
+        yield raw
