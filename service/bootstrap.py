@@ -6,10 +6,12 @@ import datetime as dt
 from dataclasses import dataclass
 
 import grpc
+import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from integrity.v1 import verification_pb2, verification_pb2_grpc
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.pii_vault import AesGcmVault
@@ -23,6 +25,8 @@ from service.app.ports import Clock
 from service.app.registry_import import RegistryImporter
 from service.app.verifications import VerificationService
 from service.settings import Settings
+
+log = structlog.get_logger("integrity.bootstrap")
 
 
 class SystemClock:
@@ -56,6 +60,8 @@ async def bootstrap(
         registry_engine = create_engine(settings.effective_registry_url)
     if run_migrations:
         await migrate(engine)
+        if registry_engine is not engine:
+            await _migrate_registry(registry_engine)
     keys = settings.pii_keys
     vault = AesGcmVault(keys.encryption_keys, keys.active_key_id, keys.digest_key)
     registry = SqlRegistrySnapshot(registry_engine)
@@ -75,6 +81,15 @@ async def bootstrap(
         verifications=verifications,
         importer=RegistryImporter(registry, vault, clock),
     )
+
+
+async def _migrate_registry(registry_engine: AsyncEngine) -> None:
+    # A registry that cannot be reached at start-up is an outage, not a reason to refuse to
+    # serve: verifications answer PENDING until it is back.
+    try:
+        await migrate(registry_engine)
+    except (SQLAlchemyError, OSError) as error:
+        log.warning("registry_unavailable_at_startup", error_type=type(error).__name__)
 
 
 SERVICE_NAMES = (verification_pb2.DESCRIPTOR.services_by_name["VerificationService"].full_name,)

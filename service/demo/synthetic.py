@@ -220,23 +220,28 @@ class _Dice:
         # Demo data, not secrets: a seeded, reproducible generator is the point.
         self._generator = random.Random(seed)  # noqa: S311
         self.random = self._generator.random
-        self.sample = self._generator.sample
         self.expovariate = self._generator.expovariate
 
+    # int(random() * n) is always below n: random() is at most 1 - 2**-53, and
+    # the product rounds below n for every n under 2**53.
     def pick(self, items: Sequence[_T]) -> _T:
-        count = len(items)
-        return items[min(int(self.random() * count), count - 1)]
+        return items[int(self.random() * len(items))]
 
     def picks(self, characters: Sequence[str], count: int) -> str:
-        return "".join(self.pick(characters) for _ in range(count))
+        random, size = self.random, len(characters)
+        return "".join([characters[int(random() * size)] for _ in range(count)])
+
+    def some_of(self, items: Sequence[_T], count: int) -> list[_T]:
+        """``count`` distinct items, consecutive from a random start (cheaper than sample)."""
+        start = self.pick(range(len(items)))
+        return [items[(start + offset) % len(items)] for offset in range(count)]
 
     def between(self, low: int, high: int) -> int:
         """An integer from low to high, both included."""
-        return low + min(int(self.random() * (high - low + 1)), high - low)
+        return low + int(self.random() * (high - low + 1))
 
     def weighted(self, items: Sequence[_T], cumulative_weights: Sequence[float]) -> _T:
-        index = bisect.bisect(cumulative_weights, self.random() * cumulative_weights[-1])
-        return items[min(index, len(items) - 1)]
+        return items[bisect.bisect(cumulative_weights, self.random() * cumulative_weights[-1])]
 
 
 class _RecordFactory:
@@ -312,7 +317,7 @@ class _RecordFactory:
             if ownership == "mixed":
                 owners.insert(0, (self._parent_enterprise(place), "enterprise"))
         people = [owner for owner, kind in owners if kind == "natural_person"]
-        scope = "；".join(rng.sample(scope_items, rng.between(2, len(scope_items))))
+        scope = "；".join(rng.some_of(scope_items, rng.between(2, len(scope_items))))
         return _Registrant(
             name=name,
             enterprise_type=enterprise_type,
@@ -368,7 +373,7 @@ class _RecordFactory:
                 return name
 
     def _brand(self) -> str:
-        return self._rng.pick(_BRAND_CHARS) + self._rng.pick(_BRAND_CHARS)
+        return self._rng.picks(_BRAND_CHARS, 2)
 
     def _parent_enterprise(self, place: _Place) -> str:
         suffix = self._rng.pick(("控股有限公司", "集团有限公司", "投资有限公司"))
@@ -399,9 +404,12 @@ class _RecordFactory:
     def _shareholders(
         self, owners: Sequence[tuple[str, str]], capital_cents: int
     ) -> list[dict[str, object]]:
-        # Ratios in basis points, so that they add up to exactly 1.
-        cuts = sorted(self._rng.sample(range(1, 10_000), len(owners) - 1))
-        basis_points = [high - low for low, high in zip([0, *cuts], [*cuts, 10_000], strict=True)]
+        # Ratios in basis points, so that they add up to exactly 1; every owner
+        # gets at least 1/(100 * owners) of the whole.
+        weights = [self._rng.between(1, 100) for _ in owners]
+        total = sum(weights)
+        basis_points = [10_000 * weight // total for weight in weights]
+        basis_points[0] += 10_000 - sum(basis_points)
         shares = [capital_cents * points // 10_000 for points in basis_points]
         shares[0] += capital_cents - sum(shares)
         return [
@@ -423,7 +431,7 @@ class _RecordFactory:
             return []
         count = rng.weighted((0, 1, 2, 3), (50, 80, 95, 100))
         days = sorted(rng.between(first_possible, last_possible) for _ in range(count))
-        items = rng.sample(registrant.change_items, count)
+        items = rng.some_of(registrant.change_items, count)
         changes: list[dict[str, object]] = []
         for day, item in zip(days, items, strict=True):
             before, after = self._change_values(item, registrant, place)

@@ -56,9 +56,12 @@ def normalise_name(raw: str) -> str:
     folded = folded.translate(_BRACKETS).translate(_MIDDLE_DOTS)
     # Whitespace and invisible format characters (zero-width space and joiners,
     # byte-order marks) never distinguish two names.
-    return "".join(
+    kept = "".join(
         char for char in folded if not char.isspace() and unicodedata.category(char) != "Cf"
     )
+    # Dropping a space can bring combining marks together that normalisation
+    # orders differently, so normalise once more for a stable key.
+    return unicodedata.normalize("NFKC", kept)
 
 
 def names_match(a: str, b: str) -> bool:

@@ -1,0 +1,85 @@
+"""The legal representative's name and ID number: encrypted at rest, masked out, never logged."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from google.protobuf import text_format
+from sqlalchemy import select
+
+from clients import AsyncIntegrityClient, IntegrityCallError
+from service.adapters.storage.tables import registry_records, verifications
+from service.bootstrap import Application
+from service.domain.sealed import PiiKind, SealedValue
+from tests.builders import import_rows, new_id_number, registry_row, verification_for
+
+REP_NAME = "欧阳明月"
+
+
+async def test_responses_and_logs_never_show_the_plaintext(
+    app: Application, client: AsyncIntegrityClient, log_stream: io.StringIO
+) -> None:
+    id_number = new_id_number()
+    row = registry_row(legal_representative={"name": REP_NAME, "id_number": id_number})
+    await import_rows(app, [row])
+    shown: list[str] = []
+    for submission in (
+        verification_for(row),  # verified
+        verification_for(row, rep_name="欧阳明日"),  # rejected
+        verification_for(
+            registry_row(legal_representative={"name": REP_NAME, "id_number": id_number})
+        ),  # pending
+    ):
+        result = await client.create_verification(submission)
+        shown.append(text_format.MessageToString(result, as_utf8=True))
+        shown.append(result.SerializeToString().decode("utf-8", "replace"))
+        listed = await client.list_verifications(result.licence.uscc)
+        shown.append(text_format.MessageToString(listed, as_utf8=True))
+    bad = verification_for(row)
+    bad.licence.enterprise_name = "<bad>"
+    with pytest.raises(IntegrityCallError) as caught:
+        await client.create_verification(bad)
+    shown.append(str(caught.value) + caught.value.to_json())
+
+    everything = "\n".join(shown)
+    assert id_number not in everything
+    assert REP_NAME not in everything
+    assert f"{id_number[0]}****************{id_number[-1]}" in everything  # the masked form
+    assert "欧***" in everything
+
+    logs = log_stream.getvalue()
+    assert '"event": "rpc"' in logs  # the access log was written
+    assert id_number not in logs
+    assert REP_NAME not in logs
+
+
+async def test_stored_rows_hold_ciphertext_only(
+    app: Application, client: AsyncIntegrityClient
+) -> None:
+    id_number = new_id_number()
+    row = registry_row(legal_representative={"name": REP_NAME, "id_number": id_number})
+    await import_rows(app, [row])
+    await client.create_verification(verification_for(row))
+    async with app.engine.connect() as connection:
+        for table in (registry_records, verifications):
+            for stored in (await connection.execute(select(table))).mappings():
+                dump = repr(dict(stored))
+                assert id_number not in dump and REP_NAME not in dump
+                assert id_number.encode() not in b"".join(
+                    v for v in stored.values() if isinstance(v, bytes)
+                )
+                sealed = SealedValue(
+                    PiiKind.ID_NUMBER,
+                    stored["legal_rep_id_ct"],
+                    stored["legal_rep_id_digest"],
+                    stored["legal_rep_id_masked"],
+                )
+                assert app.vault.open(sealed) == id_number
+    if app.engine.dialect.name == "sqlite":
+        # The database file and its write-ahead log, whatever has been checkpointed.
+        database_file = Path(app.engine.url.database or "")
+        raw = b"".join(p.read_bytes() for p in database_file.parent.glob(database_file.name + "*"))
+        assert id_number.encode() not in raw
+        assert REP_NAME.encode() not in raw

@@ -1,0 +1,168 @@
+"""The server as deployed: the integrity-server console command in its own process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from integrity.v1 import verification_pb2
+
+from clients import AsyncIntegrityClient, IntegrityCallError
+from service.settings import PiiKeys
+from tests.builders import registry_row, verification_for
+
+SERVER = str(Path(sys.executable).parent / "integrity-server")
+STARTUP_TIMEOUT = 60.0
+
+
+@dataclass
+class ServerProcess:
+    process: asyncio.subprocess.Process
+    port: int
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def read_rest(self) -> str:
+        assert self.process.stdout is not None
+        rest = await asyncio.wait_for(self.process.stdout.read(), STARTUP_TIMEOUT)
+        self.lines.extend(rest.decode().splitlines())
+        return "\n".join(self.lines)
+
+
+async def start_server(env: dict[str, str]) -> ServerProcess:
+    process = await asyncio.create_subprocess_exec(
+        SERVER,
+        "--listen",
+        "127.0.0.1:0",
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    while True:
+        raw = await asyncio.wait_for(process.stdout.readline(), STARTUP_TIMEOUT)
+        if not raw:
+            raise AssertionError("server exited during start-up:\n" + "\n".join(lines))
+        line = raw.decode().rstrip()
+        lines.append(line)
+        if line.startswith("{"):
+            event = json.loads(line)
+            if event.get("event") == "server_started":
+                return ServerProcess(process, int(event["port"]), lines)
+
+
+@pytest.fixture
+def server_env(tmp_path: Path, postgres_url: str) -> dict[str, str]:
+    keys_file = tmp_path / "keys.json"
+    keys_file.write_text(json.dumps(PiiKeys.generate().to_json()))
+    return {
+        "INTEGRITY_DATABASE_URL": f"sqlite:///{tmp_path / 'integrity.db'}",
+        # The registry snapshot in PostgreSQL, so a test can hold a lock on it.
+        "INTEGRITY_REGISTRY_URL": postgres_url,
+        "INTEGRITY_REGISTRY_TIMEOUT": "60",
+        "INTEGRITY_KEYS_FILE": str(keys_file),
+    }
+
+
+@pytest.fixture
+async def running(server_env: dict[str, str]) -> AsyncIterator[ServerProcess]:
+    server = await start_server(server_env)
+    yield server
+    if server.process.returncode is None:
+        server.process.kill()
+        await server.process.wait()
+
+
+async def test_health_and_reflection(running: ServerProcess) -> None:
+    async with grpc.aio.insecure_channel(running.target) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for service in ("", "integrity.v1.VerificationService"):
+            answer = await health.Check(health_pb2.HealthCheckRequest(service=service))
+            assert answer.status == health_pb2.HealthCheckResponse.SERVING
+
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        async for response in stub.ServerReflectionInfo(iter([request])):
+            names = {s.name for s in response.list_services_response.service}
+            break
+    assert {"integrity.v1.VerificationService", "grpc.health.v1.Health"} <= names
+
+
+async def test_missing_keys_fail_fast_with_a_clear_message(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTEGRITY_")}
+    process = await asyncio.create_subprocess_exec(
+        SERVER,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _out, err = await asyncio.wait_for(process.communicate(), STARTUP_TIMEOUT)
+    assert process.returncode == 2
+    assert b"INTEGRITY_KEYS_FILE" in err
+
+
+async def _wait_for_blocked_lookup(postgres_url: str) -> None:
+    """Until a server backend waits on our lock: the call is in flight inside the server."""
+    connection = await asyncpg.connect(postgres_url)
+    try:
+        for _ in range(600):
+            waiting = await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND query LIKE '%registry_records%'"
+            )
+            if waiting:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("the lookup never reached the registry")
+    finally:
+        await connection.close()
+
+
+async def test_sigterm_drains_in_flight_calls(running: ServerProcess, postgres_url: str) -> None:
+    row = registry_row()
+    locker = await asyncpg.connect(postgres_url)
+    transaction = locker.transaction()
+    await transaction.start()
+    await locker.execute("LOCK TABLE registry_records IN ACCESS EXCLUSIVE MODE")
+    async with AsyncIntegrityClient(running.target, timeout=120) as client:
+        in_flight = asyncio.create_task(client.create_verification(verification_for(row)))
+        try:
+            await _wait_for_blocked_lookup(postgres_url)
+            running.process.send_signal(signal.SIGTERM)
+            # New calls are refused while the old one drains...
+            async with grpc.aio.insecure_channel(running.target) as channel:
+                health = health_pb2_grpc.HealthStub(channel)
+                with pytest.raises(grpc.aio.AioRpcError):
+                    for _ in range(600):
+                        answer = await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
+                        if answer.status != health_pb2.HealthCheckResponse.SERVING:
+                            break
+                        await asyncio.sleep(0.05)
+                    await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
+        finally:
+            await transaction.rollback()
+            await locker.close()
+        # ...and the call in flight still gets its answer.
+        result = await in_flight
+    assert result.outcome == verification_pb2.VERIFICATION_OUTCOME_PENDING
+    assert await asyncio.wait_for(running.process.wait(), STARTUP_TIMEOUT) == 0
+    logs = await running.read_rest()
+    assert '"event": "server_stopped"' in logs
+    with pytest.raises(IntegrityCallError):
+        async with AsyncIntegrityClient(running.target, timeout=2) as late:
+            await late.get_verification(result.name)
