@@ -11,7 +11,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from integrity.v1 import verification_pb2, verification_pb2_grpc
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.pii_vault import AesGcmVault
@@ -88,7 +87,7 @@ async def _migrate_registry(registry_engine: AsyncEngine) -> None:
     # serve: verifications answer PENDING until it is back.
     try:
         await migrate(registry_engine)
-    except (SQLAlchemyError, OSError) as error:
+    except Exception as error:  # drivers raise their own types on connect (asyncpg does)
         log.warning("registry_unavailable_at_startup", error_type=type(error).__name__)
 
 

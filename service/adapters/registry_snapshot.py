@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import RowMapping, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.storage.engine import SQLITE_BEGIN
@@ -137,7 +136,9 @@ class SqlRegistrySnapshot:
                 connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
                 query = select(registry_records).where(registry_records.c.uscc == uscc)
                 row = (await connection.execute(query)).mappings().first()
-        except (SQLAlchemyError, OSError) as exc:
+        except Exception as exc:
+            # Whatever stops us reading (driver errors on connect are not even SQLAlchemy's)
+            # means the registry cannot say, which is not the same as "no record".
             raise RegistryUnavailable(type(exc).__name__) from exc
         return record_from_row(row) if row else None
 

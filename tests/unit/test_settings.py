@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from service.settings import ConfigError, PiiKeys, Settings
+
+
+@pytest.fixture
+def keys_file(tmp_path: Path) -> Path:
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps(PiiKeys.generate().to_json()))
+    return path
+
+
+def test_defaults_and_environment(keys_file: Path) -> None:
+    settings = Settings.load(
+        {"INTEGRITY_KEYS_FILE": str(keys_file), "INTEGRITY_REGISTRY_TIMEOUT": "0.5"}
+    )
+    assert settings.listen_address == "127.0.0.1:50051"
+    assert settings.database_url.startswith("sqlite:")
+    assert settings.effective_registry_url == settings.database_url
+    assert settings.registry_timeout_seconds == 0.5
+    assert len(settings.pii_keys.encryption_keys["k1"]) == 32
+
+
+def test_flags_override_the_environment(keys_file: Path) -> None:
+    settings = Settings.load(
+        {"INTEGRITY_KEYS_FILE": str(keys_file), "INTEGRITY_LISTEN": "0.0.0.0:1"},
+        listen_address="127.0.0.1:2",
+        log_level=None,
+    )
+    assert settings.listen_address == "127.0.0.1:2"
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(
+            {
+                "INTEGRITY_DATABASE_URL": "mysql://x",
+                "INTEGRITY_SHUTDOWN_GRACE": "-1",
+                "INTEGRITY_LOG_LEVEL": "loud",
+            }
+        )
+    problems = "\n".join(caught.value.problems)
+    for expected in ("database_url", "shutdown_grace_seconds", "log_level", "INTEGRITY_KEYS_FILE"):
+        assert expected in problems
+
+
+def test_unusable_keys_file_is_named_without_its_content(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    path.write_text('{"active": "k1", "keys": {"k1": "not base64!"}, "digest_key": "x"}')
+    with pytest.raises(ConfigError) as caught:
+        Settings.load({"INTEGRITY_KEYS_FILE": str(path)})
+    assert str(path) in str(caught.value) and "not base64" not in str(caught.value)
+
+
+def test_settings_repr_hides_keys(keys_file: Path) -> None:
+    settings = Settings.load({"INTEGRITY_KEYS_FILE": str(keys_file)})
+    key = settings.pii_keys.encryption_keys["k1"]
+    assert repr(key) not in repr(settings)
