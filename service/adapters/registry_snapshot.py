@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import RowMapping, select
+from sqlalchemy import RowMapping, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.storage.engine import SQLITE_BEGIN
@@ -160,6 +160,7 @@ class SqlRegistrySnapshot:
             ).where(registry_records.c.uscc.in_(usccs))
             existing = {row.uscc: row for row in await connection.execute(query)}
             new_rows: list[dict[str, Any]] = []
+            changed_rows: list[dict[str, Any]] = []
             for record, digest in records:
                 held = existing.get(record.uscc)
                 if held is None:
@@ -170,12 +171,17 @@ class SqlRegistrySnapshot:
                 elif held.snapshot_time > record.snapshot_time:
                     stale += 1
                 else:
-                    await connection.execute(
-                        registry_records.update()
-                        .where(registry_records.c.uscc == record.uscc)
-                        .values(record_to_row(record, digest, import_time))
-                    )
+                    row = record_to_row(record, digest, import_time)
+                    row["match_uscc"] = row.pop("uscc")
+                    changed_rows.append(row)
                     updated += 1
             if new_rows:
                 await connection.execute(registry_records.insert(), new_rows)
+            if changed_rows:
+                await connection.execute(
+                    registry_records.update().where(
+                        registry_records.c.uscc == bindparam("match_uscc")
+                    ),
+                    changed_rows,
+                )
         return WriteCounts(inserted, updated, unchanged, stale)

@@ -14,6 +14,7 @@ from typing import Any
 
 import grpc
 import structlog
+from google.rpc import status_pb2
 from grpc_status import rpc_status
 
 from service.api.errors import GRPC_CODES, internal_status, to_rpc_status
@@ -43,6 +44,16 @@ def _request_id(context: Context) -> str:
     return uuid.uuid4().hex
 
 
+class _StatusWithRequestId(grpc.Status):
+    """Aborting replaces trailing metadata: carry the request id alongside the details."""
+
+    def __init__(self, status: status_pb2.Status, request_id: str) -> None:
+        base = rpc_status.to_status(status)
+        self.code = base.code
+        self.details = base.details
+        self.trailing_metadata = (*base.trailing_metadata, (REQUEST_ID_HEADER, request_id))
+
+
 def _wrap(behaviour: Behaviour, method: str) -> Behaviour:
     async def handle(request: Any, context: Context) -> Any:
         request_id = _request_id(context)
@@ -54,13 +65,15 @@ def _wrap(behaviour: Behaviour, method: str) -> Behaviour:
             return await behaviour(request, context)
         except ServiceError as error:
             code = GRPC_CODES[error.status]
-            await context.abort_with_status(rpc_status.to_status(to_rpc_status(error)))
+            await context.abort_with_status(_StatusWithRequestId(to_rpc_status(error), request_id))
         except grpc.aio.AbortError:
             raise
         except Exception as error:
             code = grpc.StatusCode.INTERNAL
             log.error("unhandled_error", error_type=type(error).__name__)
-            await context.abort_with_status(rpc_status.to_status(internal_status(request_id)))
+            await context.abort_with_status(
+                _StatusWithRequestId(internal_status(request_id), request_id)
+            )
         finally:
             log.info(
                 "rpc",

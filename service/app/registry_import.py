@@ -48,11 +48,14 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     stale: int = 0
+    # Lines naming an enterprise an earlier line of the same batch named: the later one won.
+    repeated: int = 0
     rejected: list[RejectedRow] = field(default_factory=list)
 
     @property
     def read(self) -> int:
-        return self.inserted + self.updated + self.unchanged + self.stale + len(self.rejected)
+        written = self.inserted + self.updated + self.unchanged + self.stale
+        return written + self.repeated + len(self.rejected)
 
 
 def _content_document(draft: RegistryRowDraft, snapshot_time: dt.datetime) -> bytes:
@@ -143,9 +146,9 @@ class RegistryImporter:
                 continue
             snapshot_time = draft.snapshot_time or default_snapshot_time
             if draft.uscc in batch:
-                # The same enterprise twice in one batch: the later line wins, as it would
-                # across batches.
-                report.unchanged += 1
+                # The same enterprise twice close together: the later line wins, as it
+                # does across batches.
+                report.repeated += 1
                 progress(1)
             digest = self._vault.fingerprint(_content_document(draft, snapshot_time))
             batch[draft.uscc] = (self._record(draft, snapshot_time), digest)

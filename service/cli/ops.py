@@ -133,7 +133,7 @@ def registry_import(path: Path, snapshot_time: str | None, quiet: bool, **flags:
     click.echo(
         f"read {report.read} rows in {elapsed:.1f}s: {report.inserted} inserted, "
         f"{report.updated} updated, {report.unchanged} unchanged, {report.stale} older than "
-        f"held, {len(report.rejected)} rejected"
+        f"held, {report.repeated} repeated, {len(report.rejected)} rejected"
     )
     for rejected in report.rejected:
         click.echo(f"  line {rejected.line}: {rejected.reason}")

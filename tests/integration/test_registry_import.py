@@ -136,3 +136,11 @@ def test_generated_registry_imports_cleanly(ops_env: dict[str, str], tmp_path: P
     assert generated.exit_code == 0, generated.output
     output = run_import(ops_env, path, "--quiet")
     assert "1500 inserted" in output and "0 rejected" in output
+
+
+def test_a_repeated_enterprise_keeps_its_later_line(ops_env: dict[str, str], tmp_path: Path) -> None:
+    first = registry_row()
+    later = dict(first, status="revoked")
+    output = run_import(ops_env, write_jsonl(tmp_path / "r.jsonl", [first, later]))
+    assert "1 inserted" in output and "1 repeated" in output
+    assert lookup(ops_env["INTEGRITY_DATABASE_URL"], first["uscc"]).status.value == "revoked"
