@@ -138,7 +138,9 @@ def test_generated_registry_imports_cleanly(ops_env: dict[str, str], tmp_path: P
     assert "1500 inserted" in output and "0 rejected" in output
 
 
-def test_a_repeated_enterprise_keeps_its_later_line(ops_env: dict[str, str], tmp_path: Path) -> None:
+def test_a_repeated_enterprise_keeps_its_later_line(
+    ops_env: dict[str, str], tmp_path: Path
+) -> None:
     first = registry_row()
     later = dict(first, status="revoked")
     output = run_import(ops_env, write_jsonl(tmp_path / "r.jsonl", [first, later]))
