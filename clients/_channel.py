@@ -36,3 +36,12 @@ def new_request_id() -> str:
 
 def parent_of(uscc: str) -> str:
     return f"enterprises/{uscc}"
+
+
+def call_metadata(token: str, on_behalf_of: str) -> tuple[tuple[str, str], ...]:
+    metadata: tuple[tuple[str, str], ...] = ()
+    if token:
+        metadata += (("authorization", f"Bearer {token}"),)
+    if on_behalf_of:
+        metadata += (("x-on-behalf-of", on_behalf_of),)
+    return metadata

@@ -9,7 +9,7 @@ from typing import Any, Self
 import grpc
 from integrity.v1 import verification_pb2, verification_pb2_grpc
 
-from clients._channel import CHANNEL_OPTIONS, new_request_id, parent_of
+from clients._channel import CHANNEL_OPTIONS, call_metadata, new_request_id, parent_of
 from clients.errors import from_rpc_error
 
 
@@ -25,11 +25,16 @@ class AsyncIntegrityClient:
         target: str = "",
         *,
         channel: grpc.aio.Channel | None = None,
+        token: str = "",
+        on_behalf_of: str = "",
         timeout: float = 10.0,
         metadata: tuple[tuple[str, str], ...] = (),
     ) -> None:
+        """token: the caller's credential. on_behalf_of: for the merchant gateway, the end
+        user it acts for ("anonymous:<address>", "viewer:<id>", "merchant:<uscc>:<id>")."""
         if channel is None and not target:
             raise ValueError("give a target or a channel")
+        metadata = call_metadata(token, on_behalf_of) + metadata
         self._owns_channel = channel is None
         self._channel = channel or grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
         self._timeout = timeout

@@ -15,11 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.pii_vault import AesGcmVault
 from service.adapters.registry_snapshot import SqlRegistrySnapshot
+from service.adapters.storage.callers import SqlCallerStore
 from service.adapters.storage.engine import create_engine
 from service.adapters.storage.migrate import migrate
 from service.adapters.storage.repositories import SqlUnitOfWorkFactory
 from service.api.interceptors import RequestInterceptor
 from service.api.verification_servicer import VerificationServicer
+from service.app.credentials import CredentialService
 from service.app.ports import Clock
 from service.app.registry_import import RegistryImporter
 from service.app.verifications import VerificationService
@@ -42,6 +44,7 @@ class Application:
     registry: SqlRegistrySnapshot
     verifications: VerificationService
     importer: RegistryImporter
+    credentials: CredentialService
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -79,6 +82,7 @@ async def bootstrap(
         registry=registry,
         verifications=verifications,
         importer=RegistryImporter(registry, vault, clock),
+        credentials=CredentialService(SqlCallerStore(engine), clock),
     )
 
 
@@ -95,7 +99,7 @@ SERVICE_NAMES = (verification_pb2.DESCRIPTOR.services_by_name["VerificationServi
 
 
 def build_server(app: Application) -> tuple[grpc.aio.Server, HealthServicer]:
-    server = grpc.aio.server(interceptors=[RequestInterceptor()])
+    server = grpc.aio.server(interceptors=[RequestInterceptor(app.credentials)])
     verification_pb2_grpc.add_VerificationServiceServicer_to_server(
         VerificationServicer(app.verifications), server
     )

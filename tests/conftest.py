@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import grpc
@@ -17,6 +18,7 @@ from sqlalchemy import text
 
 from clients import AsyncIntegrityClient
 from service.bootstrap import Application, bootstrap, build_server
+from service.domain.callers import CallerKind
 from service.logging import configure_logging
 from service.settings import PiiKeys, Settings
 
@@ -71,7 +73,9 @@ async def _clean(app: Application) -> None:
     # PostgreSQL is shared across tests within a run: start every test from empty tables.
     if app.engine.dialect.name == "postgresql":
         async with app.engine.begin() as connection:
-            await connection.execute(text("TRUNCATE verifications, registry_records"))
+            await connection.execute(
+                text("TRUNCATE verifications, registry_records, credentials, callers")
+            )
 
 
 @pytest.fixture
@@ -86,6 +90,8 @@ async def app(settings: Settings) -> AsyncIterator[Application]:
 class RunningServer:
     app: Application
     port: int
+    # A platform caller's credential ("test-platform"), with the platform's default scopes.
+    token: str
 
     @property
     def target(self) -> str:
@@ -94,20 +100,37 @@ class RunningServer:
 
 @pytest.fixture
 async def server(app: Application, log_stream: io.StringIO) -> AsyncIterator[RunningServer]:
+    _caller, token = await app.credentials.create_caller(
+        CallerKind.PLATFORM, "test platform", platform="test-platform"
+    )
     grpc_server, _health = build_server(app)
     port = grpc_server.add_insecure_port("127.0.0.1:0")
     await grpc_server.start()
-    yield RunningServer(app, port)
+    yield RunningServer(app, port, token)
     await grpc_server.stop(None)
 
 
 @pytest.fixture
 async def client(server: RunningServer) -> AsyncIterator[AsyncIntegrityClient]:
-    async with AsyncIntegrityClient(server.target, timeout=15) as integrity:
+    async with AsyncIntegrityClient(server.target, token=server.token, timeout=15) as integrity:
         yield integrity
+
+
+class _Credential(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """Adds a caller's credential to every call on a raw channel."""
+
+    def __init__(self, token: str) -> None:
+        self._metadata = (("authorization", f"Bearer {token}"),)
+
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        details = details._replace(metadata=tuple(details.metadata or ()) + self._metadata)
+        return await continuation(details, request)
 
 
 @pytest.fixture
 async def channel(server: RunningServer) -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(server.target) as raw:
+    """A raw channel carrying the platform's credential, for requests clients would not send."""
+    async with grpc.aio.insecure_channel(
+        server.target, interceptors=[_Credential(server.token)]
+    ) as raw:
         yield raw

@@ -18,6 +18,7 @@ from google.protobuf.descriptor import FileDescriptor, MethodDescriptor, Service
 
 import service.api as service_api
 from clients import AsyncIntegrityClient, IntegrityClient
+from service.api.callers import METHOD_SCOPES
 from service.bootstrap import SERVICE_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,6 +156,10 @@ def test_rpc_is_served_and_wrapped(
     assert implementing, (
         f"{rpc} is not implemented: none of {[cls.__name__ for cls in servicers]} "
         f"overrides {method.name}"
+    )
+
+    assert f"/{rpc}" in METHOD_SCOPES, (
+        f"{rpc} has no scope in service.api.callers.METHOD_SCOPES, so every call is refused"
     )
 
     client_method = _snake_case(method.name)

@@ -1,12 +1,75 @@
-"""Who is calling. Until per-caller credentials exist every call shares one caller, so
-idempotency keys are scoped per caller already and keep working when they arrive."""
+"""Who is calling: the credential check and the RPC -> scope table, in one place.
+
+Every RPC of the integrity API needs a credential (`authorization: Bearer <token>`) with
+the scope below; an RPC missing from the table is refused, so a new RPC is closed until
+someone decides who may call it. Health checks and reflection stay open.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from contextvars import ContextVar
+from dataclasses import dataclass
 
-DEFAULT_CALLER = "default"
+from service.app.credentials import CredentialService
+from service.domain.callers import Caller, Scope, Viewer, parse_on_behalf_of
+from service.domain.errors import PermissionDenied, Unauthenticated
+
+ON_BEHALF_OF_HEADER = "x-on-behalf-of"
+
+METHOD_SCOPES: dict[str, Scope] = {
+    "/integrity.v1.VerificationService/CreateVerification": Scope.VERIFY,
+    "/integrity.v1.VerificationService/GetVerification": Scope.VERIFY,
+    "/integrity.v1.VerificationService/ListVerifications": Scope.VERIFY,
+}
+
+OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 
-def caller_of(context: Any) -> str:
-    return DEFAULT_CALLER
+@dataclass(frozen=True)
+class Principal:
+    caller: Caller
+    # Set when the gateway acts for an end user.
+    viewer: Viewer | None = None
+
+
+_principal: ContextVar[Principal] = ContextVar("principal")
+
+
+def current_principal() -> Principal:
+    return _principal.get()
+
+
+def _bearer(metadata: dict[str, str]) -> str:
+    value = metadata.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated(
+            "send the caller's credential as 'authorization: Bearer <token>'",
+            reason="CREDENTIAL_MISSING",
+        )
+    return token.strip()
+
+
+async def authorise_call(
+    credentials: CredentialService, method: str, metadata: dict[str, str]
+) -> Principal | None:
+    """The principal for a call, or None for an open method; raises for everything else."""
+    if method.startswith(OPEN_PREFIXES):
+        return None
+    caller = await credentials.authenticate(_bearer(metadata))
+    required = METHOD_SCOPES.get(method)
+    if required is None or not (caller.may(required) or caller.may(Scope.OPS)):
+        raise PermissionDenied(
+            f"this credential may not call {method.rsplit('/', 1)[-1]}",
+            reason="SCOPE_MISSING",
+        )
+    viewer = None
+    if ON_BEHALF_OF_HEADER in metadata:
+        if not caller.may(Scope.ACT_FOR_USERS):
+            raise PermissionDenied(
+                "only the merchant gateway acts on behalf of users", reason="ON_BEHALF_OF_DENIED"
+            )
+        viewer = parse_on_behalf_of(metadata[ON_BEHALF_OF_HEADER])
+    principal = Principal(caller, viewer)
+    _principal.set(principal)
+    return principal

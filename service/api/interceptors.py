@@ -17,7 +17,9 @@ import structlog
 from google.rpc import status_pb2
 from grpc_status import rpc_status
 
+from service.api.callers import authorise_call
 from service.api.errors import GRPC_CODES, internal_status, to_rpc_status
+from service.app.credentials import CredentialService
 from service.domain.errors import ServiceError
 
 log = structlog.get_logger("integrity.access")
@@ -54,7 +56,7 @@ class _StatusWithRequestId(grpc.Status):
         self.trailing_metadata = (*base.trailing_metadata, (REQUEST_ID_HEADER, request_id))
 
 
-def _wrap(behaviour: Behaviour, method: str) -> Behaviour:
+def _wrap(behaviour: Behaviour, method: str, credentials: CredentialService) -> Behaviour:
     async def handle(request: Any, context: Context) -> Any:
         request_id = _request_id(context)
         started = time.perf_counter()
@@ -62,6 +64,14 @@ def _wrap(behaviour: Behaviour, method: str) -> Behaviour:
         structlog.contextvars.bind_contextvars(request_id=request_id, method=method)
         context.set_trailing_metadata(((REQUEST_ID_HEADER, request_id),))
         try:
+            metadata = {
+                key: value
+                for key, value in context.invocation_metadata() or ()
+                if isinstance(value, str)
+            }
+            principal = await authorise_call(credentials, method, metadata)
+            if principal is not None:
+                structlog.contextvars.bind_contextvars(caller=principal.caller.id)
             return await behaviour(request, context)
         except ServiceError as error:
             code = GRPC_CODES[error.status]
@@ -86,6 +96,9 @@ def _wrap(behaviour: Behaviour, method: str) -> Behaviour:
 
 
 class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    def __init__(self, credentials: CredentialService) -> None:
+        self._credentials = credentials
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
@@ -95,7 +108,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         if handler is None or handler.unary_unary is None:
             return handler
         return grpc.unary_unary_rpc_method_handler(
-            _wrap(handler.unary_unary, handler_call_details.method),
+            _wrap(handler.unary_unary, handler_call_details.method, self._credentials),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )

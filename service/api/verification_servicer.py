@@ -6,11 +6,17 @@ from typing import Any
 
 from integrity.v1 import verification_pb2, verification_pb2_grpc
 
-from service.api.callers import caller_of
+from service.api.callers import Principal, current_principal
 from service.api.convert import authorisation_draft, licence_draft, verification_to_proto
 from service.app.verifications import SubmitVerification, VerificationService
+from service.domain.callers import Scope
 
 Context = Any  # grpc-stubs lags the aio API
+
+
+def _reader(principal: Principal) -> str | None:
+    """Callers see the verifications they made; ops see all (None: no filter)."""
+    return None if principal.caller.may(Scope.OPS) else principal.caller.id
 
 
 class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
@@ -22,7 +28,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
     ) -> verification_pb2.CreateVerificationResponse:
         resource = request.verification
         command = SubmitVerification(
-            caller=caller_of(context),
+            caller=current_principal().caller.id,
             parent=request.parent,
             request_id=request.request_id,
             licence=licence_draft(resource.licence) if resource.HasField("licence") else None,
@@ -38,7 +44,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
     async def GetVerification(
         self, request: verification_pb2.GetVerificationRequest, context: Context
     ) -> verification_pb2.GetVerificationResponse:
-        verification = await self._verifications.get(request.name)
+        verification = await self._verifications.get(request.name, _reader(current_principal()))
         return verification_pb2.GetVerificationResponse(
             verification=verification_to_proto(verification)
         )
@@ -46,7 +52,9 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
     async def ListVerifications(
         self, request: verification_pb2.ListVerificationsRequest, context: Context
     ) -> verification_pb2.ListVerificationsResponse:
-        page = await self._verifications.list(request.parent, request.page_size, request.page_token)
+        page = await self._verifications.list(
+            request.parent, request.page_size, request.page_token, _reader(current_principal())
+        )
         return verification_pb2.ListVerificationsResponse(
             verifications=[verification_to_proto(v) for v in page.verifications],
             next_page_token=page.next_page_token,

@@ -59,8 +59,10 @@ class VerificationRepository(Protocol):
     async def get_by_request(self, caller: str, request_id: str) -> Verification | None: ...
 
     async def list_for_enterprise(
-        self, uscc: str, limit: int, after: PageCursor | None
-    ) -> Sequence[Verification]: ...
+        self, uscc: str, limit: int, after: PageCursor | None, caller: str | None
+    ) -> Sequence[Verification]:
+        """Newest first; only the given caller's when caller is not None."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -222,15 +222,20 @@ class VerificationService:
             return decide_without_record(ReasonCode.REGISTRY_RECORD_NOT_FOUND)
         return decide(submission, record, china_today(self._clock.now()))
 
-    async def get(self, name: str) -> Verification:
+    async def get(self, name: str, reader: str | None) -> Verification:
+        """reader: the caller asking, who sees only its own; None sees every caller's."""
         uscc, verification_id = parse_verification_name(name)
         async with self._uow(read_only=True) as uow:
             verification = await uow.verifications.get(uscc, verification_id)
-        if verification is None:
+        # Another caller's verification is reported missing, not forbidden: its existence
+        # is not ours to disclose.
+        if verification is None or reader not in (None, verification.caller):
             raise NotFound(f"{name} does not exist", reason="VERIFICATION_NOT_FOUND")
         return verification
 
-    async def list(self, parent: str, page_size: int, page_token: str) -> VerificationPage:
+    async def list(
+        self, parent: str, page_size: int, page_token: str, reader: str | None
+    ) -> VerificationPage:
         uscc = parse_enterprise_name(parent)
         if page_size < 0:
             raise InvalidArgument(
@@ -240,7 +245,7 @@ class VerificationService:
         cursor = decode_page_token(page_token, parent)
         async with self._uow(read_only=True) as uow:
             # One more than asked tells whether another page follows.
-            rows = await uow.verifications.list_for_enterprise(uscc, size + 1, cursor)
+            rows = await uow.verifications.list_for_enterprise(uscc, size + 1, cursor, reader)
         page = list(rows[:size])
         token = ""
         if len(rows) > size:

@@ -17,6 +17,8 @@ from typing import Any
 import click
 from tqdm import tqdm
 
+from service.domain.callers import CallerKind, Scope
+from service.domain.errors import ServiceError
 from service.settings import ConfigError, PiiKeys, Settings
 
 
@@ -84,6 +86,89 @@ def migrate_command(**flags: Any) -> None:
 
     asyncio.run(run())
     click.echo("schema is current")
+
+
+@main.group()
+def callers() -> None:
+    """Platforms, the gateway and ops: their credentials and scopes."""
+
+
+def _credentials_call(flags: dict[str, Any], work: Any) -> Any:
+    from service.bootstrap import bootstrap
+
+    settings = _settings(**flags)
+
+    async def run() -> Any:
+        app = await bootstrap(settings)
+        try:
+            return await work(app.credentials)
+        finally:
+            await app.close()
+
+    try:
+        return asyncio.run(run())
+    except ServiceError as error:
+        raise click.ClickException(error.message) from error
+
+
+@callers.command("create")
+@click.option("--kind", type=click.Choice([k.value for k in CallerKind]), required=True)
+@click.option("--name", required=True, help="who this caller is, for people")
+@click.option("--platform", help="the marketplace code, for platform callers (e.g. 1688)")
+@click.option(
+    "--scopes",
+    help="comma-separated scopes (default: the kind's): " + ", ".join(s.value for s in Scope),
+)
+@_with_db_options
+def callers_create(
+    kind: str, name: str, platform: str | None, scopes: str | None, **flags: Any
+) -> None:
+    """Create a caller and print its first credential (shown only this once)."""
+    try:
+        chosen = None if scopes is None else [Scope(s.strip()) for s in scopes.split(",")]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scopes") from exc
+    caller, token = _credentials_call(
+        flags,
+        lambda credentials: credentials.create_caller(
+            CallerKind(kind), name, platform=platform, scopes=chosen
+        ),
+    )
+    click.echo(
+        f"caller {caller.id} ({caller.kind.value}) scopes: {','.join(sorted(caller.scopes))}"
+    )
+    click.echo(f"token: {token}")
+
+
+@callers.command("add-credential")
+@click.argument("caller_id")
+@_with_db_options
+def callers_add_credential(caller_id: str, **flags: Any) -> None:
+    """Issue another credential for a caller (rotate: add, deploy, then revoke the old key)."""
+    token = _credentials_call(flags, lambda credentials: credentials.add_credential(caller_id))
+    click.echo(f"token: {token}")
+
+
+@callers.command("revoke")
+@click.argument("caller_or_key_id")
+@_with_db_options
+def callers_revoke(caller_or_key_id: str, **flags: Any) -> None:
+    """Revoke a caller with all its credentials, or one credential by its key id."""
+    _credentials_call(flags, lambda credentials: credentials.revoke(caller_or_key_id))
+    click.echo(f"revoked {caller_or_key_id}")
+
+
+@callers.command("list")
+@_with_db_options
+def callers_list(**flags: Any) -> None:
+    """Every caller, active or revoked."""
+    for caller, active in _credentials_call(flags, lambda c: c.list_callers()):
+        state = "active" if active else "revoked"
+        platform = f" platform={caller.platform}" if caller.platform else ""
+        click.echo(
+            f"{caller.id} {caller.kind.value}{platform} {state} "
+            f"scopes={','.join(sorted(caller.scopes))} name={caller.name}"
+        )
 
 
 @main.group()

@@ -33,6 +33,22 @@ def _run(*command: str, env: dict[str, str]) -> None:
     subprocess.run(command, check=True, env=env)
 
 
+def _platform_token(env: dict[str, str]) -> str:
+    """A credential for the demo marketplace, issued the way ops issue one."""
+    token_file = DEMO / "platform.token"
+    if not token_file.exists():
+        created = subprocess.run(
+            [
+                str(BIN / "integrity-ops"), "callers", "create", "--kind", "platform",
+                "--name", "Demo marketplace", "--platform", "demo",
+            ],
+            check=True, env=env, capture_output=True, text=True,
+        )  # fmt: skip
+        token_file.write_text(created.stdout.split("token: ")[1].strip())
+        token_file.chmod(0o600)
+    return token_file.read_text().strip()
+
+
 def _setup(env: dict[str, str]) -> list[dict[str, Any]]:
     keys = DEMO / "keys.json"
     if not keys.exists():
@@ -132,9 +148,10 @@ def main() -> None:
     revoked = next(r for r in rows if r["status"] == "revoked")
     unpublished = dict(verified, uscc=make_uscc("9", "1", "330106", "MA2DEM01"))
 
+    token = _platform_token(env)
     server, port = _start_server(env)
     try:
-        with IntegrityClient(f"127.0.0.1:{port}") as client:
+        with IntegrityClient(f"127.0.0.1:{port}", token=token) as client:
             _show(
                 "VERIFIED: licence data matches the registry",
                 client.create_verification(_submission(verified)),

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from clients import AsyncIntegrityClient, IntegrityCallError
 from service.bootstrap import bootstrap, build_server
+from service.domain.callers import CallerKind
 from service.settings import PiiKeys, Settings
 from tests.builders import registry_row, verification_for
 
@@ -22,12 +23,13 @@ async def test_unexpected_failure_is_internal_and_quotable(
     app = await bootstrap(settings)
     async with app.engine.begin() as connection:
         await connection.execute(text("DROP TABLE verifications"))
+    _caller, token = await app.credentials.create_caller(CallerKind.PLATFORM, "p", platform="p")
     server, _health = build_server(app)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     row = registry_row()
     try:
-        async with AsyncIntegrityClient(f"127.0.0.1:{port}") as client:
+        async with AsyncIntegrityClient(f"127.0.0.1:{port}", token=token) as client:
             with pytest.raises(IntegrityCallError) as caught:
                 await client.create_verification(verification_for(row))
     finally:

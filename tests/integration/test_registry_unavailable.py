@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -10,6 +11,7 @@ from integrity.v1 import verification_pb2
 
 from clients import AsyncIntegrityClient
 from service.bootstrap import Application, bootstrap, build_server
+from service.domain.callers import CallerKind
 from service.settings import Settings
 from tests.builders import registry_row, verification_for
 
@@ -39,11 +41,14 @@ async def app_without_registry(
 async def test_unreachable_registry_is_pending(
     app_without_registry: Application, log_stream: io.StringIO
 ) -> None:
+    _caller, token = await app_without_registry.credentials.create_caller(
+        CallerKind.PLATFORM, "p", platform=f"p-{uuid.uuid4().hex[:8]}"
+    )
     server, _health = build_server(app_without_registry)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:
-        async with AsyncIntegrityClient(f"127.0.0.1:{port}") as client:
+        async with AsyncIntegrityClient(f"127.0.0.1:{port}", token=token) as client:
             row = registry_row()
             result = await client.create_verification(verification_for(row))
             assert result.outcome == verification_pb2.VERIFICATION_OUTCOME_PENDING

@@ -14,11 +14,13 @@ from pathlib import Path
 import asyncpg
 import grpc
 import pytest
+from click.testing import CliRunner
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from integrity.v1 import verification_pb2
 
 from clients import AsyncIntegrityClient, IntegrityCallError
+from service.cli.ops import main as ops
 from service.settings import PiiKeys
 from tests.builders import registry_row, verification_for
 
@@ -80,6 +82,18 @@ def server_env(tmp_path: Path, postgres_url: str) -> dict[str, str]:
 
 
 @pytest.fixture
+def token(server_env: dict[str, str]) -> str:
+    """A platform credential, issued the way ops issue one."""
+    result = CliRunner().invoke(
+        ops,
+        ["callers", "create", "--kind", "platform", "--name", "Test", "--platform", "test"],
+        env=server_env,
+    )
+    assert result.exit_code == 0, result.output
+    return result.output.split("token: ")[1].strip()
+
+
+@pytest.fixture
 async def running(server_env: dict[str, str]) -> AsyncIterator[ServerProcess]:
     server = await start_server(server_env)
     yield server
@@ -133,13 +147,15 @@ async def _wait_for_blocked_lookup(postgres_url: str) -> None:
         await connection.close()
 
 
-async def test_sigterm_drains_in_flight_calls(running: ServerProcess, postgres_url: str) -> None:
+async def test_sigterm_drains_in_flight_calls(
+    running: ServerProcess, postgres_url: str, token: str
+) -> None:
     row = registry_row()
     locker = await asyncpg.connect(postgres_url)
     transaction = locker.transaction()
     await transaction.start()
     await locker.execute("LOCK TABLE registry_records IN ACCESS EXCLUSIVE MODE")
-    async with AsyncIntegrityClient(running.target, timeout=120) as client:
+    async with AsyncIntegrityClient(running.target, token=token, timeout=120) as client:
         in_flight = asyncio.create_task(client.create_verification(verification_for(row)))
         try:
             await _wait_for_blocked_lookup(postgres_url)
@@ -164,5 +180,5 @@ async def test_sigterm_drains_in_flight_calls(running: ServerProcess, postgres_u
     logs = await running.read_rest()
     assert '"event": "server_stopped"' in logs
     with pytest.raises(IntegrityCallError):
-        async with AsyncIntegrityClient(running.target, timeout=2) as late:
+        async with AsyncIntegrityClient(running.target, token=token, timeout=2) as late:
             await late.get_verification(result.name)

@@ -20,7 +20,7 @@ async def test_sync_client_wraps_every_call(app: Application, server: RunningSer
     await import_rows(app, [row])
 
     def scenario() -> None:
-        with IntegrityClient(server.target) as client:
+        with IntegrityClient(server.target, token=server.token) as client:
             request_id = str(uuid.uuid4())
             submission = verification_for(row)
             created = client.create_verification(submission, request_id=request_id)

@@ -48,9 +48,11 @@ class SqlVerificationRepository:
         return verification_from_row(row) if row else None
 
     async def list_for_enterprise(
-        self, uscc: str, limit: int, after: PageCursor | None
+        self, uscc: str, limit: int, after: PageCursor | None, caller: str | None
     ) -> Sequence[Verification]:
         query = select(verifications).where(verifications.c.uscc == uscc)
+        if caller is not None:
+            query = query.where(verifications.c.caller == caller)
         if after is not None:
             query = query.where(
                 or_(

@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    ForeignKey,
     Index,
     LargeBinary,
     MetaData,
@@ -86,4 +87,27 @@ verifications = Table(
     Column("create_time", UtcDateTime, nullable=False),
     UniqueConstraint("caller", "request_id", name="uq_verifications_caller_request"),
     Index("ix_verifications_uscc_time", "uscc", "create_time", "id"),
+)
+
+callers = Table(
+    "callers",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("platform", String(32)),
+    Column("scopes", Json, nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("revoke_time", UtcDateTime),
+)
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("caller_id", String(36), ForeignKey("callers.id"), nullable=False, index=True),
+    # SHA-256 of a 256-bit random secret: high entropy needs no slow hash.
+    Column("secret_hash", LargeBinary, nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("revoke_time", UtcDateTime),
 )

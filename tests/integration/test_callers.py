@@ -1,0 +1,149 @@
+"""Credentials and scopes: who may call what."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import grpc
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from clients import AsyncIntegrityClient, IntegrityCallError
+from service.adapters.storage.tables import credentials
+from service.bootstrap import Application
+from service.cli.ops import main as ops
+from service.domain.callers import CallerKind, Scope
+from service.settings import PiiKeys
+from tests.builders import import_rows, registry_row, verification_for
+from tests.conftest import RunningServer
+
+
+async def call_with(server: RunningServer, token: str, **options: str) -> IntegrityCallError:
+    async with AsyncIntegrityClient(server.target, token=token, **options) as client:
+        with pytest.raises(IntegrityCallError) as caught:
+            await client.create_verification(verification_for(registry_row()))
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        ("", "CREDENTIAL_MISSING"),
+        ("not-a-token", "CREDENTIAL_MALFORMED"),
+        ("ik_0123456789abcdef_wrongsecret", "CREDENTIAL_INVALID"),
+    ],
+)
+async def test_missing_or_bad_credentials_are_unauthenticated(
+    server: RunningServer, token: str, reason: str
+) -> None:
+    error = await call_with(server, token)
+    assert error.code == grpc.StatusCode.UNAUTHENTICATED
+    assert error.reason == reason
+
+
+async def test_a_right_key_with_a_wrong_secret_is_refused(server: RunningServer) -> None:
+    key_id = server.token.split("_")[1]
+    error = await call_with(server, f"ik_{key_id}_{'x' * 43}")
+    assert error.code == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_revoked_credentials_stop_working(app: Application, server: RunningServer) -> None:
+    caller, token = await app.credentials.create_caller(CallerKind.PLATFORM, "B", platform="b")
+    spare = await app.credentials.add_credential(caller.id)
+    row = registry_row()
+    await import_rows(app, [row])
+    async with AsyncIntegrityClient(server.target, token=token) as client:
+        await client.create_verification(verification_for(row))
+    await app.credentials.revoke(token.split("_")[1])
+    assert (await call_with(server, token)).code == grpc.StatusCode.UNAUTHENTICATED
+    async with AsyncIntegrityClient(server.target, token=spare) as client:
+        await client.create_verification(verification_for(row))  # the other key still works
+    await app.credentials.revoke(caller.id)
+    assert (await call_with(server, spare)).code == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_calls_outside_the_scopes_are_denied(app: Application, server: RunningServer) -> None:
+    _gateway, token = await app.credentials.create_caller(CallerKind.GATEWAY, "gateway")
+    error = await call_with(server, token)
+    assert error.code == grpc.StatusCode.PERMISSION_DENIED
+    assert error.reason == "SCOPE_MISSING"
+
+    _reader, reader_token = await app.credentials.create_caller(
+        CallerKind.PLATFORM, "reader", platform="reader", scopes=[Scope.READ_ARCHIVE]
+    )
+    assert (await call_with(server, reader_token)).code == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_only_the_gateway_acts_for_users(server: RunningServer) -> None:
+    error = await call_with(server, server.token, on_behalf_of="viewer:u1")
+    assert error.code == grpc.StatusCode.PERMISSION_DENIED
+    assert error.reason == "ON_BEHALF_OF_DENIED"
+
+
+async def test_platforms_see_only_their_own_verifications(
+    app: Application, server: RunningServer
+) -> None:
+    row = registry_row()
+    await import_rows(app, [row])
+    _other, other_token = await app.credentials.create_caller(
+        CallerKind.PLATFORM, "O", platform="o"
+    )
+    async with AsyncIntegrityClient(server.target, token=server.token) as mine:
+        made = await mine.create_verification(verification_for(row))
+    async with AsyncIntegrityClient(server.target, token=other_token) as theirs:
+        with pytest.raises(IntegrityCallError) as caught:
+            await theirs.get_verification(made.name)
+        assert caught.value.code == grpc.StatusCode.NOT_FOUND
+        assert list((await theirs.list_verifications(row["uscc"])).verifications) == []
+    _ops, ops_token = await app.credentials.create_caller(CallerKind.OPS, "ops")
+    async with AsyncIntegrityClient(server.target, token=ops_token) as ops_client:
+        assert (await ops_client.get_verification(made.name)) == made
+
+
+async def test_secrets_are_stored_hashed(app: Application, server: RunningServer) -> None:
+    secret = server.token.split("_", 2)[2]
+    async with app.engine.connect() as connection:
+        stored = (await connection.execute(select(credentials))).mappings().all()
+    assert stored and all(secret.encode() not in bytes(row["secret_hash"]) for row in stored)
+    assert all(len(row["secret_hash"]) == 32 for row in stored)
+
+
+async def test_one_active_caller_per_platform(app: Application) -> None:
+    await app.credentials.create_caller(CallerKind.PLATFORM, "X", platform="x")
+    with pytest.raises(Exception) as caught:
+        await app.credentials.create_caller(CallerKind.PLATFORM, "X again", platform="x")
+    assert getattr(caught.value, "reason", "") == "PLATFORM_CALLER_EXISTS"
+
+
+def test_ops_commands_issue_list_and_revoke(database_url: str, tmp_path: Path) -> None:
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(PiiKeys.generate().to_json()))
+    env = {"INTEGRITY_DATABASE_URL": database_url, "INTEGRITY_KEYS_FILE": str(keys)}
+    runner = CliRunner()
+    platform = f"cli-{tmp_path.name[-8:].lower().replace('_', '-')}"
+    created = runner.invoke(
+        ops,
+        ["callers", "create", "--kind", "platform", "--name", "CLI", "--platform", platform],
+        env=env,
+    )
+    assert created.exit_code == 0, created.output
+    caller_id = created.output.split()[1]
+    assert "token: ik_" in created.output
+    listed = runner.invoke(ops, ["callers", "list"], env=env)
+    assert f"{caller_id} platform platform={platform} active" in listed.output
+    revoked = runner.invoke(ops, ["callers", "revoke", caller_id], env=env)
+    assert revoked.exit_code == 0, revoked.output
+    assert (
+        f"{caller_id} platform platform={platform} revoked"
+        in runner.invoke(ops, ["callers", "list"], env=env).output
+    )
+    again = runner.invoke(ops, ["callers", "revoke", caller_id], env=env)
+    assert again.exit_code != 0 and "no active caller" in again.output
+    bad = runner.invoke(
+        ops,
+        ["callers", "create", "--kind", "platform", "--name", "x", "--platform", "Bad Code!"],
+        env=env,
+    )
+    assert bad.exit_code != 0
