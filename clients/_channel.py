@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
+
+from google.protobuf import timestamp_pb2
 
 # Retries UNAVAILABLE with backoff in the gRPC library itself. Safe for every RPC of the
 # service: reads are idempotent, and creates carry a request_id the service deduplicates.
@@ -11,7 +14,11 @@ RETRY_SERVICE_CONFIG = json.dumps(
     {
         "methodConfig": [
             {
-                "name": [{"service": "integrity.v1.VerificationService"}],
+                "name": [
+                    {"service": "integrity.v1.VerificationService"},
+                    {"service": "integrity.v1.ArchiveService"},
+                    {"service": "integrity.v1.DisclosureService"},
+                ],
                 "retryPolicy": {
                     "maxAttempts": 4,
                     "initialBackoff": "0.1s",
@@ -45,3 +52,11 @@ def call_metadata(token: str, on_behalf_of: str) -> tuple[tuple[str, str], ...]:
     if on_behalf_of:
         metadata += (("x-on-behalf-of", on_behalf_of),)
     return metadata
+
+
+def read_time_of(read_time: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
+    if read_time is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(read_time)
+    return stamp

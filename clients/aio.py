@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Self
 
 import grpc
-from integrity.v1 import verification_pb2, verification_pb2_grpc
+from integrity.v1 import (
+    archive_pb2,
+    archive_pb2_grpc,
+    disclosure_pb2,
+    disclosure_pb2_grpc,
+    verification_pb2,
+    verification_pb2_grpc,
+)
 
-from clients._channel import CHANNEL_OPTIONS, call_metadata, new_request_id, parent_of
+from clients._channel import (
+    CHANNEL_OPTIONS,
+    call_metadata,
+    new_request_id,
+    parent_of,
+    read_time_of,
+)
 from clients.errors import from_rpc_error
 
 
@@ -40,6 +54,8 @@ class AsyncIntegrityClient:
         self._timeout = timeout
         self._metadata = metadata
         self._verifications = verification_pb2_grpc.VerificationServiceStub(self._channel)
+        self._archives = archive_pb2_grpc.ArchiveServiceStub(self._channel)
+        self._disclosures = disclosure_pb2_grpc.DisclosureServiceStub(self._channel)
 
     async def __aenter__(self) -> Self:
         return self
@@ -117,3 +133,61 @@ class AsyncIntegrityClient:
             token = page.next_page_token
             if not token:
                 return
+
+    async def get_archive(
+        self,
+        uscc: str,
+        *,
+        purpose: str = "",
+        scenario: str = "",
+        read_time: dt.datetime | None = None,
+        timeout: float | None = None,
+    ) -> archive_pb2.Archive:
+        """An enterprise's archive as this caller may see it; platforms give purpose and
+        scenario. read_time reads it as it was then."""
+        request = archive_pb2.GetArchiveRequest(
+            name=f"enterprises/{uscc}/archive",
+            purpose=purpose,
+            scenario=scenario,
+            read_time=read_time_of(read_time),
+        )
+        response = await self._call(self._archives.GetArchive, request, timeout)
+        result: archive_pb2.Archive = response.archive
+        return result
+
+    async def lookup_archive(
+        self,
+        registered_name: str,
+        *,
+        purpose: str = "",
+        scenario: str = "",
+        read_time: dt.datetime | None = None,
+        timeout: float | None = None,
+    ) -> archive_pb2.Archive:
+        """An enterprise's archive by its exact registered name."""
+        request = archive_pb2.LookupArchiveRequest(
+            registered_name=registered_name,
+            purpose=purpose,
+            scenario=scenario,
+            read_time=read_time_of(read_time),
+        )
+        response = await self._call(self._archives.LookupArchive, request, timeout)
+        result: archive_pb2.Archive = response.archive
+        return result
+
+    async def list_disclosures(
+        self,
+        uscc: str,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        timeout: float | None = None,
+    ) -> disclosure_pb2.ListDisclosuresResponse:
+        """One page of who was shown the enterprise's data, newest first (its merchant, ops)."""
+        request = disclosure_pb2.ListDisclosuresRequest(
+            parent=parent_of(uscc), page_size=page_size, page_token=page_token
+        )
+        response: disclosure_pb2.ListDisclosuresResponse = await self._call(
+            self._disclosures.ListDisclosures, request, timeout
+        )
+        return response

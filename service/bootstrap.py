@@ -3,28 +3,44 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 
 import grpc
 import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
-from integrity.v1 import verification_pb2, verification_pb2_grpc
+from integrity.v1 import (
+    archive_pb2,
+    archive_pb2_grpc,
+    disclosure_pb2,
+    disclosure_pb2_grpc,
+    verification_pb2,
+    verification_pb2_grpc,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.pii_vault import AesGcmVault
 from service.adapters.registry_snapshot import SqlRegistrySnapshot
+from service.adapters.storage.archive_store import SqlArchiveStore
 from service.adapters.storage.callers import SqlCallerStore
 from service.adapters.storage.engine import create_engine
+from service.adapters.storage.ledger import SqlDisclosureLedger
 from service.adapters.storage.migrate import migrate
 from service.adapters.storage.repositories import SqlUnitOfWorkFactory
+from service.api.archive_servicer import ArchiveServicer, DisclosureServicer
 from service.api.interceptors import RequestInterceptor
 from service.api.verification_servicer import VerificationServicer
+from service.app.archive import ArchiveReader
 from service.app.credentials import CredentialService
+from service.app.disclosures import DisclosureQueries
 from service.app.ports import Clock
 from service.app.registry_import import RegistryImporter
 from service.app.verifications import VerificationService
+from service.domain.visibility import PurposeTable
 from service.settings import Settings
 
 log = structlog.get_logger("integrity.bootstrap")
@@ -45,8 +61,12 @@ class Application:
     verifications: VerificationService
     importer: RegistryImporter
     credentials: CredentialService
+    ledger: SqlDisclosureLedger
+    archive: ArchiveReader
+    disclosures: DisclosureQueries
 
     async def close(self) -> None:
+        await self.ledger.close()
         await self.engine.dispose()
         if self.registry_engine is not self.engine:
             await self.registry_engine.dispose()
@@ -66,7 +86,8 @@ async def bootstrap(
             await _migrate_registry(registry_engine)
     keys = settings.pii_keys
     vault = AesGcmVault(keys.encryption_keys, keys.active_key_id, keys.digest_key)
-    registry = SqlRegistrySnapshot(registry_engine)
+    registry = SqlRegistrySnapshot(registry_engine, archive_engine=engine)
+    ledger = SqlDisclosureLedger(engine)
     verifications = VerificationService(
         SqlUnitOfWorkFactory(engine),
         registry,
@@ -83,6 +104,11 @@ async def bootstrap(
         verifications=verifications,
         importer=RegistryImporter(registry, vault, clock),
         credentials=CredentialService(SqlCallerStore(engine), clock),
+        ledger=ledger,
+        archive=ArchiveReader(
+            SqlArchiveStore(engine, registry_engine), ledger, load_purposes(settings), clock
+        ),
+        disclosures=DisclosureQueries(ledger),
     )
 
 
@@ -95,13 +121,30 @@ async def _migrate_registry(registry_engine: AsyncEngine) -> None:
         log.warning("registry_unavailable_at_startup", error_type=type(error).__name__)
 
 
-SERVICE_NAMES = (verification_pb2.DESCRIPTOR.services_by_name["VerificationService"].full_name,)
+SERVICE_NAMES = (
+    verification_pb2.DESCRIPTOR.services_by_name["VerificationService"].full_name,
+    archive_pb2.DESCRIPTOR.services_by_name["ArchiveService"].full_name,
+    disclosure_pb2.DESCRIPTOR.services_by_name["DisclosureService"].full_name,
+)
+
+
+def load_purposes(settings: Settings) -> PurposeTable:
+    if settings.purposes_file:
+        document = json.loads(Path(settings.purposes_file).read_text(encoding="utf-8"))
+    else:
+        default = resources.files("service.config") / "disclosure_purposes.json"
+        document = json.loads(default.read_text(encoding="utf-8"))
+    return PurposeTable.from_document(document)
 
 
 def build_server(app: Application) -> tuple[grpc.aio.Server, HealthServicer]:
     server = grpc.aio.server(interceptors=[RequestInterceptor(app.credentials)])
     verification_pb2_grpc.add_VerificationServiceServicer_to_server(
         VerificationServicer(app.verifications), server
+    )
+    archive_pb2_grpc.add_ArchiveServiceServicer_to_server(ArchiveServicer(app.archive), server)
+    disclosure_pb2_grpc.add_DisclosureServiceServicer_to_server(
+        DisclosureServicer(app.disclosures), server
     )
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -72,6 +72,8 @@ class Settings:
     """On SIGTERM, in-flight calls get this long to finish (INTEGRITY_SHUTDOWN_GRACE)."""
     log_level: str = "info"
     """debug, info, warning or error (INTEGRITY_LOG_LEVEL)."""
+    purposes_file: str | None = None
+    """JSON table of disclosure purposes and scenarios; default: the packaged table."""
 
     @property
     def effective_registry_url(self) -> str:
@@ -93,9 +95,15 @@ class Settings:
             "shutdown_grace_seconds": env.get("SHUTDOWN_GRACE"),
             "log_level": env.get("LOG_LEVEL"),
             "keys_file": env.get("KEYS_FILE"),
+            "purposes_file": env.get("PURPOSES_FILE"),
         }
         raw.update({k: v for k, v in overrides.items() if v is not None})
 
+        if raw.get("purposes_file"):
+            if Path(raw["purposes_file"]).is_file():
+                values["purposes_file"] = str(raw["purposes_file"])
+            else:
+                problems.append(f"purposes file {raw['purposes_file']} does not exist")
         for name in ("listen_address", "database_url", "registry_url"):
             if raw.get(name):
                 values[name] = str(raw[name])

@@ -74,7 +74,10 @@ async def _clean(app: Application) -> None:
     if app.engine.dialect.name == "postgresql":
         async with app.engine.begin() as connection:
             await connection.execute(
-                text("TRUNCATE verifications, registry_records, credentials, callers")
+                text(
+                    "TRUNCATE verifications, registry_records, credentials, callers, "
+                    "archive_facts, ingested_events, disclosure_ledger"
+                )
             )
 
 

@@ -16,9 +16,11 @@ from sqlalchemy import RowMapping, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.storage.engine import SQLITE_BEGIN
+from service.adapters.storage.facts import append_facts
 from service.adapters.storage.tables import registry_records
 from service.app.ports import RegistryUnavailable
 from service.app.registry_import import WriteCounts
+from service.domain.archive import Fact, registry_fact
 from service.domain.licence import LicenceTerm, RegistrationStatus
 from service.domain.names import normalise_name
 from service.domain.registry import ChangeRecord, RegistryRecord, Shareholder, ShareholderKind
@@ -127,8 +129,11 @@ def record_from_row(row: RowMapping) -> RegistryRecord:
 
 
 class SqlRegistrySnapshot:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, archive_engine: AsyncEngine | None = None) -> None:
         self._engine = engine
+        # Where the archive keeps its facts: the service's database, which may not be the
+        # snapshot's.
+        self._archive_engine = archive_engine or engine
 
     async def lookup(self, uscc: str) -> RegistryRecord | None:
         try:
@@ -161,10 +166,12 @@ class SqlRegistrySnapshot:
             existing = {row.uscc: row for row in await connection.execute(query)}
             new_rows: list[dict[str, Any]] = []
             changed_rows: list[dict[str, Any]] = []
+            facts: list[Fact] = []
             for record, digest in records:
                 held = existing.get(record.uscc)
                 if held is None:
                     new_rows.append(record_to_row(record, digest, import_time))
+                    facts.append(registry_fact(record))
                     inserted += 1
                 elif held.content_digest == digest:
                     unchanged += 1
@@ -174,7 +181,13 @@ class SqlRegistrySnapshot:
                     row = record_to_row(record, digest, import_time)
                     row["match_uscc"] = row.pop("uscc")
                     changed_rows.append(row)
+                    facts.append(registry_fact(record))
                     updated += 1
+            if self._archive_engine is not self._engine:
+                # Facts first, in their own database: if the snapshot write then fails, a
+                # re-import finds the facts already current and writes only the rows.
+                async with self._archive_engine.begin() as archive:
+                    await append_facts(archive, facts, import_time, source="registry")
             if new_rows:
                 await connection.execute(registry_records.insert(), new_rows)
             if changed_rows:
@@ -184,4 +197,7 @@ class SqlRegistrySnapshot:
                     ),
                     changed_rows,
                 )
+            if self._archive_engine is self._engine:
+                # The archive's history of the registry record, in the same transaction.
+                await append_facts(connection, facts, import_time, source="registry")
         return WriteCounts(inserted, updated, unchanged, stale)

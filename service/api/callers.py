@@ -20,6 +20,9 @@ METHOD_SCOPES: dict[str, Scope] = {
     "/integrity.v1.VerificationService/CreateVerification": Scope.VERIFY,
     "/integrity.v1.VerificationService/GetVerification": Scope.VERIFY,
     "/integrity.v1.VerificationService/ListVerifications": Scope.VERIFY,
+    "/integrity.v1.ArchiveService/GetArchive": Scope.READ_ARCHIVE,
+    "/integrity.v1.ArchiveService/LookupArchive": Scope.READ_ARCHIVE,
+    "/integrity.v1.DisclosureService/ListDisclosures": Scope.READ_ARCHIVE,
 }
 
 OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from google.protobuf import timestamp_pb2
 from google.type import date_pb2
 from integrity.v1 import licence_pb2, verification_pb2
 
+from service.api.proto_values import status_out, term_out, timestamp_out
 from service.app.resource_names import verification_name
-from service.domain.licence import DateParts, LicenceTerm, RegistrationStatus
+from service.domain.licence import DateParts
 from service.domain.registry import RegistrySummary
 from service.domain.submission import AuthorisationDraft, LicenceDraft, TermDraft
 from service.domain.verification import (
@@ -38,27 +38,10 @@ _FIELD_RESULTS = {
     FieldResult.MISMATCH: verification_pb2.FIELD_CHECK_RESULT_MISMATCH,
     FieldResult.NOT_AVAILABLE: verification_pb2.FIELD_CHECK_RESULT_NOT_AVAILABLE,
 }
-_STATUSES: dict[RegistrationStatus, licence_pb2.RegistrationStatus.ValueType] = {
-    status: licence_pb2.RegistrationStatus.Value(f"REGISTRATION_STATUS_{status.name}")
-    for status in RegistrationStatus
-    if status is not RegistrationStatus.UNKNOWN
-}
 
 
 def _date_in(message: date_pb2.Date) -> DateParts:
     return DateParts(message.year, message.month, message.day)
-
-
-def _date_out(value: dt.date | None) -> date_pb2.Date | None:
-    if value is None:
-        return None
-    return date_pb2.Date(year=value.year, month=value.month, day=value.day)
-
-
-def _timestamp_out(value: dt.datetime) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 def licence_draft(message: licence_pb2.BusinessLicence) -> LicenceDraft:
@@ -97,19 +80,13 @@ def authorisation_draft(message: verification_pb2.Authorization) -> Authorisatio
     )
 
 
-def _term_out(term: LicenceTerm) -> licence_pb2.LicenceTerm:
-    return licence_pb2.LicenceTerm(
-        start_date=_date_out(term.start), end_date=_date_out(term.end), open_ended=term.open_ended
-    )
-
-
 def _registry_out(summary: RegistrySummary) -> verification_pb2.RegistryRecordSummary:
     return verification_pb2.RegistryRecordSummary(
         enterprise_name=summary.enterprise_name,
-        status=_STATUSES.get(summary.status, licence_pb2.REGISTRATION_STATUS_UNSPECIFIED),
-        term=_term_out(summary.term),
+        status=status_out(summary.status),
+        term=term_out(summary.term),
         registration_authority=summary.registration_authority,
-        snapshot_time=_timestamp_out(summary.snapshot_time),
+        snapshot_time=timestamp_out(summary.snapshot_time),
     )
 
 
@@ -124,14 +101,14 @@ def verification_to_proto(v: Verification) -> verification_pb2.Verification:
             name=rep.name.masked, id_number=rep.id_number.masked if rep.id_number else ""
         ),
         registered_address=s.registered_address or "",
-        term=_term_out(s.term) if s.term else None,
+        term=term_out(s.term) if s.term else None,
     )
     message = verification_pb2.Verification(
         name=verification_name(s.uscc, v.id),
         licence=licence,
         authorization=verification_pb2.Authorization(
             granted_by=a.granted_by,
-            grant_time=_timestamp_out(a.grant_time),
+            grant_time=timestamp_out(a.grant_time),
             scopes=sorted(_SCOPES_OUT[scope] for scope in a.scopes),
             evidence_reference=a.evidence_reference or "",
         ),
@@ -150,7 +127,7 @@ def verification_to_proto(v: Verification) -> verification_pb2.Verification:
             verification_pb2.FieldCheck(field=check.field, result=_FIELD_RESULTS[check.result])
             for check in d.field_checks
         ],
-        create_time=_timestamp_out(v.create_time),
+        create_time=timestamp_out(v.create_time),
         request_id=v.request_id,
     )
     if d.registry is not None:

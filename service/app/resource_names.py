@@ -12,6 +12,7 @@ from service.app.ports import PageCursor
 from service.domain.errors import FieldViolation, InvalidArgument
 
 _ENTERPRISE = re.compile(r"^enterprises/([0-9A-Z]{18})$")
+_ARCHIVE = re.compile(r"^enterprises/([0-9A-Z]{18})/archive$")
 _VERIFICATION = re.compile(r"^enterprises/([0-9A-Z]{18})/verifications/([0-9a-f-]{36})$")
 
 
@@ -68,5 +69,43 @@ def decode_page_token(token: str, parent: str) -> PageCursor | None:
         if create_time.tzinfo is None:
             raise ValueError("naive")
         return PageCursor(create_time=create_time, id=str(document["i"]))
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidArgument([problem]) from exc
+
+
+def parse_archive_name(name: str, field: str = "name") -> str:
+    match = _ARCHIVE.match(name)
+    if not match:
+        raise InvalidArgument(
+            [FieldViolation(field, "must be enterprises/{uscc}/archive", "RESOURCE_NAME_INVALID")]
+        )
+    return match.group(1)
+
+
+def archive_name(uscc: str) -> str:
+    return f"enterprises/{uscc}/archive"
+
+
+def disclosure_name(uscc: str, sequence: int) -> str:
+    return f"enterprises/{uscc}/disclosures/{sequence}"
+
+
+def encode_sequence_token(parent: str, sequence: int) -> str:
+    document = {"p": parent, "s": sequence}
+    return base64.urlsafe_b64encode(json.dumps(document).encode()).decode().rstrip("=")
+
+
+def decode_sequence_token(token: str, parent: str) -> int | None:
+    if not token:
+        return None
+    problem = FieldViolation(
+        "page_token", "not a page token from a previous call with this parent", "PAGE_TOKEN_INVALID"
+    )
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        document = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if document["p"] != parent or not isinstance(document["s"], int):
+            raise InvalidArgument([problem])
+        return int(document["s"])
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidArgument([problem]) from exc

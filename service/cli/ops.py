@@ -172,6 +172,37 @@ def callers_list(**flags: Any) -> None:
 
 
 @main.group()
+def ledger() -> None:
+    """The disclosure ledger."""
+
+
+@ledger.command("verify")
+@_with_db_options
+def ledger_verify(**flags: Any) -> None:
+    """Recompute the ledger's hash chain; name the first entry that does not fit."""
+    from service.bootstrap import bootstrap
+
+    settings = _settings(**flags)
+
+    async def run() -> Any:
+        app = await bootstrap(settings)
+        try:
+            return await app.disclosures.verify()
+        finally:
+            await app.close()
+
+    check = asyncio.run(run())
+    if check.first_broken is None:
+        click.echo(f"ledger intact: {check.checked} entries")
+        return
+    click.echo(
+        f"ledger BROKEN at entry {check.first_broken}: {check.problem} "
+        f"({check.checked} entries before it are intact)"
+    )
+    sys.exit(1)
+
+
+@main.group()
 def registry() -> None:
     """Registry snapshots."""
 

@@ -32,7 +32,9 @@ def ops_env(database_url: str, pii_keys: PiiKeys, tmp_path: Path) -> dict[str, s
             engine = create_engine(database_url)
             await migrate(engine)
             async with engine.begin() as connection:
-                await connection.execute(text("TRUNCATE verifications, registry_records"))
+                await connection.execute(
+                    text("TRUNCATE verifications, registry_records, archive_facts")
+                )
             await engine.dispose()
 
         asyncio.run(truncate())

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -110,4 +113,67 @@ credentials = Table(
     Column("secret_hash", LargeBinary, nullable=False),
     Column("create_time", UtcDateTime, nullable=False),
     Column("revoke_time", UtcDateTime),
+)
+
+# Every version of every archive fact; superseded_time NULL marks the open version.
+archive_facts = Table(
+    "archive_facts",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("uscc", String(18), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("fact_key", String(160), nullable=False),
+    Column("platform", String(32), nullable=False),
+    Column("payload", Json),
+    Column("source", String(64), nullable=False),
+    Column("recorded_time", UtcDateTime, nullable=False),
+    Column("superseded_time", UtcDateTime),
+    Index("ix_archive_facts_uscc_time", "uscc", "recorded_time"),
+    Index(
+        "uq_archive_facts_open",
+        "uscc",
+        "kind",
+        "fact_key",
+        "platform",
+        unique=True,
+        sqlite_where=text("superseded_time IS NULL"),
+        postgresql_where=text("superseded_time IS NULL"),
+    ),
+)
+
+# Platform ingestion events already applied: a retried event changes nothing.
+ingested_events = Table(
+    "ingested_events",
+    metadata,
+    Column("platform", String(32), primary_key=True),
+    Column("event_id", String(128), primary_key=True),
+    Column("fingerprint", LargeBinary, nullable=False),
+    Column("uscc", String(18), nullable=False),
+    Column("ingest_time", UtcDateTime, nullable=False),
+)
+
+# Append-only and hash-chained: see service/domain/disclosure.py.
+disclosure_ledger = Table(
+    "disclosure_ledger",
+    metadata,
+    Column(
+        "sequence",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("subject_uscc", String(18), nullable=False),
+    Column("recipient_id", String(36), nullable=False),
+    Column("recipient_name", Text, nullable=False),
+    Column("recipient_kind", String(16), nullable=False),
+    Column("tier", String(16), nullable=False),
+    Column("purpose", String(64), nullable=False),
+    Column("scenario", String(64), nullable=False),
+    Column("fields", Json, nullable=False),
+    Column("disclose_time", UtcDateTime, nullable=False),
+    Column("previous_hash", LargeBinary, nullable=False),
+    Column("entry_hash", LargeBinary, nullable=False),
+    Index("ix_disclosure_ledger_subject", "subject_uscc", "sequence"),
 )

@@ -1,0 +1,39 @@
+"""Reading archive facts and resolving exact registered names."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service.adapters.storage.engine import SQLITE_BEGIN
+from service.adapters.storage.facts import load_facts
+from service.adapters.storage.tables import registry_records
+from service.domain.archive import Fact
+
+# An exact name match is enough to find an enterprise; more than a handful sharing a
+# name means the lookup is ambiguous whatever they are.
+_NAME_MATCH_LIMIT = 5
+
+
+class SqlArchiveStore:
+    def __init__(self, engine: AsyncEngine, registry_engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._registry_engine = registry_engine
+
+    async def load(self, uscc: str, as_of: dt.datetime | None) -> Sequence[Fact]:
+        async with self._engine.connect() as connection:
+            connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+            return await load_facts(connection, uscc, as_of)
+
+    async def usccs_named(self, normalised_name: str) -> Sequence[str]:
+        query = (
+            select(registry_records.c.uscc)
+            .where(registry_records.c.name_normalised == normalised_name)
+            .limit(_NAME_MATCH_LIMIT)
+        )
+        async with self._registry_engine.connect() as connection:
+            connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+            return [row.uscc for row in await connection.execute(query)]

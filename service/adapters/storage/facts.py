@@ -1,0 +1,110 @@
+"""Archive facts: append a version, close the one before, read as of any time."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.adapters.storage.tables import archive_facts
+from service.domain.archive import Fact, FactKind
+
+FactIdentity = tuple[str, str, str, str]
+
+
+def _identity(fact: Fact) -> FactIdentity:
+    return (fact.uscc, fact.kind.value, fact.key, fact.platform)
+
+
+async def append_facts(
+    connection: AsyncConnection, facts: Sequence[Fact], now: dt.datetime, source: str
+) -> int:
+    """Record the facts that differ from their open version; how many versions were added.
+
+    Runs inside the caller's transaction, so a fact and whatever caused it commit together.
+    """
+    latest: dict[FactIdentity, Fact] = {}
+    for fact in facts:  # the last word on a fact within one batch is the one that counts
+        latest[_identity(fact)] = fact
+    if not latest:
+        return 0
+    query = select(
+        archive_facts.c.id,
+        archive_facts.c.uscc,
+        archive_facts.c.kind,
+        archive_facts.c.fact_key,
+        archive_facts.c.platform,
+        archive_facts.c.payload,
+    ).where(
+        archive_facts.c.uscc.in_({fact.uscc for fact in latest.values()}),
+        archive_facts.c.kind.in_({fact.kind.value for fact in latest.values()}),
+        archive_facts.c.superseded_time.is_(None),
+    )
+    open_versions = {
+        (row.uscc, row.kind, row.fact_key, row.platform): (row.id, row.payload)
+        for row in await connection.execute(query)
+    }
+    to_close: list[int] = []
+    to_insert: list[dict[str, Any]] = []
+    for identity, fact in latest.items():
+        current = open_versions.get(identity)
+        new_payload = None if fact.payload is None else dict(fact.payload)
+        if current is None and new_payload is None:
+            continue  # removing what was never there
+        if current is not None:
+            if current[1] == new_payload:
+                continue
+            to_close.append(current[0])
+        to_insert.append(
+            {
+                "uscc": fact.uscc,
+                "kind": fact.kind.value,
+                "fact_key": fact.key,
+                "platform": fact.platform,
+                "payload": new_payload,
+                "source": source,
+                "recorded_time": now,
+                "superseded_time": None,
+            }
+        )
+    if to_close:
+        await connection.execute(
+            update(archive_facts)
+            .where(archive_facts.c.id.in_(to_close))
+            .values(superseded_time=now)
+        )
+    if to_insert:
+        await connection.execute(archive_facts.insert(), to_insert)
+    return len(to_insert)
+
+
+async def load_facts(
+    connection: AsyncConnection, uscc: str, as_of: dt.datetime | None
+) -> list[Fact]:
+    """The versions open now, or at as_of."""
+    query = select(archive_facts).where(archive_facts.c.uscc == uscc)
+    if as_of is None:
+        query = query.where(archive_facts.c.superseded_time.is_(None))
+    else:
+        query = query.where(
+            archive_facts.c.recorded_time <= as_of,
+            or_(
+                archive_facts.c.superseded_time.is_(None),
+                archive_facts.c.superseded_time > as_of,
+            ),
+        )
+    rows = (await connection.execute(query.order_by(archive_facts.c.id))).mappings().all()
+    return [
+        Fact(
+            uscc=row["uscc"],
+            kind=FactKind(row["kind"]),
+            key=row["fact_key"],
+            platform=row["platform"],
+            payload=row["payload"],
+            recorded_time=row["recorded_time"],
+        )
+        for row in rows
+    ]

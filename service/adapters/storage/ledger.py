@@ -1,0 +1,174 @@
+"""The disclosure ledger in the database, written by group commit.
+
+A read must not answer before its ledger entry is durable, and must not cost a write
+transaction of its own. Reads hand their entries to one writer task and wait; the task
+writes everything waiting in one transaction, chaining hashes, then wakes them all. At
+low load a batch is one entry and adds one commit's latency; under load batches grow
+and the commits per read fall.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from service.adapters.storage.engine import SQLITE_BEGIN
+from service.adapters.storage.tables import disclosure_ledger
+from service.domain.disclosure import (
+    GENESIS,
+    ChainCheck,
+    ChainedEntry,
+    DisclosureEntry,
+    chain_hash,
+    check_chain,
+)
+
+log = structlog.get_logger("integrity.ledger")
+
+# Writers on several replicas take turns appending, so the chain stays one chain.
+_PG_LEDGER_LOCK = 0x4C454447  # "LEDG"
+_VERIFY_BATCH = 5000
+
+
+def _entry(row: Any) -> ChainedEntry:
+    return ChainedEntry(
+        sequence=row.sequence,
+        entry=DisclosureEntry(
+            subject_uscc=row.subject_uscc,
+            recipient_id=row.recipient_id,
+            recipient_name=row.recipient_name,
+            recipient_kind=row.recipient_kind,
+            tier=row.tier,
+            purpose=row.purpose,
+            scenario=row.scenario,
+            fields=tuple(row.fields),
+            disclose_time=row.disclose_time,
+        ),
+        previous_hash=bytes(row.previous_hash),
+        entry_hash=bytes(row.entry_hash),
+    )
+
+
+class SqlDisclosureLedger:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._pending: list[tuple[DisclosureEntry, asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._closing = False
+        self.batches_written = 0
+
+    async def record(self, entry: DisclosureEntry) -> None:
+        """Returns once the entry is committed; raises if it could not be."""
+        if self._closing:
+            raise RuntimeError("the ledger is closed")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((entry, future))
+        self._wake.set()
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_forever(), name="disclosure-ledger")
+        await future
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._writer is not None:
+            self._wake.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+
+    async def _write_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._pending = self._pending, []
+            if batch:
+                try:
+                    await self._append([entry for entry, _ in batch])
+                except Exception as error:
+                    log.error("ledger_write_failed", error_type=type(error).__name__)
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                else:
+                    self.batches_written += 1
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_result(None)
+            if self._closing and not self._pending:
+                return
+
+    async def _append(self, entries: Sequence[DisclosureEntry]) -> None:
+        async with self._engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LEDGER_LOCK}
+                )
+            previous = await _last_hash(connection)
+            rows = []
+            for entry in entries:
+                entry_hash = chain_hash(previous, entry)
+                rows.append(
+                    {
+                        "subject_uscc": entry.subject_uscc,
+                        "recipient_id": entry.recipient_id,
+                        "recipient_name": entry.recipient_name,
+                        "recipient_kind": entry.recipient_kind,
+                        "tier": entry.tier,
+                        "purpose": entry.purpose,
+                        "scenario": entry.scenario,
+                        "fields": list(entry.fields),
+                        "disclose_time": entry.disclose_time,
+                        "previous_hash": previous,
+                        "entry_hash": entry_hash,
+                    }
+                )
+                previous = entry_hash
+            await connection.execute(disclosure_ledger.insert(), rows)
+
+    async def list_for_subject(
+        self, uscc: str, limit: int, before_sequence: int | None
+    ) -> list[ChainedEntry]:
+        query = select(disclosure_ledger).where(disclosure_ledger.c.subject_uscc == uscc)
+        if before_sequence is not None:
+            query = query.where(disclosure_ledger.c.sequence < before_sequence)
+        query = query.order_by(disclosure_ledger.c.sequence.desc()).limit(limit)
+        async with self._engine.connect() as connection:
+            connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+            return [_entry(row) for row in await connection.execute(query)]
+
+    async def verify(self) -> ChainCheck:
+        """Recompute the whole chain in sequence order, a batch at a time."""
+        previous, checked, after = GENESIS, 0, 0
+        async with self._engine.connect() as connection:
+            connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+            while True:
+                query = (
+                    select(disclosure_ledger)
+                    .where(disclosure_ledger.c.sequence > after)
+                    .order_by(disclosure_ledger.c.sequence)
+                    .limit(_VERIFY_BATCH)
+                )
+                batch = [_entry(row) for row in await connection.execute(query)]
+                if not batch:
+                    return ChainCheck(checked, None)
+                result = check_chain(batch, previous)
+                if result.first_broken is not None:
+                    return ChainCheck(checked + result.checked, result.first_broken, result.problem)
+                checked += result.checked
+                previous, after = batch[-1].entry_hash, batch[-1].sequence
+
+
+async def _last_hash(connection: AsyncConnection) -> bytes:
+    query = (
+        select(disclosure_ledger.c.entry_hash)
+        .order_by(disclosure_ledger.c.sequence.desc())
+        .limit(1)
+    )
+    last = (await connection.execute(query)).scalar_one_or_none()
+    return GENESIS if last is None else bytes(last)

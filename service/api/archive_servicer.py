@@ -1,0 +1,84 @@
+"""ArchiveService and DisclosureService over gRPC."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import timestamp_pb2
+from integrity.v1 import archive_pb2, archive_pb2_grpc, disclosure_pb2, disclosure_pb2_grpc
+
+from service.api.archive_convert import TIERS, archive_to_proto
+from service.api.callers import current_principal
+from service.api.proto_values import timestamp_in, timestamp_out
+from service.app.archive import ArchiveRead, ArchiveReader
+from service.app.disclosures import DisclosureQueries
+from service.app.resource_names import disclosure_name, parse_archive_name
+from service.domain.visibility import Tier
+
+Context = Any  # grpc-stubs lags the aio API
+
+
+def _read(purpose: str, scenario: str, read_time: timestamp_pb2.Timestamp | None) -> ArchiveRead:
+    principal = current_principal()
+    return ArchiveRead(
+        caller=principal.caller,
+        viewer=principal.viewer,
+        purpose=purpose,
+        scenario=scenario,
+        read_time=None if read_time is None else timestamp_in(read_time),
+    )
+
+
+class ArchiveServicer(archive_pb2_grpc.ArchiveServiceServicer):
+    def __init__(self, reader: ArchiveReader) -> None:
+        self._reader = reader
+
+    async def GetArchive(
+        self, request: archive_pb2.GetArchiveRequest, context: Context
+    ) -> archive_pb2.GetArchiveResponse:
+        uscc = parse_archive_name(request.name)
+        read_time = request.read_time if request.HasField("read_time") else None
+        shown = await self._reader.read(uscc, _read(request.purpose, request.scenario, read_time))
+        return archive_pb2.GetArchiveResponse(archive=archive_to_proto(shown))
+
+    async def LookupArchive(
+        self, request: archive_pb2.LookupArchiveRequest, context: Context
+    ) -> archive_pb2.LookupArchiveResponse:
+        read_time = request.read_time if request.HasField("read_time") else None
+        shown = await self._reader.lookup(
+            request.registered_name, _read(request.purpose, request.scenario, read_time)
+        )
+        return archive_pb2.LookupArchiveResponse(archive=archive_to_proto(shown))
+
+
+class DisclosureServicer(disclosure_pb2_grpc.DisclosureServiceServicer):
+    def __init__(self, queries: DisclosureQueries) -> None:
+        self._queries = queries
+
+    async def ListDisclosures(
+        self, request: disclosure_pb2.ListDisclosuresRequest, context: Context
+    ) -> disclosure_pb2.ListDisclosuresResponse:
+        principal = current_principal()
+        page = await self._queries.list(
+            principal.caller,
+            principal.viewer,
+            request.parent,
+            request.page_size,
+            request.page_token,
+        )
+        return disclosure_pb2.ListDisclosuresResponse(
+            disclosures=[
+                disclosure_pb2.Disclosure(
+                    name=disclosure_name(page.uscc, chained.sequence),
+                    recipient=chained.entry.recipient_name,
+                    recipient_kind=chained.entry.recipient_kind,
+                    tier=TIERS[Tier(chained.entry.tier)],
+                    purpose=chained.entry.purpose,
+                    scenario=chained.entry.scenario,
+                    fields=list(chained.entry.fields),
+                    disclose_time=timestamp_out(chained.entry.disclose_time),
+                )
+                for chained in page.entries
+            ],
+            next_page_token=page.next_page_token,
+        )
