@@ -18,6 +18,7 @@ RETRY_SERVICE_CONFIG = json.dumps(
                     {"service": "integrity.v1.VerificationService"},
                     {"service": "integrity.v1.ArchiveService"},
                     {"service": "integrity.v1.DisclosureService"},
+                    {"service": "integrity.v1.PlatformDataService"},
                 ],
                 "retryPolicy": {
                     "maxAttempts": 4,

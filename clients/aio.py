@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -13,6 +13,8 @@ from integrity.v1 import (
     archive_pb2_grpc,
     disclosure_pb2,
     disclosure_pb2_grpc,
+    platform_data_pb2,
+    platform_data_pb2_grpc,
     verification_pb2,
     verification_pb2_grpc,
 )
@@ -56,6 +58,7 @@ class AsyncIntegrityClient:
         self._verifications = verification_pb2_grpc.VerificationServiceStub(self._channel)
         self._archives = archive_pb2_grpc.ArchiveServiceStub(self._channel)
         self._disclosures = disclosure_pb2_grpc.DisclosureServiceStub(self._channel)
+        self._platform_data = platform_data_pb2_grpc.PlatformDataServiceStub(self._channel)
 
     async def __aenter__(self) -> Self:
         return self
@@ -189,5 +192,25 @@ class AsyncIntegrityClient:
         )
         response: disclosure_pb2.ListDisclosuresResponse = await self._call(
             self._disclosures.ListDisclosures, request, timeout
+        )
+        return response
+
+    async def ingest_platform_records(
+        self,
+        platform: str,
+        records: Sequence[platform_data_pb2.PlatformRecord],
+        *,
+        timeout: float | None = None,
+    ) -> platform_data_pb2.IngestPlatformRecordsResponse:
+        """Feed the business integrity archive for your own platform (its code, e.g. "1688").
+
+        Safe to retry: each record's event_id makes it idempotent. Read the per-record
+        results: a bad record is rejected on its own while the others are kept.
+        """
+        request = platform_data_pb2.IngestPlatformRecordsRequest(
+            platform=f"platforms/{platform}", records=list(records)
+        )
+        response: platform_data_pb2.IngestPlatformRecordsResponse = await self._call(
+            self._platform_data.IngestPlatformRecords, request, timeout
         )
         return response

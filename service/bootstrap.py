@@ -18,6 +18,8 @@ from integrity.v1 import (
     archive_pb2_grpc,
     disclosure_pb2,
     disclosure_pb2_grpc,
+    platform_data_pb2,
+    platform_data_pb2_grpc,
     verification_pb2,
     verification_pb2_grpc,
 )
@@ -28,15 +30,20 @@ from service.adapters.registry_snapshot import SqlRegistrySnapshot
 from service.adapters.storage.archive_store import SqlArchiveStore
 from service.adapters.storage.callers import SqlCallerStore
 from service.adapters.storage.engine import create_engine
+from service.adapters.storage.facts import SqlFactWriter
+from service.adapters.storage.ingestion import SqlIngestionStore
 from service.adapters.storage.ledger import SqlDisclosureLedger
 from service.adapters.storage.migrate import migrate
 from service.adapters.storage.repositories import SqlUnitOfWorkFactory
 from service.api.archive_servicer import ArchiveServicer, DisclosureServicer
 from service.api.interceptors import RequestInterceptor
+from service.api.platform_data_servicer import PlatformDataServicer
 from service.api.verification_servicer import VerificationServicer
 from service.app.archive import ArchiveReader
 from service.app.credentials import CredentialService
 from service.app.disclosures import DisclosureQueries
+from service.app.ingestion import PlatformIngestion
+from service.app.judicial_import import JudicialImporter
 from service.app.ports import Clock
 from service.app.registry_import import RegistryImporter
 from service.app.verifications import VerificationService
@@ -64,6 +71,8 @@ class Application:
     ledger: SqlDisclosureLedger
     archive: ArchiveReader
     disclosures: DisclosureQueries
+    ingestion: PlatformIngestion
+    judicial_importer: JudicialImporter
 
     async def close(self) -> None:
         await self.ledger.close()
@@ -109,6 +118,8 @@ async def bootstrap(
             SqlArchiveStore(engine, registry_engine), ledger, load_purposes(settings), clock
         ),
         disclosures=DisclosureQueries(ledger),
+        ingestion=PlatformIngestion(SqlIngestionStore(engine), clock),
+        judicial_importer=JudicialImporter(SqlFactWriter(engine, clock), clock),
     )
 
 
@@ -125,6 +136,7 @@ SERVICE_NAMES = (
     verification_pb2.DESCRIPTOR.services_by_name["VerificationService"].full_name,
     archive_pb2.DESCRIPTOR.services_by_name["ArchiveService"].full_name,
     disclosure_pb2.DESCRIPTOR.services_by_name["DisclosureService"].full_name,
+    platform_data_pb2.DESCRIPTOR.services_by_name["PlatformDataService"].full_name,
 )
 
 
@@ -145,6 +157,9 @@ def build_server(app: Application) -> tuple[grpc.aio.Server, HealthServicer]:
     archive_pb2_grpc.add_ArchiveServiceServicer_to_server(ArchiveServicer(app.archive), server)
     disclosure_pb2_grpc.add_DisclosureServiceServicer_to_server(
         DisclosureServicer(app.disclosures), server
+    )
+    platform_data_pb2_grpc.add_PlatformDataServiceServicer_to_server(
+        PlatformDataServicer(app.ingestion), server
     )
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -23,6 +23,7 @@ METHOD_SCOPES: dict[str, Scope] = {
     "/integrity.v1.ArchiveService/GetArchive": Scope.READ_ARCHIVE,
     "/integrity.v1.ArchiveService/LookupArchive": Scope.READ_ARCHIVE,
     "/integrity.v1.DisclosureService/ListDisclosures": Scope.READ_ARCHIVE,
+    "/integrity.v1.PlatformDataService/IngestPlatformRecords": Scope.INGEST,
 }
 
 OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")

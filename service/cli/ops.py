@@ -203,6 +203,123 @@ def ledger_verify(**flags: Any) -> None:
 
 
 @main.group()
+def judicial() -> None:
+    """Judicial and regulatory entries."""
+
+
+@judicial.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@_with_db_options
+def judicial_import(path: Path, quiet: bool, **flags: Any) -> None:
+    """Import judicial and regulatory entries (JSON Lines or .csv). Safe to run again.
+
+    Columns: uscc, entry_id, kind (dishonest_debtor, abnormal_operations,
+    serious_violation, administrative_penalty), authority, reason, listing_date,
+    removal_date, expiry_date, source, case_number.
+    """
+    from service.adapters.registry_files import count_lines, read_registry_file
+    from service.bootstrap import bootstrap
+
+    settings = _settings(**flags)
+
+    async def run() -> Any:
+        app = await bootstrap(settings)
+        try:
+            with tqdm(total=count_lines(path), unit="row", disable=quiet, file=sys.stderr) as bar:
+                return await app.judicial_importer.run(read_registry_file(path), bar.update)
+        finally:
+            await app.close()
+
+    report = asyncio.run(run())
+    click.echo(
+        f"{report.changed} entries added or changed, {report.unchanged} unchanged, "
+        f"{len(report.rejected)} rejected"
+    )
+    for rejected in report.rejected:
+        click.echo(f"  line {rejected.line}: {rejected.reason}")
+
+
+@main.group()
+def platform() -> None:
+    """Platform data for the business integrity archive."""
+
+
+@platform.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--platform", "platform_code", required=True, help="the platform the data is for")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@_with_db_options
+def platform_import(path: Path, platform_code: str, quiet: bool, **flags: Any) -> None:
+    """Import platform records (JSON Lines, one PlatformRecord in proto JSON a line).
+
+    The same checks and idempotency as IngestPlatformRecords: each line's event_id.
+    """
+    from google.protobuf import json_format
+    from integrity.v1 import platform_data_pb2
+
+    from service.adapters.registry_files import count_lines
+    from service.api.platform_data_servicer import record_draft
+    from service.app.ingestion import RecordOutcome
+    from service.bootstrap import bootstrap
+    from service.domain.callers import Caller
+
+    settings = _settings(**flags)
+    operator = Caller("integrity-ops", CallerKind.OPS, "integrity-ops", None, frozenset(Scope))
+    totals = dict.fromkeys(RecordOutcome, 0)
+    problems: list[str] = []
+
+    async def ingest(batch: list[tuple[int, Any]], app: Any) -> None:
+        report = await app.ingestion.ingest(
+            operator, f"platforms/{platform_code}", [record_draft(r) for _, r in batch]
+        )
+        for (line, _), result in zip(batch, report.results, strict=True):
+            totals[result.outcome] += 1
+            for violation in result.violations:
+                problems.append(f"  line {line}: {violation.field}: {violation.description}")
+
+    async def run() -> None:
+        app = await bootstrap(settings)
+        batch: list[tuple[int, Any]] = []
+        try:
+            with (
+                tqdm(total=count_lines(path), unit="row", disable=quiet, file=sys.stderr) as bar,
+                path.open(encoding="utf-8") as stream,
+            ):
+                for line_number, line in enumerate(stream, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        record = json_format.Parse(line, platform_data_pb2.PlatformRecord())
+                    except json_format.ParseError as error:
+                        totals[RecordOutcome.REJECTED] += 1
+                        problems.append(f"  line {line_number}: {error}")
+                        bar.update(1)
+                        continue
+                    batch.append((line_number, record))
+                    if len(batch) == 1000:
+                        await ingest(batch, app)
+                        bar.update(len(batch))
+                        batch = []
+                if batch:
+                    await ingest(batch, app)
+                    bar.update(len(batch))
+        finally:
+            await app.close()
+
+    try:
+        asyncio.run(run())
+    except ServiceError as error:
+        raise click.ClickException(error.message) from error
+    click.echo(
+        f"{totals[RecordOutcome.ACCEPTED]} accepted, {totals[RecordOutcome.DUPLICATE]} "
+        f"duplicates, {totals[RecordOutcome.REJECTED]} rejected"
+    )
+    for problem in problems:
+        click.echo(problem)
+
+
+@main.group()
 def registry() -> None:
     """Registry snapshots."""
 

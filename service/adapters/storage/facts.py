@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.adapters.storage.tables import archive_facts
+from service.app.ports import Clock
 from service.domain.archive import Fact, FactKind
 
 FactIdentity = tuple[str, str, str, str]
@@ -108,3 +109,15 @@ async def load_facts(
         )
         for row in rows
     ]
+
+
+class SqlFactWriter:
+    """Facts written in their own transaction, for imports."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    async def write(self, facts: Sequence[Fact], source: str) -> int:
+        async with self._engine.begin() as connection:
+            return await append_facts(connection, facts, self._clock.now(), source)
