@@ -36,6 +36,7 @@ from service.adapters.storage.ledger import SqlDisclosureLedger
 from service.adapters.storage.migrate import migrate
 from service.adapters.storage.repositories import SqlUnitOfWorkFactory
 from service.api.archive_servicer import ArchiveServicer, DisclosureServicer
+from service.api.callers import CallGate
 from service.api.interceptors import RequestInterceptor
 from service.api.platform_data_servicer import PlatformDataServicer
 from service.api.verification_servicer import VerificationServicer
@@ -47,6 +48,7 @@ from service.app.judicial_import import JudicialImporter
 from service.app.ports import Clock
 from service.app.registry_import import RegistryImporter
 from service.app.verifications import VerificationService
+from service.domain.rate_limits import RateLimiter
 from service.domain.visibility import PurposeTable
 from service.settings import Settings
 
@@ -73,6 +75,7 @@ class Application:
     disclosures: DisclosureQueries
     ingestion: PlatformIngestion
     judicial_importer: JudicialImporter
+    gate: CallGate
 
     async def close(self) -> None:
         await self.ledger.close()
@@ -97,6 +100,7 @@ async def bootstrap(
     vault = AesGcmVault(keys.encryption_keys, keys.active_key_id, keys.digest_key)
     registry = SqlRegistrySnapshot(registry_engine, archive_engine=engine)
     ledger = SqlDisclosureLedger(engine)
+    credentials = CredentialService(SqlCallerStore(engine), clock)
     verifications = VerificationService(
         SqlUnitOfWorkFactory(engine),
         registry,
@@ -112,7 +116,7 @@ async def bootstrap(
         registry=registry,
         verifications=verifications,
         importer=RegistryImporter(registry, vault, clock),
-        credentials=CredentialService(SqlCallerStore(engine), clock),
+        credentials=credentials,
         ledger=ledger,
         archive=ArchiveReader(
             SqlArchiveStore(engine, registry_engine), ledger, load_purposes(settings), clock
@@ -120,6 +124,7 @@ async def bootstrap(
         disclosures=DisclosureQueries(ledger),
         ingestion=PlatformIngestion(SqlIngestionStore(engine), clock),
         judicial_importer=JudicialImporter(SqlFactWriter(engine, clock), clock),
+        gate=CallGate(credentials, RateLimiter(settings.rate_limits), clock),
     )
 
 
@@ -150,7 +155,7 @@ def load_purposes(settings: Settings) -> PurposeTable:
 
 
 def build_server(app: Application) -> tuple[grpc.aio.Server, HealthServicer]:
-    server = grpc.aio.server(interceptors=[RequestInterceptor(app.credentials)])
+    server = grpc.aio.server(interceptors=[RequestInterceptor(app.gate)])
     verification_pb2_grpc.add_VerificationServiceServicer_to_server(
         VerificationServicer(app.verifications), server
     )

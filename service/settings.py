@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from service.domain.rate_limits import DEFAULT_LIMITS, Limit, LimitClass, limits_from_document
+
 DEFAULT_DATABASE_URL = "sqlite:///var/integrity.db"
 ENV_PREFIX = "INTEGRITY_"
 
@@ -74,6 +76,8 @@ class Settings:
     """debug, info, warning or error (INTEGRITY_LOG_LEVEL)."""
     purposes_file: str | None = None
     """JSON table of disclosure purposes and scenarios; default: the packaged table."""
+    rate_limits: Mapping[LimitClass, Limit] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    """Per-caller limits by class; override any with INTEGRITY_RATE_LIMITS (JSON)."""
 
     @property
     def effective_registry_url(self) -> str:
@@ -96,9 +100,15 @@ class Settings:
             "log_level": env.get("LOG_LEVEL"),
             "keys_file": env.get("KEYS_FILE"),
             "purposes_file": env.get("PURPOSES_FILE"),
+            "rate_limits": env.get("RATE_LIMITS"),
         }
         raw.update({k: v for k, v in overrides.items() if v is not None})
 
+        if raw.get("rate_limits"):
+            try:
+                values["rate_limits"] = limits_from_document(json.loads(raw["rate_limits"]))
+            except (ValueError, KeyError, TypeError) as exc:
+                problems.append(f"rate_limits is not usable: {exc}")
         if raw.get("purposes_file"):
             if Path(raw["purposes_file"]).is_file():
                 values["purposes_file"] = str(raw["purposes_file"])

@@ -7,12 +7,23 @@ someone decides who may call it. Health checks and reflection stay open.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 from service.app.credentials import CredentialService
-from service.domain.callers import Caller, Scope, Viewer, parse_on_behalf_of
-from service.domain.errors import PermissionDenied, Unauthenticated
+from service.app.ports import Clock
+from service.domain.callers import (
+    Caller,
+    CallerKind,
+    Scope,
+    Viewer,
+    ViewerKind,
+    parse_on_behalf_of,
+)
+from service.domain.errors import PermissionDenied, ResourceExhausted, Unauthenticated
+from service.domain.rate_limits import LimitClass, RateLimiter
 
 ON_BEHALF_OF_HEADER = "x-on-behalf-of"
 
@@ -52,6 +63,53 @@ def _bearer(metadata: dict[str, str]) -> str:
             reason="CREDENTIAL_MISSING",
         )
     return token.strip()
+
+
+def _limit_class(principal: Principal) -> tuple[LimitClass, str] | None:
+    caller, viewer = principal.caller, principal.viewer
+    if viewer is not None:
+        limit_class = {
+            ViewerKind.ANONYMOUS: LimitClass.ANONYMOUS,
+            ViewerKind.LOGGED_IN: LimitClass.LOGGED_IN,
+            ViewerKind.MERCHANT: LimitClass.MERCHANT,
+        }[viewer.kind]
+        return limit_class, f"{caller.id}:{viewer.user_key}"
+    if caller.may(Scope.OPS):
+        return None
+    if caller.kind is CallerKind.PLATFORM:
+        return LimitClass.PLATFORM, caller.id
+    return LimitClass.GATEWAY, caller.id
+
+
+class CallGate:
+    """Admits a call: its credential, its scope, whom it acts for, and its rate."""
+
+    def __init__(
+        self,
+        credentials: CredentialService,
+        limiter: RateLimiter,
+        clock: Clock,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._credentials = credentials
+        self._limiter = limiter
+        self._clock = clock
+        self._monotonic = monotonic
+
+    async def admit(self, method: str, metadata: dict[str, str]) -> Principal | None:
+        principal = await authorise_call(self._credentials, method, metadata)
+        if principal is None:
+            return None
+        limited = _limit_class(principal)
+        if limited is not None:
+            wait = self._limiter.take(*limited, self._monotonic(), self._clock.now())
+            if wait is not None:
+                raise ResourceExhausted(
+                    f"rate limit for {limited[0].value} callers reached; retry in {wait:.1f}s",
+                    retry_after_seconds=wait,
+                    reason="RATE_LIMITED",
+                )
+        return principal
 
 
 async def authorise_call(

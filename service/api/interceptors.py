@@ -17,9 +17,8 @@ import structlog
 from google.rpc import status_pb2
 from grpc_status import rpc_status
 
-from service.api.callers import authorise_call
+from service.api.callers import CallGate
 from service.api.errors import GRPC_CODES, internal_status, to_rpc_status
-from service.app.credentials import CredentialService
 from service.domain.errors import ServiceError
 
 log = structlog.get_logger("integrity.access")
@@ -56,7 +55,7 @@ class _StatusWithRequestId(grpc.Status):
         self.trailing_metadata = (*base.trailing_metadata, (REQUEST_ID_HEADER, request_id))
 
 
-def _wrap(behaviour: Behaviour, method: str, credentials: CredentialService) -> Behaviour:
+def _wrap(behaviour: Behaviour, method: str, gate: CallGate) -> Behaviour:
     async def handle(request: Any, context: Context) -> Any:
         request_id = _request_id(context)
         started = time.perf_counter()
@@ -69,7 +68,7 @@ def _wrap(behaviour: Behaviour, method: str, credentials: CredentialService) -> 
                 for key, value in context.invocation_metadata() or ()
                 if isinstance(value, str)
             }
-            principal = await authorise_call(credentials, method, metadata)
+            principal = await gate.admit(method, metadata)
             if principal is not None:
                 structlog.contextvars.bind_contextvars(caller=principal.caller.id)
             return await behaviour(request, context)
@@ -96,8 +95,8 @@ def _wrap(behaviour: Behaviour, method: str, credentials: CredentialService) -> 
 
 
 class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    def __init__(self, credentials: CredentialService) -> None:
-        self._credentials = credentials
+    def __init__(self, gate: CallGate) -> None:
+        self._gate = gate
 
     async def intercept_service(
         self,
@@ -108,7 +107,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         if handler is None or handler.unary_unary is None:
             return handler
         return grpc.unary_unary_rpc_method_handler(
-            _wrap(handler.unary_unary, handler_call_details.method, self._credentials),
+            _wrap(handler.unary_unary, handler_call_details.method, self._gate),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )

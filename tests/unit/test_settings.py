@@ -61,3 +61,18 @@ def test_settings_repr_hides_keys(keys_file: Path) -> None:
     settings = Settings.load({"INTEGRITY_KEYS_FILE": str(keys_file)})
     key = settings.pii_keys.encryption_keys["k1"]
     assert repr(key) not in repr(settings)
+
+
+def test_rate_limits_from_the_environment(keys_file: Path) -> None:
+    from service.domain.rate_limits import LimitClass
+
+    settings = Settings.load(
+        {
+            "INTEGRITY_KEYS_FILE": str(keys_file),
+            "INTEGRITY_RATE_LIMITS": '{"anonymous": {"per_second": 2, "burst": 4, "per_day": 10}}',
+        }
+    )
+    assert settings.rate_limits[LimitClass.ANONYMOUS].per_day == 10
+    with pytest.raises(ConfigError) as caught:
+        Settings.load({"INTEGRITY_KEYS_FILE": str(keys_file), "INTEGRITY_RATE_LIMITS": "{bad"})
+    assert "rate_limits" in str(caught.value)
