@@ -1,0 +1,72 @@
+"""The ledger writer: group commit, durable before it returns, one chain."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+import grpc
+import pytest
+from sqlalchemy import func, select, text
+
+from clients import AsyncIntegrityClient, IntegrityCallError
+from service.adapters.storage.tables import disclosure_ledger
+from service.bootstrap import Application, bootstrap, build_server
+from service.domain.callers import CallerKind
+from service.domain.disclosure import DisclosureEntry
+from service.settings import PiiKeys, Settings
+from tests.builders import import_rows, registry_row
+
+
+def entry(n: int) -> DisclosureEntry:
+    return DisclosureEntry(
+        subject_uscc="91330106MA27XXXXXX",
+        recipient_id="r",
+        recipient_name="platform",
+        recipient_kind="platform",
+        tier="platform",
+        purpose="access_assessment",
+        scenario="store_opening",
+        fields=("public.identity",),
+        disclose_time=dt.datetime(2026, 11, 23, tzinfo=dt.UTC) + dt.timedelta(seconds=n),
+    )
+
+
+async def test_concurrent_disclosures_share_one_write_transaction(app: Application) -> None:
+    ledger = app.ledger
+    await asyncio.gather(*(ledger.record(entry(n)) for n in range(50)))
+    assert ledger.batches_written == 1
+    # Returned means committed: a fresh connection sees every entry.
+    async with app.engine.connect() as connection:
+        count = (
+            await connection.execute(select(func.count()).select_from(disclosure_ledger))
+        ).scalar_one()
+    assert count == 50
+    await asyncio.gather(*(ledger.record(entry(n)) for n in range(50, 60)))
+    assert ledger.batches_written == 2
+    check = await app.disclosures.verify()
+    assert check.first_broken is None and check.checked == 60
+
+
+async def test_no_answer_leaves_without_its_ledger_entry(tmp_path: Path) -> None:
+    settings = Settings(pii_keys=PiiKeys.generate(), database_url=f"sqlite:///{tmp_path / 'l.db'}")
+    app = await bootstrap(settings)
+    row = registry_row()
+    await import_rows(app, [row])
+    async with app.engine.begin() as connection:
+        await connection.execute(text("DROP TABLE disclosure_ledger"))
+    _gateway, token = await app.credentials.create_caller(CallerKind.GATEWAY, "gw")
+    server, _health = build_server(app)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with AsyncIntegrityClient(
+            f"127.0.0.1:{port}", token=token, on_behalf_of="viewer:u1"
+        ) as viewer:
+            with pytest.raises(IntegrityCallError) as caught:
+                await viewer.get_archive(row["uscc"])
+    finally:
+        await server.stop(None)
+        await app.close()
+    assert caught.value.code == grpc.StatusCode.INTERNAL
