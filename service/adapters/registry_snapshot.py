@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import RowMapping, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.adapters.storage.engine import SQLITE_BEGIN
+from service.adapters.storage.engine import SQLITE_BEGIN, write_transaction
 from service.adapters.storage.facts import append_facts
 from service.adapters.storage.tables import registry_records
 from service.app.ports import RegistryUnavailable
@@ -156,7 +156,7 @@ class SqlRegistrySnapshot:
         if not records:
             return WriteCounts()
         inserted = updated = unchanged = stale = 0
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             usccs = [record.uscc for record, _ in records]
             query = select(
                 registry_records.c.uscc,
@@ -186,7 +186,7 @@ class SqlRegistrySnapshot:
             if self._archive_engine is not self._engine:
                 # Facts first, in their own database: if the snapshot write then fails, a
                 # re-import finds the facts already current and writes only the rows.
-                async with self._archive_engine.begin() as archive:
+                async with write_transaction(self._archive_engine) as archive:
                     await append_facts(archive, facts, import_time, source="registry")
             if new_rows:
                 await connection.execute(registry_records.insert(), new_rows)

@@ -11,7 +11,7 @@ from service.app.registry_import import RejectedRow
 from service.domain.archive import Fact, judicial_fact
 from service.domain.errors import InvalidIdentifier
 from service.domain.identifiers.uscc import normalise_uscc, parse_uscc
-from service.domain.judicial import EntryRejected, parse_judicial_row
+from service.domain.judicial import parse_judicial_row
 from service.domain.registry_rows import RowRejected
 
 BATCH_SIZE = 1000
@@ -53,10 +53,10 @@ class JudicialImporter:
         for line, row in rows:
             try:
                 if isinstance(row, RowRejected):
-                    raise EntryRejected(str(row))
+                    raise row
                 raw_uscc, entry = parse_judicial_row(dict(row))
                 uscc = parse_uscc(normalise_uscc(raw_uscc)).value
-            except (EntryRejected, InvalidIdentifier) as problem:
+            except (RowRejected, InvalidIdentifier) as problem:
                 reason = problem.description if isinstance(problem, InvalidIdentifier) else problem
                 report.rejected.append(RejectedRow(line, f"{reason}"))
                 progress(1)

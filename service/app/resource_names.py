@@ -48,29 +48,54 @@ def parse_verification_name(name: str, field: str = "name") -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
-def encode_page_token(parent: str, cursor: PageCursor) -> str:
-    document = {"p": parent, "t": cursor.create_time.isoformat(), "i": cursor.id}
+def _encode_token(parent: str, position: dict[str, object]) -> str:
+    document = {"p": parent, **position}
     return base64.urlsafe_b64encode(json.dumps(document).encode()).decode().rstrip("=")
 
 
-def decode_page_token(token: str, parent: str) -> PageCursor | None:
-    """The cursor a page token stands for; a token made for another parent is refused."""
-    if not token:
-        return None
+def _decode_token(token: str, parent: str) -> dict[str, object]:
+    """A page token's position; a token made for another parent, or no token, is refused."""
     problem = FieldViolation(
         "page_token", "not a page token from a previous call with this parent", "PAGE_TOKEN_INVALID"
     )
     try:
         padded = token + "=" * (-len(token) % 4)
         document = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if document["p"] != parent:
+        if not isinstance(document, dict) or document.get("p") != parent:
             raise InvalidArgument([problem])
-        create_time = dt.datetime.fromisoformat(document["t"])
+        return document
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidArgument([problem]) from exc
+
+
+def _page_token_problem() -> InvalidArgument:
+    return InvalidArgument(
+        [
+            FieldViolation(
+                "page_token",
+                "not a page token from a previous call with this parent",
+                "PAGE_TOKEN_INVALID",
+            )
+        ]
+    )
+
+
+def encode_page_token(parent: str, cursor: PageCursor) -> str:
+    return _encode_token(parent, {"t": cursor.create_time.isoformat(), "i": cursor.id})
+
+
+def decode_page_token(token: str, parent: str) -> PageCursor | None:
+    """The cursor a page token stands for; a token made for another parent is refused."""
+    if not token:
+        return None
+    document = _decode_token(token, parent)
+    try:
+        create_time = dt.datetime.fromisoformat(str(document["t"]))
         if create_time.tzinfo is None:
             raise ValueError("naive")
         return PageCursor(create_time=create_time, id=str(document["i"]))
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidArgument([problem]) from exc
+    except (ValueError, KeyError) as exc:
+        raise _page_token_problem() from exc
 
 
 def parse_archive_name(name: str, field: str = "name") -> str:
@@ -91,21 +116,13 @@ def disclosure_name(uscc: str, sequence: int) -> str:
 
 
 def encode_sequence_token(parent: str, sequence: int) -> str:
-    document = {"p": parent, "s": sequence}
-    return base64.urlsafe_b64encode(json.dumps(document).encode()).decode().rstrip("=")
+    return _encode_token(parent, {"s": sequence})
 
 
 def decode_sequence_token(token: str, parent: str) -> int | None:
     if not token:
         return None
-    problem = FieldViolation(
-        "page_token", "not a page token from a previous call with this parent", "PAGE_TOKEN_INVALID"
-    )
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        document = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if document["p"] != parent or not isinstance(document["s"], int):
-            raise InvalidArgument([problem])
-        return int(document["s"])
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidArgument([problem]) from exc
+    sequence = _decode_token(token, parent).get("s")
+    if not isinstance(sequence, int):
+        raise _page_token_problem()
+    return sequence

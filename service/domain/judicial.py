@@ -9,8 +9,12 @@ stays in history.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
+
+from service.domain.registry_rows import RowRejected, row_date, row_text
 
 
 class JudicialEntryKind(StrEnum):
@@ -64,58 +68,31 @@ class JudicialEntry:
 DISHONEST_DEBTOR_YEARS = 2
 
 
-class EntryRejected(ValueError):
-    """Why a judicial entry row was not imported."""
-
-
-def _date(row: dict[str, object], key: str, *, required: bool) -> dt.date | None:
-    raw = row.get(key)
-    if raw in (None, ""):
-        if required:
-            raise EntryRejected(f"{key} is missing")
-        return None
-    try:
-        return dt.date.fromisoformat(str(raw))
-    except ValueError as exc:
-        raise EntryRejected(f"{key} is not a date (YYYY-MM-DD)") from exc
-
-
-def _text(row: dict[str, object], key: str, *, required: bool, limit: int = 500) -> str:
-    raw = row.get(key)
-    if raw in (None, ""):
-        if required:
-            raise EntryRejected(f"{key} is missing")
-        return ""
-    if not isinstance(raw, str) or len(raw) > limit:
-        raise EntryRejected(f"{key} must be text of at most {limit} characters")
-    return raw.strip()
-
-
-def parse_judicial_row(row: dict[str, object]) -> tuple[str, JudicialEntry]:
+def parse_judicial_row(row: Mapping[str, Any]) -> tuple[str, JudicialEntry]:
     """(uscc as given, entry) from an import row; the caller checks the USCC."""
     try:
         kind = JudicialEntryKind(str(row.get("kind", "")))
     except ValueError as exc:
         options = ", ".join(k.value for k in JudicialEntryKind)
-        raise EntryRejected(f"kind must be one of {options}") from exc
-    listing = _date(row, "listing_date", required=True)
+        raise RowRejected(f"kind must be one of {options}") from exc
+    listing = row_date(row, "listing_date", required=True)
     assert listing is not None
-    removal = _date(row, "removal_date", required=False)
-    expiry = _date(row, "expiry_date", required=False)
+    removal = row_date(row, "removal_date", required=False)
+    expiry = row_date(row, "expiry_date", required=False)
     if kind is JudicialEntryKind.DISHONEST_DEBTOR and expiry is None:
         # Listed for two years unless the court says otherwise.
         expiry = _years_after(listing, DISHONEST_DEBTOR_YEARS)
     if removal is not None and removal < listing:
-        raise EntryRejected("removal_date is before listing_date")
-    entry_id = _text(row, "entry_id", required=True, limit=120)
-    return _text(row, "uscc", required=True, limit=18), JudicialEntry(
+        raise RowRejected("removal_date is before listing_date")
+    entry_id = row_text(row, "entry_id", required=True, limit=120)
+    return row_text(row, "uscc", required=True, limit=18), JudicialEntry(
         entry_id=entry_id,
         kind=kind,
-        authority=_text(row, "authority", required=True),
-        reason=_text(row, "reason", required=False),
+        authority=row_text(row, "authority", required=True),
+        reason=row_text(row, "reason", required=False),
         listing_date=listing,
         removal_date=removal,
         expiry_date=expiry,
-        source=_text(row, "source", required=False, limit=64) or "import",
-        case_number=_text(row, "case_number", required=False, limit=120),
+        source=row_text(row, "source", required=False, limit=64) or "import",
+        case_number=row_text(row, "case_number", required=False, limit=120),
     )

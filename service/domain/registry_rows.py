@@ -52,7 +52,9 @@ class RegistryRowDraft:
         return f"RegistryRowDraft(uscc={self.uscc!r})"
 
 
-def _text(row: Mapping[str, Any], key: str, *, required: bool = True) -> str:
+def row_text(
+    row: Mapping[str, Any], key: str, *, required: bool = True, limit: int = MAX_TEXT
+) -> str:
     value = row.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -60,12 +62,12 @@ def _text(row: Mapping[str, Any], key: str, *, required: bool = True) -> str:
         return ""
     if not isinstance(value, str):
         raise RowRejected(f"{key} must be text")
-    if len(value) > MAX_TEXT:
-        raise RowRejected(f"{key} is longer than {MAX_TEXT} characters")
+    if len(value) > limit:
+        raise RowRejected(f"{key} is longer than {limit} characters")
     return value.strip()
 
 
-def _date(row: Mapping[str, Any], key: str, *, required: bool) -> dt.date | None:
+def row_date(row: Mapping[str, Any], key: str, *, required: bool) -> dt.date | None:
     raw = row.get(key)
     if raw in (None, ""):
         if required:
@@ -104,7 +106,7 @@ def _shareholders(raw: Any) -> tuple[Shareholder, ...]:
             raise RowRejected("a shareholder's kind is not natural_person or enterprise") from exc
         result.append(
             Shareholder(
-                name=_text(item, "name"),
+                name=row_text(item, "name"),
                 kind=kind,
                 subscribed_capital=_decimal(item.get("subscribed_capital"), "subscribed_capital"),
                 ratio=_decimal(item.get("ratio"), "ratio"),
@@ -122,14 +124,14 @@ def _changes(raw: Any) -> tuple[ChangeRecord, ...]:
     for item in raw:
         if not isinstance(item, dict):
             raise RowRejected("each change must be an object")
-        day = _date(item, "date", required=True)
+        day = row_date(item, "date", required=True)
         assert day is not None
         result.append(
             ChangeRecord(
                 day,
-                _text(item, "item"),
-                _text(item, "before", required=False),
-                _text(item, "after", required=False),
+                row_text(item, "item"),
+                row_text(item, "before", required=False),
+                row_text(item, "after", required=False),
             )
         )
     return tuple(result)
@@ -165,10 +167,10 @@ def parse_registry_row(row: Mapping[str, Any], today: dt.date) -> RegistryRowDra
             parse_resident_id(rep_id, today)
         except InvalidIdentifier as problem:
             raise RowRejected(f"legal_representative.id_number: {problem.description}") from problem
-    status = parse_registration_status(_text(row, "status"))
+    status = parse_registration_status(row_text(row, "status"))
     if status is None:
         raise RowRejected("status is not a registration status this service knows")
-    term_end = _date(row, "term_end", required=False)
+    term_end = row_date(row, "term_end", required=False)
     snapshot_raw = row.get("snapshot_time")
     snapshot_time = None
     if snapshot_raw not in (None, ""):
@@ -178,30 +180,30 @@ def parse_registry_row(row: Mapping[str, Any], today: dt.date) -> RegistryRowDra
             raise RowRejected("snapshot_time is not an ISO 8601 time") from exc
         if snapshot_time.tzinfo is None:
             raise RowRejected("snapshot_time needs a UTC offset")
-    currency = _text(row, "capital_currency", required=False) or "CNY"
+    currency = row_text(row, "capital_currency", required=False) or "CNY"
     if len(currency) != 3 or not currency.isalpha():
         raise RowRejected("capital_currency must be a 3-letter ISO 4217 code")
-    establishment = _date(row, "establishment_date", required=True)
+    establishment = row_date(row, "establishment_date", required=True)
     assert establishment is not None
     return RegistryRowDraft(
         uscc=uscc,
-        name=_text(row, "name"),
-        enterprise_type=_text(row, "enterprise_type", required=False),
+        name=row_text(row, "name"),
+        enterprise_type=row_text(row, "enterprise_type", required=False),
         legal_rep_name=rep_name,
         legal_rep_id_number=rep_id,
         registered_capital=_decimal(row.get("registered_capital"), "registered_capital"),
         capital_currency=currency.upper(),
         establishment_date=establishment,
         term=LicenceTerm(
-            start=_date(row, "term_start", required=False),
+            start=row_date(row, "term_start", required=False),
             end=term_end,
             open_ended=term_end is None,
         ),
-        registration_authority=_text(row, "registration_authority", required=False),
-        approval_date=_date(row, "approval_date", required=False),
+        registration_authority=row_text(row, "registration_authority", required=False),
+        approval_date=row_date(row, "approval_date", required=False),
         status=status,
-        address=_text(row, "address", required=False),
-        business_scope=_text(row, "business_scope", required=False),
+        address=row_text(row, "address", required=False),
+        business_scope=row_text(row, "business_scope", required=False),
         shareholders=_shareholders(row.get("shareholders")),
         changes=_changes(row.get("changes")),
         snapshot_time=snapshot_time,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import RowMapping, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.adapters.storage.engine import SQLITE_BEGIN
+from service.adapters.storage.engine import SQLITE_BEGIN, write_transaction
 from service.adapters.storage.tables import callers, credentials
 from service.app.credentials import StoredCredential
 from service.domain.callers import Caller, CallerKind, Scope
@@ -29,7 +29,7 @@ class SqlCallerStore:
         self._engine = engine
 
     async def add_caller(self, caller: Caller, now: dt.datetime) -> None:
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             await connection.execute(
                 callers.insert().values(
                     id=caller.id,
@@ -53,7 +53,7 @@ class SqlCallerStore:
     async def add_credential(
         self, key_id: str, caller_id: str, secret_hash: bytes, now: dt.datetime
     ) -> None:
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             await connection.execute(
                 credentials.insert().values(
                     key_id=key_id, caller_id=caller_id, secret_hash=secret_hash, create_time=now
@@ -79,7 +79,7 @@ class SqlCallerStore:
 
     async def revoke(self, caller_or_key_id: str, now: dt.datetime) -> int:
         """Revoke a caller (all its credentials) or one credential; how many rows changed."""
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             by_caller = await connection.execute(
                 update(callers)
                 .where(callers.c.id == caller_or_key_id, callers.c.revoke_time.is_(None))

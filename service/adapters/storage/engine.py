@@ -6,12 +6,16 @@ queries and one set of migrations serves both.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import weakref
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 # Execution option naming the BEGIN a SQLite transaction starts with. Writers take the
 # write lock up front (IMMEDIATE) so two writers never deadlock upgrading a read lock;
@@ -49,9 +53,11 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> AsyncEngine
         # Let the "begin" hook below emit BEGIN itself (pysqlite's own is always DEFERRED).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # The busy timeout first: switching to WAL takes a lock, and a new connection opened
+        # while another writes must wait for it rather than fail with "database is locked".
+        cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -65,3 +71,32 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> AsyncEngine
 
 def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+# SQLite has one writer at a time. Letting several connections of one process queue for
+# the write lock inside SQLite (each in its own thread, in the busy handler) stalled
+# writers for the whole busy timeout under concurrency; queueing them here instead, on
+# the event loop, keeps one writer in SQLite and the rest waiting cheaply.
+_sqlite_writers: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+@contextlib.asynccontextmanager
+async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A write transaction: on SQLite, one per process at a time; on PostgreSQL, as many as come."""
+    if not is_sqlite(engine):
+        async with engine.begin() as connection:
+            yield connection
+        return
+    lock = _sqlite_writers.setdefault(engine.sync_engine, asyncio.Lock())
+    async with lock, engine.begin() as connection:
+        yield connection
+
+
+@contextlib.asynccontextmanager
+async def sqlite_write_slot(engine: AsyncEngine) -> AsyncIterator[None]:
+    """The writer slot alone, for code that manages its own connection (the unit of work)."""
+    if not is_sqlite(engine):
+        yield
+        return
+    async with _sqlite_writers.setdefault(engine.sync_engine, asyncio.Lock()):
+        yield

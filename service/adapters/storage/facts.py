@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from service.adapters.storage.engine import write_transaction
 from service.adapters.storage.tables import archive_facts
 from service.app.ports import Clock
 from service.domain.archive import Fact, FactKind
@@ -119,5 +120,5 @@ class SqlFactWriter:
         self._clock = clock
 
     async def write(self, facts: Sequence[Fact], source: str) -> int:
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             return await append_facts(connection, facts, self._clock.now(), source)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.adapters.storage.engine import write_transaction
 from service.adapters.storage.facts import append_facts
 from service.adapters.storage.tables import ingested_events
 from service.app.ingestion import EventApplication, NewEvent
@@ -38,7 +39,7 @@ class SqlIngestionStore:
         outcome: dict[str, EventApplication] = {}
         if not events:
             return outcome
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             query = select(ingested_events.c.event_id, ingested_events.c.fingerprint).where(
                 ingested_events.c.platform == platform,
                 ingested_events.c.event_id.in_([e.event_id for e in events]),

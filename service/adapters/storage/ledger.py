@@ -18,7 +18,7 @@ import structlog
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from service.adapters.storage.engine import SQLITE_BEGIN
+from service.adapters.storage.engine import SQLITE_BEGIN, write_transaction
 from service.adapters.storage.tables import disclosure_ledger
 from service.domain.disclosure import (
     GENESIS,
@@ -104,7 +104,7 @@ class SqlDisclosureLedger:
                 return
 
     async def _append(self, entries: Sequence[DisclosureEntry]) -> None:
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             if connection.dialect.name == "postgresql":
                 await connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LEDGER_LOCK}

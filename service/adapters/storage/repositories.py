@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
@@ -10,7 +11,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from service.adapters.storage.engine import SQLITE_BEGIN
+from service.adapters.storage.engine import SQLITE_BEGIN, sqlite_write_slot
 from service.adapters.storage.tables import verifications
 from service.adapters.storage.verification_rows import (
     verification_from_row,
@@ -77,15 +78,32 @@ class SqlUnitOfWork:
         self._engine = engine
         self._read_only = read_only
         self._connection: AsyncConnection | None = None
+        self._slot: contextlib.AbstractAsyncContextManager[None] | None = None
 
     async def __aenter__(self) -> Self:
-        connection = await self._engine.connect()
-        if self._read_only:
-            connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
-        await connection.begin()
+        if not self._read_only:
+            self._slot = sqlite_write_slot(self._engine)
+            await self._slot.__aenter__()
+        try:
+            connection = await self._engine.connect()
+            try:
+                if self._read_only:
+                    connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+                await connection.begin()
+            except BaseException:
+                await connection.close()
+                raise
+        except BaseException:
+            await self._release_slot()
+            raise
         self._connection = connection
         self.verifications = SqlVerificationRepository(connection)
         return self
+
+    async def _release_slot(self) -> None:
+        if self._slot is not None:
+            slot, self._slot = self._slot, None
+            await slot.__aexit__(None, None, None)
 
     async def __aexit__(
         self,
@@ -100,6 +118,7 @@ class SqlUnitOfWork:
         finally:
             await self._connection.close()
             self._connection = None
+            await self._release_slot()
 
     async def commit(self) -> None:
         assert self._connection is not None

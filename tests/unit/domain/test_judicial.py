@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 
 from service.domain.judicial import (
-    EntryRejected,
     JudicialEntry,
     JudicialEntryKind,
+    RowRejected,
     parse_judicial_row,
 )
 
@@ -72,6 +72,6 @@ def test_dishonest_debtor_listing_defaults_to_two_years() -> None:
     ],
 )
 def test_bad_rows(row: dict[str, object], message: str) -> None:
-    with pytest.raises(EntryRejected) as caught:
+    with pytest.raises(RowRejected) as caught:
         parse_judicial_row({"uscc": "x", "entry_id": "1", **row})
     assert message in str(caught.value)
