@@ -19,6 +19,7 @@ RETRY_SERVICE_CONFIG = json.dumps(
                     {"service": "integrity.v1.ArchiveService"},
                     {"service": "integrity.v1.DisclosureService"},
                     {"service": "integrity.v1.PlatformDataService"},
+                    {"service": "integrity.v1.EligibilityService"},
                 ],
                 "retryPolicy": {
                     "maxAttempts": 4,

@@ -13,6 +13,8 @@ from integrity.v1 import (
     archive_pb2_grpc,
     disclosure_pb2,
     disclosure_pb2_grpc,
+    eligibility_pb2,
+    eligibility_pb2_grpc,
     platform_data_pb2,
     platform_data_pb2_grpc,
     verification_pb2,
@@ -59,6 +61,7 @@ class AsyncIntegrityClient:
         self._archives = archive_pb2_grpc.ArchiveServiceStub(self._channel)
         self._disclosures = disclosure_pb2_grpc.DisclosureServiceStub(self._channel)
         self._platform_data = platform_data_pb2_grpc.PlatformDataServiceStub(self._channel)
+        self._eligibility = eligibility_pb2_grpc.EligibilityServiceStub(self._channel)
 
     async def __aenter__(self) -> Self:
         return self
@@ -212,5 +215,15 @@ class AsyncIntegrityClient:
         )
         response: platform_data_pb2.IngestPlatformRecordsResponse = await self._call(
             self._platform_data.IngestPlatformRecords, request, timeout
+        )
+        return response
+
+    async def check_eligibility(
+        self, uscc: str, policy: str, *, timeout: float | None = None
+    ) -> eligibility_pb2.CheckEligibilityResponse:
+        """Decide ALLOW, DENY or REVIEW for an enterprise under your platform's policy in force."""
+        request = eligibility_pb2.CheckEligibilityRequest(uscc=uscc, policy=policy)
+        response: eligibility_pb2.CheckEligibilityResponse = await self._call(
+            self._eligibility.CheckEligibility, request, timeout
         )
         return response

@@ -18,6 +18,8 @@ from integrity.v1 import (
     archive_pb2_grpc,
     disclosure_pb2,
     disclosure_pb2_grpc,
+    eligibility_pb2,
+    eligibility_pb2_grpc,
     platform_data_pb2,
     platform_data_pb2_grpc,
     verification_pb2,
@@ -27,27 +29,35 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.pii_vault import AesGcmVault
 from service.adapters.registry_snapshot import SqlRegistrySnapshot
+from service.adapters.standings import ChangeFollower, SqlStandingSource
 from service.adapters.storage.archive_store import SqlArchiveStore
 from service.adapters.storage.callers import SqlCallerStore
 from service.adapters.storage.engine import create_engine
 from service.adapters.storage.facts import SqlFactWriter
 from service.adapters.storage.ingestion import SqlIngestionStore
 from service.adapters.storage.ledger import SqlDisclosureLedger
+from service.adapters.storage.levels import SqlLevelStore, SqlScorecardStore
 from service.adapters.storage.migrate import migrate
+from service.adapters.storage.policies import SqlPolicyStore
 from service.adapters.storage.repositories import SqlUnitOfWorkFactory
 from service.api.archive_servicer import ArchiveServicer, DisclosureServicer
 from service.api.callers import CallGate
+from service.api.eligibility_servicer import EligibilityServicer
 from service.api.interceptors import RequestInterceptor
 from service.api.platform_data_servicer import PlatformDataServicer
 from service.api.verification_servicer import VerificationServicer
 from service.app.archive import ArchiveReader
 from service.app.credentials import CredentialService
 from service.app.disclosures import DisclosureQueries
+from service.app.eligibility import EligibilityChecker, PolicyAdmin
 from service.app.ingestion import PlatformIngestion
 from service.app.judicial_import import JudicialImporter
+from service.app.levels import LevelService
 from service.app.ports import Clock
 from service.app.registry_import import RegistryImporter
+from service.app.standings import PolicyBook, StandingCache
 from service.app.verifications import VerificationService
+from service.domain.errors import FailedPrecondition
 from service.domain.rate_limits import RateLimiter
 from service.domain.visibility import PurposeTable
 from service.settings import Settings
@@ -76,8 +86,15 @@ class Application:
     ingestion: PlatformIngestion
     judicial_importer: JudicialImporter
     gate: CallGate
+    levels: LevelService
+    eligibility: EligibilityChecker
+    policies: PolicyAdmin
+    follower: ChangeFollower
+    standings: StandingCache
+    fact_writer: SqlFactWriter
 
     async def close(self) -> None:
+        await self.follower.close()
         await self.ledger.close()
         await self.engine.dispose()
         if self.registry_engine is not self.engine:
@@ -100,6 +117,15 @@ async def bootstrap(
     vault = AesGcmVault(keys.encryption_keys, keys.active_key_id, keys.digest_key)
     registry = SqlRegistrySnapshot(registry_engine, archive_engine=engine)
     ledger = SqlDisclosureLedger(engine)
+    level_store = SqlLevelStore(engine)
+    standings = StandingCache(SqlStandingSource(level_store, clock))
+    levels = LevelService(
+        level_store, SqlScorecardStore(engine), clock, on_saved=standings.invalidate
+    )
+    policy_store = SqlPolicyStore(engine)
+    policy_book = PolicyBook(policy_store)
+    if run_migrations:
+        await _ensure_scorecard(levels)
     credentials = CredentialService(SqlCallerStore(engine), clock)
     verifications = VerificationService(
         SqlUnitOfWorkFactory(engine),
@@ -107,6 +133,7 @@ async def bootstrap(
         vault,
         clock,
         registry_timeout_seconds=settings.registry_timeout_seconds,
+        on_change=levels.recompute,
     )
     return Application(
         settings=settings,
@@ -115,15 +142,23 @@ async def bootstrap(
         vault=vault,
         registry=registry,
         verifications=verifications,
-        importer=RegistryImporter(registry, vault, clock),
+        importer=RegistryImporter(registry, vault, clock, on_change=levels.recompute),
         credentials=credentials,
         ledger=ledger,
         archive=ArchiveReader(
-            SqlArchiveStore(engine, registry_engine), ledger, load_purposes(settings), clock
+            SqlArchiveStore(engine, registry_engine), ledger, load_purposes(settings), clock, levels
         ),
         disclosures=DisclosureQueries(ledger),
-        ingestion=PlatformIngestion(SqlIngestionStore(engine), clock),
-        judicial_importer=JudicialImporter(SqlFactWriter(engine, clock), clock),
+        ingestion=PlatformIngestion(SqlIngestionStore(engine), clock, on_change=levels.recompute),
+        judicial_importer=JudicialImporter(
+            SqlFactWriter(engine, clock), clock, on_change=levels.recompute
+        ),
+        levels=levels,
+        eligibility=EligibilityChecker(standings, policy_book, ledger, clock, levels),
+        policies=PolicyAdmin(policy_store, policy_book, levels, clock),
+        follower=ChangeFollower(engine, standings, policy_book, policy_store, levels),
+        standings=standings,
+        fact_writer=SqlFactWriter(engine, clock),
         gate=CallGate(credentials, RateLimiter(settings.rate_limits), clock),
     )
 
@@ -142,7 +177,20 @@ SERVICE_NAMES = (
     archive_pb2.DESCRIPTOR.services_by_name["ArchiveService"].full_name,
     disclosure_pb2.DESCRIPTOR.services_by_name["DisclosureService"].full_name,
     platform_data_pb2.DESCRIPTOR.services_by_name["PlatformDataService"].full_name,
+    eligibility_pb2.DESCRIPTOR.services_by_name["EligibilityService"].full_name,
 )
+
+
+DEFAULT_SCORECARD = "2026.1.json"
+
+
+async def _ensure_scorecard(levels: LevelService) -> None:
+    """A fresh database starts with the packaged scorecard active."""
+    try:
+        await levels.scorecards()
+    except FailedPrecondition:
+        packaged = resources.files("service.config.scorecards") / DEFAULT_SCORECARD
+        await levels.load_scorecard(json.loads(packaged.read_text(encoding="utf-8")), shadow=False)
 
 
 def load_purposes(settings: Settings) -> PurposeTable:
@@ -165,6 +213,9 @@ def build_server(app: Application) -> tuple[grpc.aio.Server, HealthServicer]:
     )
     platform_data_pb2_grpc.add_PlatformDataServiceServicer_to_server(
         PlatformDataServicer(app.ingestion), server
+    )
+    eligibility_pb2_grpc.add_EligibilityServiceServicer_to_server(
+        EligibilityServicer(app.eligibility), server
     )
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

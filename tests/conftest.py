@@ -76,7 +76,8 @@ async def _clean(app: Application) -> None:
             await connection.execute(
                 text(
                     "TRUNCATE verifications, registry_records, credentials, callers, "
-                    "archive_facts, ingested_events, disclosure_ledger"
+                    "archive_facts, ingested_events, disclosure_ledger, integrity_levels, "
+                    "change_log, eligibility_policies"
                 )
             )
 

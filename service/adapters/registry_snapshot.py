@@ -200,4 +200,5 @@ class SqlRegistrySnapshot:
             if self._archive_engine is self._engine:
                 # The archive's history of the registry record, in the same transaction.
                 await append_facts(connection, facts, import_time, source="registry")
-        return WriteCounts(inserted, updated, unchanged, stale)
+        changed = tuple(fact.uscc for fact in facts)
+        return WriteCounts(inserted, updated, unchanged, stale, changed)

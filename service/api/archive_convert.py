@@ -10,6 +10,7 @@ from service.app.resource_names import archive_name
 from service.domain.archive import EnterpriseArchive, PublicRegistryRecord
 from service.domain.judicial import JudicialEntryKind
 from service.domain.platform_records import PlatformBusiness
+from service.domain.scorecard import IntegrityLevel
 from service.domain.visibility import FieldGroup as G
 from service.domain.visibility import Tier
 
@@ -152,6 +153,29 @@ def _platform(
     return out
 
 
+def level_to_proto(level: IntegrityLevel) -> archive_pb2.IntegrityLevel:
+    return archive_pb2.IntegrityLevel(
+        level_class=level.level_class,
+        sufficient_data=level.sufficient_data,
+        score=level.score,
+        reasons=[
+            archive_pb2.LevelReason(
+                factor=r.factor,
+                points=r.points,
+                max_points=r.max_points,
+                description=r.description,
+                records=list(r.records),
+            )
+            for r in level.reasons
+        ],
+        improvements=list(level.improvements),
+        scorecard_version=level.scorecard_version,
+        inputs_digest=level.inputs_digest,
+        compute_time=timestamp_out(level.compute_time),
+        cap_reason=level.cap_reason,
+    )
+
+
 def archive_to_proto(shown: ShownArchive) -> archive_pb2.Archive:
     archive, view = shown.archive, shown.view
     message = archive_pb2.Archive(
@@ -162,6 +186,8 @@ def archive_to_proto(shown: ShownArchive) -> archive_pb2.Archive:
     )
     if any(group.value.startswith("public.") for group in view.groups):
         message.public_information.CopyFrom(_public(archive, view.groups))
+    if G.INTEGRITY_LEVEL in view.groups and shown.level is not None:
+        message.integrity_level.CopyFrom(level_to_proto(shown.level))
     if G.BUSINESS_INTEGRITY in view.groups:
         message.business_integrity.CopyFrom(
             archive_pb2.BusinessIntegrity(

@@ -35,6 +35,7 @@ METHOD_SCOPES: dict[str, Scope] = {
     "/integrity.v1.ArchiveService/LookupArchive": Scope.READ_ARCHIVE,
     "/integrity.v1.DisclosureService/ListDisclosures": Scope.READ_ARCHIVE,
     "/integrity.v1.PlatformDataService/IngestPlatformRecords": Scope.INGEST,
+    "/integrity.v1.EligibilityService/CheckEligibility": Scope.CHECK_ELIGIBILITY,
 }
 
 OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")

@@ -19,8 +19,9 @@ from service.domain.errors import (
     NotFound,
 )
 from service.domain.names import normalise_name
+from service.domain.scorecard import IntegrityLevel
 from service.domain.text import TextKind, check_text
-from service.domain.visibility import ArchiveView, PurposeTable, Tier, decide_view
+from service.domain.visibility import ArchiveView, FieldGroup, PurposeTable, Tier, decide_view
 
 _CLOCK_SKEW = dt.timedelta(minutes=5)
 
@@ -29,6 +30,12 @@ class ArchiveStore(Protocol):
     async def load(self, uscc: str, as_of: dt.datetime | None) -> Sequence[Fact]: ...
 
     async def usccs_named(self, normalised_name: str) -> Sequence[str]: ...
+
+
+class LevelReader(Protocol):
+    async def current(
+        self, uscc: str, as_of: dt.datetime | None = None
+    ) -> IntegrityLevel | None: ...
 
 
 class DisclosureLedger(Protocol):
@@ -50,12 +57,19 @@ class ArchiveRead:
 class ShownArchive:
     archive: EnterpriseArchive
     view: ArchiveView
+    level: IntegrityLevel | None
 
 
 class ArchiveReader:
     def __init__(
-        self, store: ArchiveStore, ledger: DisclosureLedger, purposes: PurposeTable, clock: Clock
+        self,
+        store: ArchiveStore,
+        ledger: DisclosureLedger,
+        purposes: PurposeTable,
+        clock: Clock,
+        levels: LevelReader,
     ) -> None:
+        self._levels = levels
         self._store = store
         self._ledger = ledger
         self._purposes = purposes
@@ -94,7 +108,10 @@ class ArchiveReader:
                     disclose_time=now,
                 )
             )
-        return ShownArchive(archive, view)
+        level = None
+        if FieldGroup.INTEGRITY_LEVEL in view.groups:
+            level = await self._levels.current(uscc, request.read_time)
+        return ShownArchive(archive, view, level)
 
     async def lookup(self, registered_name: str, request: ArchiveRead) -> ShownArchive:
         try:

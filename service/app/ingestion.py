@@ -13,7 +13,7 @@ from typing import Protocol
 
 import structlog
 
-from service.app.ports import Clock
+from service.app.ports import Clock, OnChange, no_change
 from service.domain.archive import Fact, platform_fact
 from service.domain.callers import Caller, Scope
 from service.domain.errors import FieldViolation, InvalidArgument, PermissionDenied
@@ -87,9 +87,12 @@ def parse_platform_name(name: str) -> str:
 
 
 class PlatformIngestion:
-    def __init__(self, store: IngestionStore, clock: Clock) -> None:
+    def __init__(
+        self, store: IngestionStore, clock: Clock, on_change: OnChange = no_change
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._on_change = on_change
 
     async def ingest(
         self, caller: Caller, platform_name: str, drafts: Sequence[RecordDraft]
@@ -136,6 +139,12 @@ class PlatformIngestion:
                 results[index] = RecordResult(index, event_id, RecordOutcome.ACCEPTED)
             else:
                 results[index] = self._seen(index, event_id, outcome is EventApplication.SEEN)
+        applied_usccs = [
+            event.fact.uscc
+            for event_id, (_index, event) in pending.items()
+            if applied[event_id] is EventApplication.APPLIED
+        ]
+        await self._on_change(applied_usccs)
         report = IngestReport(tuple(results[i] for i in range(len(drafts))))
         log.info(
             "platform_records_ingested",

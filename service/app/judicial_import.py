@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from service.app.ports import Clock
+from service.app.ports import Clock, OnChange, no_change
 from service.app.registry_import import RejectedRow
 from service.domain.archive import Fact, judicial_fact
 from service.domain.errors import InvalidIdentifier
@@ -18,8 +18,8 @@ BATCH_SIZE = 1000
 
 
 class FactWriter(Protocol):
-    async def write(self, facts: Sequence[Fact], source: str) -> int:
-        """Record the facts that changed; how many new versions."""
+    async def write(self, facts: Sequence[Fact], source: str) -> list[str]:
+        """Record the facts that changed; the USCC of each new version."""
         ...
 
 
@@ -31,9 +31,10 @@ class JudicialImportReport:
 
 
 class JudicialImporter:
-    def __init__(self, writer: FactWriter, clock: Clock) -> None:
+    def __init__(self, writer: FactWriter, clock: Clock, on_change: OnChange = no_change) -> None:
         self._writer = writer
         self._clock = clock
+        self._on_change = on_change
 
     async def run(
         self,
@@ -45,8 +46,9 @@ class JudicialImporter:
 
         async def flush() -> None:
             changed = await self._writer.write(batch, source="judicial-import")
-            report.changed += changed
-            report.unchanged += len(batch) - changed
+            report.changed += len(changed)
+            report.unchanged += len(batch) - len(changed)
+            await self._on_change(changed)
             progress(len(batch))
             batch.clear()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
@@ -11,6 +11,13 @@ from typing import Protocol, Self
 from service.domain.registry import RegistryRecord
 from service.domain.sealed import PiiKind, SealedValue
 from service.domain.verification import Verification
+
+OnChange = Callable[[Sequence[str]], Awaitable[object]]
+"""Told which enterprises' archives changed, so their levels are worked out again."""
+
+
+async def no_change(_usccs: Sequence[str]) -> None:
+    return None
 
 
 class RegistryUnavailable(Exception):

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from service.app.ports import Clock, PiiVault
+from service.app.ports import Clock, OnChange, PiiVault, no_change
 from service.domain.licence import china_today
 from service.domain.registry import RegistryRecord
 from service.domain.registry_rows import RegistryRowDraft, RowRejected, parse_registry_row
@@ -28,6 +28,7 @@ class WriteCounts:
     unchanged: int = 0
     # Rows older than the record already held: an old file must not undo a newer one.
     stale: int = 0
+    changed: tuple[str, ...] = ()
 
 
 class RegistrySnapshotWriter(Protocol):
@@ -83,10 +84,17 @@ def _content_document(draft: RegistryRowDraft, snapshot_time: dt.datetime) -> by
 
 
 class RegistryImporter:
-    def __init__(self, writer: RegistrySnapshotWriter, vault: PiiVault, clock: Clock) -> None:
+    def __init__(
+        self,
+        writer: RegistrySnapshotWriter,
+        vault: PiiVault,
+        clock: Clock,
+        on_change: OnChange = no_change,
+    ) -> None:
         self._writer = writer
         self._vault = vault
         self._clock = clock
+        self._on_change = on_change
 
     def _record(self, draft: RegistryRowDraft, snapshot_time: dt.datetime) -> RegistryRecord:
         id_number = None
@@ -132,6 +140,7 @@ class RegistryImporter:
             report.updated += counts.updated
             report.unchanged += counts.unchanged
             report.stale += counts.stale
+            await self._on_change(counts.changed)
             progress(len(batch))
             batch.clear()
 

@@ -13,11 +13,13 @@ import structlog
 from service.app.ports import (
     Clock,
     DuplicateRequest,
+    OnChange,
     PageCursor,
     PiiVault,
     Registry,
     RegistryUnavailable,
     UnitOfWorkFactory,
+    no_change,
 )
 from service.app.resource_names import (
     decode_page_token,
@@ -104,7 +106,9 @@ class VerificationService:
         *,
         registry_timeout_seconds: float,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        on_change: OnChange = no_change,
     ) -> None:
+        self._on_change = on_change
         self._uow = uow
         self._registry = registry
         self._vault = vault
@@ -164,6 +168,7 @@ class VerificationService:
             if winner is None:
                 raise
             return self._replay(winner, fingerprint)
+        await self._on_change([verification.uscc])
         log.info(
             "verification_created",
             verification_id=verification.id,

@@ -319,6 +319,189 @@ def platform_import(path: Path, platform_code: str, quiet: bool, **flags: Any) -
         click.echo(problem)
 
 
+def _app_call(flags: dict[str, Any], work: Any) -> Any:
+    """Run one coroutine against a bootstrapped application; service errors end the command."""
+    from service.bootstrap import bootstrap
+
+    settings = _settings(**flags)
+
+    async def run() -> Any:
+        app = await bootstrap(settings)
+        try:
+            return await work(app)
+        finally:
+            await app.close()
+
+    try:
+        return asyncio.run(run())
+    except ServiceError as error:
+        details = getattr(error, "violations", ())
+        lines = [error.message] + [f"  {v.field}: {v.description}" for v in details]
+        raise click.ClickException("\n".join(lines)) from error
+
+
+@main.group()
+def scorecard() -> None:
+    """Scorecard versions: load, shadow, compare, activate."""
+
+
+@scorecard.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--shadow", is_flag=True, help="run beside the active version without replacing it")
+@_with_db_options
+def scorecard_load(path: Path, shadow: bool, **flags: Any) -> None:
+    """Check a scorecard file and load it as the active (or shadow) version."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    card = _app_call(flags, lambda app: app.levels.load_scorecard(document, shadow=shadow))
+    click.echo(f"scorecard {card.version} loaded as {'shadow' if shadow else 'active'}")
+
+
+@scorecard.command("activate")
+@click.argument("version")
+@_with_db_options
+def scorecard_activate(version: str, **flags: Any) -> None:
+    """Make a loaded version active; the previous active version is retired."""
+    _app_call(flags, lambda app: app.levels.activate(version))
+    click.echo(f"scorecard {version} is active")
+
+
+@scorecard.command("compare")
+@_with_db_options
+def scorecard_compare(**flags: Any) -> None:
+    """Class distributions of the active and shadow versions, side by side."""
+    comparison = _app_call(flags, lambda app: app.levels.compare())
+    classes = list(dict.fromkeys([*comparison.active, *comparison.shadow]))
+    click.echo(
+        f"{'class':20} {comparison.active_version:>12} {comparison.shadow_version or '-':>12}"
+    )
+    for name in classes:
+        click.echo(
+            f"{name:20} {comparison.active.get(name, 0):>12} {comparison.shadow.get(name, 0):>12}"
+        )
+
+
+@main.group()
+def level() -> None:
+    """Integrity levels."""
+
+
+@level.command("recompute")
+@click.argument("usccs", nargs=-1)
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@_with_db_options
+def level_recompute(usccs: tuple[str, ...], quiet: bool, **flags: Any) -> None:
+    """Recompute the given enterprises' levels, or every enterprise's when none are given."""
+    started = time.perf_counter()
+
+    async def work(app: Any) -> int:
+        if usccs:
+            await app.levels.recompute(usccs)
+            return len(usccs)
+        with tqdm(unit="enterprise", disable=quiet, file=sys.stderr) as bar:
+            return int(await app.levels.recompute_all(bar.update))
+
+    count = _app_call(flags, work)
+    click.echo(f"recomputed {count} enterprises in {time.perf_counter() - started:.1f}s")
+
+
+@level.command("history")
+@click.argument("uscc")
+@_with_db_options
+def level_history(uscc: str, **flags: Any) -> None:
+    """Every level an enterprise has had, newest first."""
+    for item in _app_call(flags, lambda app: app.levels.history(uscc)):
+        click.echo(
+            f"{item.compute_time:%Y-%m-%d %H:%M:%S} {item.level_class:18} {item.score:>4} "
+            f"{item.scorecard_version} {item.inputs_digest[:12]} {item.cap_reason}"
+        )
+
+
+@main.group()
+def policy() -> None:
+    """Platform access and eligibility policies: load, list, retire."""
+
+
+@policy.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_with_db_options
+def policy_load(path: Path, **flags: Any) -> None:
+    """Check a policy version (JSON) and load it; a malformed one changes nothing."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise click.ClickException(f"{path} is not JSON: {error}") from error
+    loaded, created = _app_call(flags, lambda app: app.policies.load(document))
+    state = "loaded" if created else "already loaded"
+    click.echo(
+        f"{loaded.reference} {state}: announced {loaded.announce_time.isoformat()}, "
+        f"effective {loaded.effective_time.isoformat()}"
+    )
+
+
+@policy.command("list")
+@_with_db_options
+def policy_list(**flags: Any) -> None:
+    """Every policy version with its announcement, effective and retirement times."""
+    for item, retired in _app_call(flags, lambda app: app.policies.list()):
+        retirement = f" retired {retired.isoformat()}" if retired else ""
+        click.echo(
+            f"{item.reference} announced {item.announce_time.isoformat()} "
+            f"effective {item.effective_time.isoformat()}{retirement} "
+            f"conditions={len(item.conditions)}"
+        )
+
+
+@policy.command("retire")
+@click.argument("platform")
+@click.argument("policy_id")
+@click.argument("version", type=int)
+@_with_db_options
+def policy_retire(platform: str, policy_id: str, version: int, **flags: Any) -> None:
+    """Retire a policy version from now on; the version before it applies again, if any."""
+    _app_call(flags, lambda app: app.policies.retire(platform, policy_id, version))
+    click.echo(f"platforms/{platform}/policies/{policy_id}@{version} retired")
+
+
+@main.group()
+def enterprise() -> None:
+    """Service state of an enterprise: suspend, restore."""
+
+
+async def _set_service_state(app: Any, uscc: str, *, suspended: bool, reason: str) -> None:
+    from service.domain.archive import service_state_fact
+    from service.domain.errors import InvalidArgument, InvalidIdentifier
+    from service.domain.identifiers.uscc import parse_uscc
+
+    try:
+        parse_uscc(uscc)
+    except InvalidIdentifier as problem:
+        raise InvalidArgument([problem.at("uscc")]) from problem
+    fact = service_state_fact(uscc, suspended=suspended, reason=reason)
+    changed = await app.fact_writer.write([fact], source="ops")
+    await app.levels.recompute(changed or [uscc])
+
+
+@enterprise.command("suspend")
+@click.argument("uscc")
+@click.option(
+    "--reason", required=True, help="why, as the agreement lists (violation, risk control, ...)"
+)
+@_with_db_options
+def enterprise_suspend(uscc: str, reason: str, **flags: Any) -> None:
+    """Suspend the service for an enterprise: its eligibility checks are denied."""
+    _app_call(flags, lambda app: _set_service_state(app, uscc, suspended=True, reason=reason))
+    click.echo(f"{uscc} suspended")
+
+
+@enterprise.command("restore")
+@click.argument("uscc")
+@_with_db_options
+def enterprise_restore(uscc: str, **flags: Any) -> None:
+    """Restore the service for a suspended enterprise."""
+    _app_call(flags, lambda app: _set_service_state(app, uscc, suspended=False, reason=""))
+    click.echo(f"{uscc} restored")
+
+
 @main.group()
 def registry() -> None:
     """Registry snapshots."""

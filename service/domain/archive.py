@@ -40,6 +40,9 @@ class FactKind(StrEnum):
     TRADE = "trade"
     CONDUCT = "conduct"
     CERTIFICATION = "certification"
+    # Ops suspended or restored the service for the enterprise (agreement: violation,
+    # impersonation, risk control, ...).
+    SERVICE_STATE = "service_state"
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ class EnterpriseArchive:
     judicial_entries: tuple[JudicialEntry, ...]
     platforms: tuple[PlatformBusiness, ...]
     read_time: dt.datetime
+    service_suspended: bool = False
+    suspension_reason: str = ""
 
     @property
     def read_date(self) -> dt.date:
@@ -241,6 +246,12 @@ def platform_fact(uscc: str, platform: str, record: PlatformRecord) -> Fact:
     return Fact(uscc, kind, key, platform, payload)
 
 
+def service_state_fact(uscc: str, *, suspended: bool, reason: str) -> Fact:
+    return Fact(
+        uscc, FactKind.SERVICE_STATE, "state", "", {"suspended": suspended, "reason": reason}
+    )
+
+
 def _suffix(key: str) -> str:
     return key.partition(":")[2]
 
@@ -312,11 +323,15 @@ def assemble_archive(
     judicial: list[JudicialEntry] = []
     by_platform: dict[str, list[Fact]] = {}
     found = False
+    suspended, suspension_reason = False, ""
     for fact in facts:
         if fact.payload is None:
             continue
         found = True
-        if fact.kind is FactKind.REGISTRY:
+        if fact.kind is FactKind.SERVICE_STATE:
+            suspended = bool(fact.payload["suspended"])
+            suspension_reason = str(fact.payload["reason"]) if suspended else ""
+        elif fact.kind is FactKind.REGISTRY:
             registry = _registry_from(uscc, fact.payload)
         elif fact.kind is FactKind.JUDICIAL:
             judicial.append(_judicial_from(fact.key, fact.payload))
@@ -334,4 +349,6 @@ def assemble_archive(
             _platform_business(platform, facts) for platform, facts in sorted(by_platform.items())
         ),
         read_time=read_time,
+        service_suspended=suspended,
+        suspension_reason=suspension_reason,
     )

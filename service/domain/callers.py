@@ -24,13 +24,16 @@ class Scope(StrEnum):
     VERIFY = "verify"
     READ_ARCHIVE = "read_archive"
     INGEST = "ingest"
+    CHECK_ELIGIBILITY = "check_eligibility"
     # Acting for merchants and viewers: the merchant gateway's scope.
     ACT_FOR_USERS = "act_for_users"
     OPS = "ops"
 
 
 DEFAULT_SCOPES: dict[CallerKind, frozenset[Scope]] = {
-    CallerKind.PLATFORM: frozenset({Scope.VERIFY, Scope.READ_ARCHIVE, Scope.INGEST}),
+    CallerKind.PLATFORM: frozenset(
+        {Scope.VERIFY, Scope.READ_ARCHIVE, Scope.INGEST, Scope.CHECK_ELIGIBILITY}
+    ),
     CallerKind.GATEWAY: frozenset({Scope.READ_ARCHIVE, Scope.ACT_FOR_USERS}),
     CallerKind.OPS: frozenset(Scope),
 }

@@ -691,15 +691,103 @@ Global___Certification: typing_extensions.TypeAlias = Certification
 
 @typing.final
 class IntegrityLevel(google.protobuf.message.Message):
-    """The integrity level. Its content is defined with the scorecard."""
+    """The integrity level: explainable, versioned and reproducible."""
 
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
+    LEVEL_CLASS_FIELD_NUMBER: builtins.int
+    SUFFICIENT_DATA_FIELD_NUMBER: builtins.int
+    SCORE_FIELD_NUMBER: builtins.int
+    REASONS_FIELD_NUMBER: builtins.int
+    IMPROVEMENTS_FIELD_NUMBER: builtins.int
+    SCORECARD_VERSION_FIELD_NUMBER: builtins.int
+    INPUTS_DIGEST_FIELD_NUMBER: builtins.int
+    COMPUTE_TIME_FIELD_NUMBER: builtins.int
+    CAP_REASON_FIELD_NUMBER: builtins.int
+    level_class: builtins.str
+    """The class, best first: one of the scorecard's classes (for example "AAA",
+    "AA", "A", "B", "C"), or "INSUFFICIENT_DATA" when the archive holds too
+    little to judge.
+    """
+    sufficient_data: builtins.bool
+    """Whether the archive held enough data for a level."""
+    score: builtins.int
+    """The score, 0 to 1000."""
+    scorecard_version: builtins.str
+    """The scorecard version that computed it."""
+    inputs_digest: builtins.str
+    """SHA-256 of the inputs, hex: the same inputs and scorecard give the same level."""
+    cap_reason: builtins.str
+    """When a hard cap held the class down, the cap's reason (for example
+    "REGISTRATION_REVOKED"); empty otherwise.
+    """
+    @property
+    def reasons(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___LevelReason]:
+        """Up to four principal reasons, most important first."""
+
+    @property
+    def improvements(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
+        """What would most improve the level."""
+
+    @property
+    def compute_time(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        """When it was computed."""
+
     def __init__(
         self,
+        *,
+        level_class: builtins.str = ...,
+        sufficient_data: builtins.bool = ...,
+        score: builtins.int = ...,
+        reasons: collections.abc.Iterable[Global___LevelReason] | None = ...,
+        improvements: collections.abc.Iterable[builtins.str] | None = ...,
+        scorecard_version: builtins.str = ...,
+        inputs_digest: builtins.str = ...,
+        compute_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        cap_reason: builtins.str = ...,
     ) -> None: ...
+    def HasField(self, field_name: typing.Literal["compute_time", b"compute_time"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["cap_reason", b"cap_reason", "compute_time", b"compute_time", "improvements", b"improvements", "inputs_digest", b"inputs_digest", "level_class", b"level_class", "reasons", b"reasons", "score", b"score", "scorecard_version", b"scorecard_version", "sufficient_data", b"sufficient_data"]) -> None: ...
 
 Global___IntegrityLevel: typing_extensions.TypeAlias = IntegrityLevel
+
+@typing.final
+class LevelReason(google.protobuf.message.Message):
+    """One principal reason for a level: a factor actually scored."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    FACTOR_FIELD_NUMBER: builtins.int
+    POINTS_FIELD_NUMBER: builtins.int
+    MAX_POINTS_FIELD_NUMBER: builtins.int
+    DESCRIPTION_FIELD_NUMBER: builtins.int
+    RECORDS_FIELD_NUMBER: builtins.int
+    factor: builtins.str
+    """The factor's code (for example "JUDICIAL_ENTRIES")."""
+    points: builtins.int
+    """Points the factor scored."""
+    max_points: builtins.int
+    """The most the factor can score."""
+    description: builtins.str
+    """Why, in words."""
+    @property
+    def records(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
+        """The archive records that drove it (for example "judicial:J-1",
+        "conduct:test-platform:C9", "verification:<id>").
+        """
+
+    def __init__(
+        self,
+        *,
+        factor: builtins.str = ...,
+        points: builtins.int = ...,
+        max_points: builtins.int = ...,
+        description: builtins.str = ...,
+        records: collections.abc.Iterable[builtins.str] | None = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["description", b"description", "factor", b"factor", "max_points", b"max_points", "points", b"points", "records", b"records"]) -> None: ...
+
+Global___LevelReason: typing_extensions.TypeAlias = LevelReason
 
 @typing.final
 class GetArchiveRequest(google.protobuf.message.Message):

@@ -23,8 +23,8 @@ def _identity(fact: Fact) -> FactIdentity:
 
 async def append_facts(
     connection: AsyncConnection, facts: Sequence[Fact], now: dt.datetime, source: str
-) -> int:
-    """Record the facts that differ from their open version; how many versions were added.
+) -> list[str]:
+    """Record the facts that differ from their open version; the USCC of each new version.
 
     Runs inside the caller's transaction, so a fact and whatever caused it commit together.
     """
@@ -32,7 +32,7 @@ async def append_facts(
     for fact in facts:  # the last word on a fact within one batch is the one that counts
         latest[_identity(fact)] = fact
     if not latest:
-        return 0
+        return []
     query = select(
         archive_facts.c.id,
         archive_facts.c.uscc,
@@ -80,7 +80,7 @@ async def append_facts(
         )
     if to_insert:
         await connection.execute(archive_facts.insert(), to_insert)
-    return len(to_insert)
+    return [row["uscc"] for row in to_insert]
 
 
 async def load_facts(
@@ -119,6 +119,6 @@ class SqlFactWriter:
         self._engine = engine
         self._clock = clock
 
-    async def write(self, facts: Sequence[Fact], source: str) -> int:
+    async def write(self, facts: Sequence[Fact], source: str) -> list[str]:
         async with write_transaction(self._engine) as connection:
             return await append_facts(connection, facts, self._clock.now(), source)

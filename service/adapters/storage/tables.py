@@ -177,3 +177,62 @@ disclosure_ledger = Table(
     Column("entry_hash", LargeBinary, nullable=False),
     Index("ix_disclosure_ledger_subject", "subject_uscc", "sequence"),
 )
+
+scorecards = Table(
+    "scorecards",
+    metadata,
+    Column("version", String(32), primary_key=True),
+    Column("document", Json, nullable=False),
+    # active (one at most), shadow (one at most), or retired.
+    Column("state", String(16), nullable=False),
+    Column("load_time", UtcDateTime, nullable=False),
+    Column("state_time", UtcDateTime, nullable=False),
+)
+
+# Every level ever computed: the current one is the latest per enterprise and role.
+integrity_levels = Table(
+    "integrity_levels",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("uscc", String(18), nullable=False),
+    Column("role", String(8), nullable=False),
+    Column("scorecard_version", String(32), nullable=False),
+    Column("level_class", String(32), nullable=False),
+    Column("sufficient_data", Boolean, nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("reasons", Json, nullable=False),
+    Column("improvements", Json, nullable=False),
+    Column("cap_reason", String(64), nullable=False),
+    Column("inputs_digest", String(64), nullable=False),
+    Column("compute_time", UtcDateTime, nullable=False),
+    Index("ix_integrity_levels_uscc_role_time", "uscc", "role", "compute_time"),
+)
+
+eligibility_policies = Table(
+    "eligibility_policies",
+    metadata,
+    Column("platform", String(32), primary_key=True),
+    Column("policy_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("document", Json, nullable=False),
+    Column("announce_time", UtcDateTime, nullable=False),
+    Column("effective_time", UtcDateTime, nullable=False),
+    Column("retire_time", UtcDateTime),
+    Column("load_time", UtcDateTime, nullable=False),
+)
+
+# Which enterprises changed, in order: replicas and caches follow it to drop stale entries.
+change_log = Table(
+    "change_log",
+    metadata,
+    Column(
+        "sequence",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("uscc", String(18), nullable=False),
+    Column("change_time", UtcDateTime, nullable=False),
+)

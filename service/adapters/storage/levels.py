@@ -1,0 +1,275 @@
+"""Integrity levels, scorecards and the change log in the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import RowMapping, and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from service.adapters.storage.engine import SQLITE_BEGIN, write_transaction
+from service.adapters.storage.tables import (
+    archive_facts,
+    change_log,
+    integrity_levels,
+    scorecards,
+    verifications,
+)
+from service.domain.archive import Fact, FactKind
+from service.domain.scorecard import IntegrityLevel, LevelReason, VerificationSummary
+
+
+def _level(row: RowMapping) -> IntegrityLevel:
+    return IntegrityLevel(
+        uscc=row["uscc"],
+        level_class=row["level_class"],
+        sufficient_data=bool(row["sufficient_data"]),
+        score=int(row["score"]),
+        reasons=tuple(
+            LevelReason(
+                r["factor"], r["points"], r["max_points"], r["description"], tuple(r["records"])
+            )
+            for r in row["reasons"]
+        ),
+        improvements=tuple(row["improvements"]),
+        cap_reason=row["cap_reason"],
+        scorecard_version=row["scorecard_version"],
+        inputs_digest=row["inputs_digest"],
+        compute_time=row["compute_time"],
+    )
+
+
+def _row(level: IntegrityLevel, role: str) -> dict[str, Any]:
+    return {
+        "uscc": level.uscc,
+        "role": role,
+        "scorecard_version": level.scorecard_version,
+        "level_class": level.level_class,
+        "sufficient_data": level.sufficient_data,
+        "score": level.score,
+        "reasons": [
+            {
+                "factor": r.factor,
+                "points": r.points,
+                "max_points": r.max_points,
+                "description": r.description,
+                "records": list(r.records),
+            }
+            for r in level.reasons
+        ],
+        "improvements": list(level.improvements),
+        "cap_reason": level.cap_reason,
+        "inputs_digest": level.inputs_digest,
+        "compute_time": level.compute_time,
+    }
+
+
+async def append_changes(
+    connection: AsyncConnection, usccs: Sequence[str], now: dt.datetime
+) -> None:
+    if usccs:
+        await connection.execute(
+            change_log.insert(), [{"uscc": uscc, "change_time": now} for uscc in usccs]
+        )
+
+
+class SqlLevelStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def _read(self) -> AsyncConnection:
+        connection = await self._engine.connect()
+        return await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+
+    async def load_inputs(
+        self, usccs: Sequence[str]
+    ) -> dict[str, tuple[list[Fact], VerificationSummary | None]]:
+        """Open facts and the latest verification of each enterprise, in two queries."""
+        result: dict[str, tuple[list[Fact], VerificationSummary | None]] = {
+            u: ([], None) for u in usccs
+        }
+        connection = await self._read()
+        try:
+            facts = await connection.execute(
+                select(archive_facts)
+                .where(archive_facts.c.uscc.in_(usccs), archive_facts.c.superseded_time.is_(None))
+                .order_by(archive_facts.c.id)
+            )
+            for row in facts.mappings():
+                result[row["uscc"]][0].append(
+                    Fact(
+                        row["uscc"],
+                        FactKind(row["kind"]),
+                        row["fact_key"],
+                        row["platform"],
+                        row["payload"],
+                    )
+                )
+            latest = await connection.execute(
+                select(
+                    verifications.c.uscc,
+                    verifications.c.id,
+                    verifications.c.outcome,
+                    verifications.c.create_time,
+                )
+                .where(verifications.c.uscc.in_(usccs))
+                .order_by(verifications.c.uscc, verifications.c.create_time.desc())
+            )
+            for found in latest:
+                if result[found.uscc][1] is None:
+                    summary = VerificationSummary(
+                        found.id, found.outcome == "verified", found.create_time
+                    )
+                    result[found.uscc] = (result[found.uscc][0], summary)
+        finally:
+            await connection.close()
+        return result
+
+    async def latest_digests(self, usccs: Sequence[str], role: str) -> dict[str, tuple[str, str]]:
+        """(scorecard version, inputs digest) of each enterprise's current level."""
+        newest = (
+            select(integrity_levels.c.uscc, func.max(integrity_levels.c.id).label("id"))
+            .where(integrity_levels.c.uscc.in_(usccs), integrity_levels.c.role == role)
+            .group_by(integrity_levels.c.uscc)
+            .subquery()
+        )
+        query = select(
+            integrity_levels.c.uscc,
+            integrity_levels.c.scorecard_version,
+            integrity_levels.c.inputs_digest,
+        ).join(newest, integrity_levels.c.id == newest.c.id)
+        connection = await self._read()
+        try:
+            return {
+                r.uscc: (r.scorecard_version, r.inputs_digest)
+                for r in await connection.execute(query)
+            }
+        finally:
+            await connection.close()
+
+    async def save(self, levels: Sequence[tuple[IntegrityLevel, str]], now: dt.datetime) -> None:
+        if not levels:
+            return
+        async with write_transaction(self._engine) as connection:
+            await connection.execute(
+                integrity_levels.insert(), [_row(level, role) for level, role in levels]
+            )
+            await append_changes(
+                connection, sorted({level.uscc for level, role in levels if role == "active"}), now
+            )
+
+    async def current(
+        self, uscc: str, role: str = "active", as_of: dt.datetime | None = None
+    ) -> IntegrityLevel | None:
+        query = select(integrity_levels).where(
+            integrity_levels.c.uscc == uscc, integrity_levels.c.role == role
+        )
+        if as_of is not None:
+            query = query.where(integrity_levels.c.compute_time <= as_of)
+        query = query.order_by(integrity_levels.c.id.desc()).limit(1)
+        connection = await self._read()
+        try:
+            row = (await connection.execute(query)).mappings().first()
+        finally:
+            await connection.close()
+        return _level(row) if row else None
+
+    async def history(self, uscc: str, role: str = "active") -> list[IntegrityLevel]:
+        query = (
+            select(integrity_levels)
+            .where(integrity_levels.c.uscc == uscc, integrity_levels.c.role == role)
+            .order_by(integrity_levels.c.id.desc())
+        )
+        connection = await self._read()
+        try:
+            return [_level(row) for row in (await connection.execute(query)).mappings()]
+        finally:
+            await connection.close()
+
+    async def enterprises(self, batch: int) -> AsyncIterator[list[str]]:
+        """Every enterprise with an archive, in batches, by USCC."""
+        after = ""
+        while True:
+            query = (
+                select(archive_facts.c.uscc)
+                .where(archive_facts.c.superseded_time.is_(None), archive_facts.c.uscc > after)
+                .group_by(archive_facts.c.uscc)
+                .order_by(archive_facts.c.uscc)
+                .limit(batch)
+            )
+            connection = await self._read()
+            try:
+                usccs = [row.uscc for row in await connection.execute(query)]
+            finally:
+                await connection.close()
+            if not usccs:
+                return
+            yield usccs
+            after = usccs[-1]
+
+    async def distribution(self, scorecard_version: str) -> dict[str, int]:
+        """Classes of each enterprise's latest level under one scorecard version."""
+        newest = (
+            select(func.max(integrity_levels.c.id).label("id"))
+            .where(integrity_levels.c.scorecard_version == scorecard_version)
+            .group_by(integrity_levels.c.uscc)
+            .subquery()
+        )
+        query = (
+            select(integrity_levels.c.level_class, func.count())
+            .join(newest, integrity_levels.c.id == newest.c.id)
+            .group_by(integrity_levels.c.level_class)
+        )
+        connection = await self._read()
+        try:
+            return {row[0]: int(row[1]) for row in await connection.execute(query)}
+        finally:
+            await connection.close()
+
+
+class SqlScorecardStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def all(self) -> list[tuple[Mapping[str, Any], str]]:
+        async with self._engine.connect() as connection:
+            connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+            rows = await connection.execute(
+                select(scorecards.c.document, scorecards.c.state).order_by(scorecards.c.load_time)
+            )
+            return [(row.document, row.state) for row in rows]
+
+    async def put(
+        self, version: str, document: Mapping[str, Any], state: str, now: dt.datetime
+    ) -> None:
+        """Load a version in a state; the version holding that state before is retired."""
+        async with write_transaction(self._engine) as connection:
+            if state in ("active", "shadow"):
+                await connection.execute(
+                    update(scorecards)
+                    .where(and_(scorecards.c.state == state, scorecards.c.version != version))
+                    .values(state="retired", state_time=now)
+                )
+            existing = (
+                await connection.execute(
+                    select(scorecards.c.version).where(scorecards.c.version == version)
+                )
+            ).first()
+            if existing is None:
+                await connection.execute(
+                    scorecards.insert().values(
+                        version=version,
+                        document=dict(document),
+                        state=state,
+                        load_time=now,
+                        state_time=now,
+                    )
+                )
+            else:
+                await connection.execute(
+                    update(scorecards)
+                    .where(scorecards.c.version == version)
+                    .values(state=state, state_time=now)
+                )

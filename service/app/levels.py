@@ -1,0 +1,193 @@
+"""Working out integrity levels: on change, in full, in shadow, and reading them back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+
+from service.app.ports import Clock
+from service.domain.archive import Fact, assemble_archive
+from service.domain.errors import FailedPrecondition, NotFound
+from service.domain.scorecard import (
+    IntegrityLevel,
+    Scorecard,
+    VerificationSummary,
+    compute_level,
+    parse_scorecard,
+)
+
+log = structlog.get_logger("integrity.levels")
+
+ACTIVE = "active"
+SHADOW = "shadow"
+BATCH = 500
+
+
+class LevelStore(Protocol):
+    async def load_inputs(
+        self, usccs: Sequence[str]
+    ) -> dict[str, tuple[list[Fact], VerificationSummary | None]]: ...
+
+    async def latest_digests(
+        self, usccs: Sequence[str], role: str
+    ) -> dict[str, tuple[str, str]]: ...
+
+    async def save(
+        self, levels: Sequence[tuple[IntegrityLevel, str]], now: dt.datetime
+    ) -> None: ...
+
+    async def current(
+        self, uscc: str, role: str = ACTIVE, as_of: dt.datetime | None = None
+    ) -> IntegrityLevel | None: ...
+
+    async def history(self, uscc: str, role: str = ACTIVE) -> list[IntegrityLevel]: ...
+
+    def enterprises(self, batch: int) -> Any: ...
+
+    async def distribution(self, scorecard_version: str) -> dict[str, int]: ...
+
+
+class ScorecardStore(Protocol):
+    async def all(self) -> list[tuple[Mapping[str, Any], str]]: ...
+
+    async def put(
+        self, version: str, document: Mapping[str, Any], state: str, now: dt.datetime
+    ) -> None: ...
+
+
+def canonical_inputs(facts: Sequence[Fact], verification: VerificationSummary | None) -> Any:
+    """What a level is computed from, in a stable order: the digest covers exactly this."""
+    return {
+        "facts": sorted([f.kind.value, f.key, f.platform, f.payload] for f in facts),
+        "verification": None
+        if verification is None
+        else [verification.verification_id, verification.verified, verification.time.isoformat()],
+    }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    active_version: str
+    shadow_version: str | None
+    active: Mapping[str, int]
+    shadow: Mapping[str, int]
+
+
+class LevelService:
+    def __init__(
+        self,
+        store: LevelStore,
+        cards: ScorecardStore,
+        clock: Clock,
+        on_saved: Callable[[Sequence[str]], object] = lambda _: None,
+    ) -> None:
+        self._on_saved = on_saved
+        self._store = store
+        self._cards = cards
+        self._clock = clock
+        self._parsed: dict[str, Scorecard] = {}
+
+    async def scorecards(self) -> tuple[Scorecard, Scorecard | None]:
+        active: Scorecard | None = None
+        shadow: Scorecard | None = None
+        for document, state in await self._cards.all():
+            version = str(document["version"])
+            card = self._parsed.get(version) or parse_scorecard(document)
+            self._parsed[version] = card
+            if state == ACTIVE:
+                active = card
+            elif state == SHADOW:
+                shadow = card
+        if active is None:
+            raise FailedPrecondition("no active scorecard", reason="NO_ACTIVE_SCORECARD")
+        return active, shadow
+
+    async def class_names(self) -> Sequence[str]:
+        active, _shadow = await self.scorecards()
+        return active.class_names
+
+    async def load_scorecard(self, document: Mapping[str, Any], *, shadow: bool) -> Scorecard:
+        """Check a scorecard document and load it as the active or shadow version."""
+        card = parse_scorecard(document)
+        await self._cards.put(
+            card.version, document, SHADOW if shadow else ACTIVE, self._clock.now()
+        )
+        return card
+
+    async def activate(self, version: str) -> None:
+        for document, _state in await self._cards.all():
+            if str(document["version"]) == version:
+                await self._cards.put(version, document, ACTIVE, self._clock.now())
+                return
+        raise NotFound(f"no scorecard version {version}")
+
+    def compute(
+        self,
+        card: Scorecard,
+        uscc: str,
+        facts: Sequence[Fact],
+        verification: VerificationSummary | None,
+        now: dt.datetime,
+    ) -> IntegrityLevel:
+        archive = assemble_archive(uscc, facts, now)
+        inputs = canonical_inputs(facts, verification)
+        return compute_level(card, uscc, archive, verification, inputs, now)
+
+    async def recompute(self, usccs: Iterable[str]) -> int:
+        """Recompute the levels of these enterprises; save those whose inputs changed."""
+        ordered = sorted(set(usccs))
+        if not ordered:
+            return 0
+        active, shadow = await self.scorecards()
+        saved = 0
+        for start in range(0, len(ordered), BATCH):
+            saved += await self._recompute_batch(ordered[start : start + BATCH], active, shadow)
+        return saved
+
+    async def _recompute_batch(
+        self, usccs: Sequence[str], active: Scorecard, shadow: Scorecard | None
+    ) -> int:
+        now = self._clock.now()
+        inputs = await self._store.load_inputs(usccs)
+        roles = [(active, ACTIVE)] + ([(shadow, SHADOW)] if shadow else [])
+        to_save: list[tuple[IntegrityLevel, str]] = []
+        for card, role in roles:
+            previous = await self._store.latest_digests(usccs, role)
+            for uscc in usccs:
+                facts, verification = inputs[uscc]
+                level = self.compute(card, uscc, facts, verification, now)
+                if previous.get(uscc) != (level.scorecard_version, level.inputs_digest):
+                    to_save.append((level, role))
+        await self._store.save(to_save, now)
+        changed = [level.uscc for level, role in to_save if role == ACTIVE]
+        self._on_saved(changed)
+        return len(changed)
+
+    async def recompute_all(self, progress: Callable[[int], object] = lambda _: None) -> int:
+        active, shadow = await self.scorecards()
+        total = 0
+        async for batch in self._store.enterprises(BATCH):
+            await self._recompute_batch(batch, active, shadow)
+            total += len(batch)
+            progress(len(batch))
+        log.info("levels_recomputed", enterprises=total, scorecard=active.version)
+        return total
+
+    async def current(self, uscc: str, as_of: dt.datetime | None = None) -> IntegrityLevel | None:
+        return await self._store.current(uscc, ACTIVE, as_of)
+
+    async def history(self, uscc: str) -> list[IntegrityLevel]:
+        return await self._store.history(uscc, ACTIVE)
+
+    async def compare(self) -> Comparison:
+        active, shadow = await self.scorecards()
+        return Comparison(
+            active.version,
+            shadow.version if shadow else None,
+            await self._store.distribution(active.version),
+            await self._store.distribution(shadow.version) if shadow else {},
+        )

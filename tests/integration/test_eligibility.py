@@ -1,0 +1,259 @@
+"""Eligibility checks over gRPC: policies by effective time, reasons, suspension, ledger, caches."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from click.testing import CliRunner
+from integrity.v1 import eligibility_pb2
+
+from clients import AsyncIntegrityClient, IntegrityCallError
+from service.bootstrap import Application, bootstrap, build_server
+from service.cli.ops import main as ops
+from service.domain.callers import CallerKind
+from service.settings import Settings
+from tests.builders import import_rows, registry_row, verification_for
+
+E = eligibility_pb2
+T0 = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)
+
+
+class ManualClock:
+    def __init__(self, now: dt.datetime) -> None:
+        self.now_value = now
+
+    def now(self) -> dt.datetime:
+        return self.now_value
+
+
+def policy(
+    version: int, effective: dt.datetime, conditions: list[dict[str, Any]], platform: str = "shop"
+) -> dict[str, Any]:
+    return {
+        "platform": platform,
+        "policy": "store_opening",
+        "version": version,
+        "description": "store opening",
+        "announce_time": (effective - dt.timedelta(days=7)).isoformat(),
+        "effective_time": effective.isoformat(),
+        "conditions": conditions,
+    }
+
+
+STRICT = [
+    {"kind": "business_status"},
+    {"kind": "licence_valid_for_days", "days": 30},
+    {
+        "kind": "identity_verified",
+        "within_days": 365,
+        "supplementary_information": ["legal representative's authorisation"],
+    },
+    {
+        "kind": "min_class",
+        "class": "AA",
+        "on_unmet": "review",
+        "supplementary_information": ["recent tax certificate"],
+    },
+]
+
+
+class Rig:
+    def __init__(self, app: Application, clock: ManualClock, port: int, token: str) -> None:
+        self.app, self.clock, self.port, self.token = app, clock, port, token
+
+    def client(self) -> AsyncIntegrityClient:
+        return AsyncIntegrityClient(f"127.0.0.1:{self.port}", token=self.token)
+
+
+@pytest.fixture
+async def rig(settings: Settings) -> AsyncIterator[Rig]:
+    clock = ManualClock(T0)
+    app = await bootstrap(settings, clock=clock)
+    from tests.conftest import _clean
+
+    await _clean(app)
+    _caller, token = await app.credentials.create_caller(
+        CallerKind.PLATFORM, "Shop", platform="shop"
+    )
+    server, _health = build_server(app)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    yield Rig(app, clock, port, token)
+    await server.stop(None)
+    await app.close()
+
+
+async def test_decisions_with_reasons_and_supplementary_information(rig: Rig) -> None:
+    await rig.app.policies.load(policy(1, T0 - dt.timedelta(days=1), STRICT))
+    good, revoked = registry_row(), registry_row(status="revoked")
+    await import_rows(rig.app, [good, revoked])
+    async with rig.client() as client:
+        await client.create_verification(verification_for(good))
+        allowed = await client.check_eligibility(good["uscc"], "store_opening")
+        denied = await client.check_eligibility(revoked["uscc"], "store_opening")
+    # The good enterprise is verified and in business, but its class is below A: review.
+    assert allowed.decision == E.ELIGIBILITY_DECISION_REVIEW
+    assert [u.reason_code for u in allowed.unmet_conditions] == ["CLASS_TOO_LOW"]
+    assert list(allowed.supplementary_information) == ["recent tax certificate"]
+    assert allowed.policy_version == "platforms/shop/policies/store_opening@1"
+    assert allowed.level_class
+    assert denied.decision == E.ELIGIBILITY_DECISION_DENY
+    assert {u.reason_code for u in denied.unmet_conditions} >= {
+        "BUSINESS_STATUS_NOT_ALLOWED",
+        "IDENTITY_NOT_VERIFIED",
+    }
+    assert "legal representative's authorisation" in denied.supplementary_information
+
+
+async def test_the_policy_in_force_at_the_moment_of_the_check(rig: Rig) -> None:
+    takes_effect = T0 + dt.timedelta(hours=1)
+    await rig.app.policies.load(
+        policy(1, T0 - dt.timedelta(days=30), [{"kind": "business_status"}])
+    )
+    await rig.app.policies.load(policy(2, takes_effect, [{"kind": "onsite_certification"}]))
+    row = registry_row()
+    await import_rows(rig.app, [row])
+    async with rig.client() as client:
+        rig.clock.now_value = takes_effect - dt.timedelta(minutes=1)
+        before = await client.check_eligibility(row["uscc"], "store_opening")
+        rig.clock.now_value = takes_effect + dt.timedelta(minutes=1)
+        after = await client.check_eligibility(row["uscc"], "store_opening")
+    assert before.policy_version.endswith("@1") and before.decision == E.ELIGIBILITY_DECISION_ALLOW
+    assert after.policy_version.endswith("@2") and after.decision == E.ELIGIBILITY_DECISION_DENY
+    assert [u.reason_code for u in after.unmet_conditions] == ["NO_VALID_CERTIFICATION"]
+    await rig.app.policies.retire("shop", "store_opening", 2)
+    async with rig.client() as client:
+        again = await client.check_eligibility(row["uscc"], "store_opening")
+    assert again.policy_version.endswith("@1")
+
+
+async def test_no_policy_in_force_and_bad_requests(rig: Rig) -> None:
+    await rig.app.policies.load(policy(1, T0 + dt.timedelta(days=7), [{"kind": "business_status"}]))
+    row = registry_row()
+    async with rig.client() as client:
+        with pytest.raises(IntegrityCallError) as caught:
+            await client.check_eligibility(
+                row["uscc"], "store_opening"
+            )  # announced, not yet effective
+        assert caught.value.code == grpc.StatusCode.NOT_FOUND
+        assert caught.value.reason == "POLICY_NOT_IN_FORCE"
+        with pytest.raises(IntegrityCallError) as caught:
+            await client.check_eligibility("not-a-code", "")
+        assert {v.field for v in caught.value.field_violations} == {"uscc", "policy"}
+
+
+async def test_suspension_denies_with_its_own_reason_across_processes(
+    rig: Rig, tmp_path: Path
+) -> None:
+    await rig.app.policies.load(policy(1, T0 - dt.timedelta(days=1), [{"kind": "business_status"}]))
+    row = registry_row()
+    await import_rows(rig.app, [row])
+    uscc = str(row["uscc"])
+    async with rig.client() as client:
+        assert (
+            await client.check_eligibility(uscc, "store_opening")
+        ).decision == E.ELIGIBILITY_DECISION_ALLOW
+        await rig.app.follower.start()
+        keys = tmp_path / "keys.json"
+        keys.write_text(json.dumps(rig.app.settings.pii_keys.to_json()))
+        env = {
+            "INTEGRITY_DATABASE_URL": rig.app.settings.database_url,
+            "INTEGRITY_KEYS_FILE": str(keys),
+        }
+        # Another process (ops) suspends the enterprise; the server learns of it from the change log.
+        result = await asyncio.to_thread(
+            CliRunner().invoke,
+            ops,
+            ["enterprise", "suspend", uscc, "--reason", "impersonation"],
+            env=env,
+        )
+        assert result.exit_code == 0, result.output
+        assert uscc in await rig.app.follower.poll()
+        suspended = await client.check_eligibility(uscc, "store_opening")
+        assert suspended.decision == E.ELIGIBILITY_DECISION_DENY
+        assert [u.reason_code for u in suspended.unmet_conditions] == ["ENTERPRISE_SUSPENDED"]
+        await asyncio.to_thread(CliRunner().invoke, ops, ["enterprise", "restore", uscc], env=env)
+        await rig.app.follower.poll()
+        assert (
+            await client.check_eligibility(uscc, "store_opening")
+        ).decision == E.ELIGIBILITY_DECISION_ALLOW
+
+
+async def test_changes_in_this_process_reach_the_next_check_at_once(rig: Rig) -> None:
+    conditions = [{"kind": "no_recent_punishment", "min_severity": "serious", "within_days": 90}]
+    await rig.app.policies.load(policy(1, T0 - dt.timedelta(days=1), conditions))
+    row = registry_row()
+    await import_rows(rig.app, [row])
+    from google.type import date_pb2
+    from integrity.v1 import archive_pb2, platform_data_pb2
+
+    async with rig.client() as client:
+        assert (
+            await client.check_eligibility(row["uscc"], "store_opening")
+        ).decision == E.ELIGIBILITY_DECISION_ALLOW
+        punishment = platform_data_pb2.PlatformRecord(
+            event_id="p-1",
+            uscc=row["uscc"],
+            conduct=archive_pb2.ConductRecord(
+                record_id="P1", kind=archive_pb2.CONDUCT_KIND_PUNISHMENT, severity=archive_pb2.SEVERITY_SEVERE,
+                date=date_pb2.Date(year=2026, month=11, day=1), rule="售假",
+            ),
+        )  # fmt: skip
+        await client.ingest_platform_records("shop", [punishment])
+        after = await client.check_eligibility(row["uscc"], "store_opening")
+    assert [u.reason_code for u in after.unmet_conditions] == ["RECENT_PUNISHMENT"]
+
+
+async def test_every_decision_is_in_the_ledger(rig: Rig) -> None:
+    await rig.app.policies.load(policy(1, T0 - dt.timedelta(days=1), [{"kind": "business_status"}]))
+    row = registry_row()
+    await import_rows(rig.app, [row])
+    async with rig.client() as client:
+        for _ in range(3):
+            await client.check_eligibility(row["uscc"], "store_opening")
+    entries = await rig.app.ledger.list_for_subject(str(row["uscc"]), 10, None)
+    assert len(entries) == 3
+    assert {(e.entry.purpose, e.entry.scenario, e.entry.recipient_name) for e in entries} == {
+        ("eligibility_evaluation", "store_opening", "Shop")
+    }
+    assert (await rig.app.disclosures.verify()).first_broken is None
+
+
+def test_malformed_policies_are_refused_and_change_nothing(
+    database_url: str, tmp_path: Path
+) -> None:
+    from service.settings import PiiKeys
+
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(PiiKeys.generate().to_json()))
+    env = {"INTEGRITY_DATABASE_URL": database_url, "INTEGRITY_KEYS_FILE": str(keys)}
+    runner = CliRunner()
+    bad = policy(
+        1,
+        T0,
+        [{"kind": "min_class", "class": "Z"}, {"kind": "teleport"}],
+        platform=f"bad-{tmp_path.name[-6:].lower().replace('_', '-')}",
+    )
+    bad["effective_time"] = (T0 - dt.timedelta(days=30)).isoformat()  # before the announcement
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    result = runner.invoke(ops, ["policy", "load", str(path)], env=env)
+    assert result.exit_code != 0
+    for field in ("conditions[0].class", "conditions[1].kind", "effective_time"):
+        assert field in result.output
+    assert bad["platform"] not in runner.invoke(ops, ["policy", "list"], env=env).output
+    good = dict(bad, conditions=[{"kind": "business_status"}], effective_time=T0.isoformat())
+    path.write_text(json.dumps(good))
+    loaded = runner.invoke(ops, ["policy", "load", str(path)], env=env)
+    assert loaded.exit_code == 0 and "loaded" in loaded.output
+    changed = dict(good, description="other")
+    path.write_text(json.dumps(changed))
+    clash = runner.invoke(ops, ["policy", "load", str(path)], env=env)
+    assert clash.exit_code != 0 and "load a new version" in clash.output
