@@ -20,7 +20,8 @@ from service.domain.errors import (
     PermissionDenied,
 )
 from service.domain.identifiers.uscc import parse_uscc
-from service.domain.policies import EligibilityResult, Policy, evaluate, parse_policy
+from service.domain.policies import EligibilityResult, Policy, evaluate
+from service.domain.policy_documents import parse_policy
 
 ELIGIBILITY_PURPOSE = "eligibility_evaluation"
 DISCLOSED = ("eligibility_decision", "integrity_level")

@@ -15,7 +15,8 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from service.domain.policies import EnterpriseStanding, Policy, parse_policy, policy_in_force
+from service.domain.policies import EnterpriseStanding, Policy, policy_in_force
+from service.domain.policy_documents import parse_policy
 
 
 class StandingSource(Protocol):

@@ -34,9 +34,9 @@ from service.domain.policies import (
     PunishmentScope,
     StoreCount,
     evaluate,
-    parse_policy,
     policy_in_force,
 )
+from service.domain.policy_documents import parse_policy
 
 CLASSES = ("AAA", "AA", "A", "B", "C")
 PLATFORM = "1688"
