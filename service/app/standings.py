@@ -57,7 +57,9 @@ class StandingCache:
         finally:
             self._loading.pop(uscc, None)
         future.set_result(standing)
-        if self._invalidated.get(uscc, -1) < started:
+        # Invalidations stamp the clock after bumping it: a stamp above `started` means the
+        # key changed while this load ran, and its result may already be stale.
+        if self._invalidated.get(uscc, -1) <= started:
             self._entries[uscc] = standing
             if len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)

@@ -1,0 +1,65 @@
+"""The standing cache: loads once, and never keeps a result an invalidation overtook."""
+
+from __future__ import annotations
+
+import asyncio
+
+from service.app.standings import StandingCache
+from service.domain.policies import EnterpriseStanding
+
+
+def standing(uscc: str, level: str) -> EnterpriseStanding:
+    return EnterpriseStanding(uscc, None, None, level, None, (), (), (), ())
+
+
+class FakeSource:
+    def __init__(self) -> None:
+        self.loads = 0
+        self.level = "A"
+        self.gate: asyncio.Event | None = None
+
+    async def load(self, uscc: str) -> EnterpriseStanding:
+        self.loads += 1
+        seen = self.level
+        if self.gate is not None:
+            await self.gate.wait()
+        return standing(uscc, seen)
+
+
+async def test_hits_after_the_first_load_and_reloads_after_invalidation() -> None:
+    source = FakeSource()
+    cache = StandingCache(source)
+    cache.invalidate(["X"])  # an old invalidation must not stop later loads from caching
+    assert (await cache.get("X")).level_class == "A"
+    assert (await cache.get("X")).level_class == "A"
+    assert source.loads == 1 and cache.hits == 1
+    source.level = "B"
+    cache.invalidate(["X"])
+    assert (await cache.get("X")).level_class == "B"
+    assert (await cache.get("X")).level_class == "B"
+    assert source.loads == 2
+
+
+async def test_a_load_overtaken_by_an_invalidation_is_not_kept() -> None:
+    source = FakeSource()
+    source.gate = asyncio.Event()
+    cache = StandingCache(source)
+    first = asyncio.ensure_future(cache.get("X"))
+    second = asyncio.ensure_future(cache.get("X"))  # joins the load in flight
+    await asyncio.sleep(0)
+    cache.invalidate(["X"])  # the data changed while the load ran
+    source.level = "C"
+    source.gate.set()
+    assert (await first).level_class == "A" and (await second).level_class == "A"
+    assert source.loads == 1
+    assert (await cache.get("X")).level_class == "C"  # reloaded, not served stale
+    assert source.loads == 2
+
+
+async def test_entries_are_bounded() -> None:
+    source = FakeSource()
+    cache = StandingCache(source, max_entries=2)
+    for uscc in ("A", "B", "C"):
+        await cache.get(uscc)
+    await cache.get("A")  # evicted first, loaded again
+    assert source.loads == 4
