@@ -29,12 +29,17 @@ class SqlStandingSource:
         self._levels = levels
         self._clock = clock
 
-    async def load(self, uscc: str) -> EnterpriseStanding:
-        inputs = await self._levels.load_inputs([uscc])
-        facts, verification = inputs[uscc]
-        archive = assemble_archive(uscc, facts, self._clock.now())
-        level = await self._levels.current(uscc)
-        return standing_of(uscc, archive, verification, level)
+    async def load_many(self, usccs: Sequence[str]) -> dict[str, EnterpriseStanding]:
+        """Standings of many enterprises in three queries, whatever their number."""
+        now = self._clock.now()
+        inputs = await self._levels.load_inputs(usccs)
+        classes = await self._levels.current_classes(usccs)
+        standings = {}
+        for uscc in usccs:
+            facts, verification = inputs[uscc]
+            archive = assemble_archive(uscc, facts, now)
+            standings[uscc] = standing_of(uscc, archive, verification, classes.get(uscc))
+        return standings
 
 
 class ChangeFollower:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections.abc import Callable
 
 import structlog
@@ -13,6 +14,20 @@ from service.bootstrap import SERVICE_NAMES, Application, bootstrap, build_serve
 from service.settings import Settings
 
 log = structlog.get_logger("integrity.server")
+
+
+async def _warm(app: Application) -> None:
+    """Fill the eligibility cache in the background; a failure only leaves it cold."""
+    try:
+        started = time.perf_counter()
+        warmed = await app.standings.warm(app.levels.enterprises(1000))
+        log.info(
+            "standings_warmed", enterprises=warmed, seconds=round(time.perf_counter() - started, 1)
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        log.warning("standings_warm_failed", error_type=type(error).__name__)
 
 
 async def serve(
@@ -34,6 +49,7 @@ async def serve(
         loop.add_signal_handler(signum, stop.set)
     await app.follower.start()
     await server.start()
+    warming = asyncio.create_task(_warm(app), name="warm-standings")
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("server_started", port=port, database=app.engine.dialect.name)
@@ -45,6 +61,7 @@ async def serve(
         log.info("server_stopping", grace_seconds=settings.shutdown_grace_seconds)
         # Tell load balancers first, then refuse new calls and let in-flight ones finish.
         await health_servicer.enter_graceful_shutdown()
+        warming.cancel()
         await server.stop(settings.shutdown_grace_seconds)
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

@@ -177,6 +177,10 @@ class LevelService:
         log.info("levels_recomputed", enterprises=total, scorecard=active.version)
         return total
 
+    def enterprises(self, batch: int) -> Any:
+        """Every enterprise with an archive, in batches of USCCs."""
+        return self._store.enterprises(batch)
+
     async def current(self, uscc: str, as_of: dt.datetime | None = None) -> IntegrityLevel | None:
         return await self._store.current(uscc, ACTIVE, as_of)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from service.domain.policies import EnterpriseStanding, Policy, policy_in_force
@@ -20,14 +20,18 @@ from service.domain.policy_documents import parse_policy
 
 
 class StandingSource(Protocol):
-    async def load(self, uscc: str) -> EnterpriseStanding: ...
+    async def load_many(self, usccs: Sequence[str]) -> Mapping[str, EnterpriseStanding]: ...
 
 
 class StandingCache:
+    """Standings by USCC. Misses that arrive together are loaded together, in one query
+    batch: under load a miss costs a share of a query, not a query of its own."""
+
     def __init__(self, source: StandingSource, *, max_entries: int = 200_000) -> None:
         self._source = source
         self._entries: OrderedDict[str, EnterpriseStanding] = OrderedDict()
         self._loading: dict[str, asyncio.Future[EnterpriseStanding]] = {}
+        self._queued: dict[str, asyncio.Future[EnterpriseStanding]] = {}
         self._max_entries = max_entries
         # Bumped by every invalidation: a load that began before an invalidation of its key
         # must not put its (possibly stale) result in the cache.
@@ -35,6 +39,7 @@ class StandingCache:
         self._invalidated: dict[str, int] = {}
         self.hits = 0
         self.misses = 0
+        self.batches = 0
 
     async def get(self, uscc: str) -> EnterpriseStanding:
         entry = self._entries.get(uscc)
@@ -42,28 +47,67 @@ class StandingCache:
             self.hits += 1
             return entry
         self.misses += 1
-        pending = self._loading.get(uscc)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        started = self._clock
-        future: asyncio.Future[EnterpriseStanding] = asyncio.get_running_loop().create_future()
-        self._loading[uscc] = future
+        pending = self._loading.get(uscc) or self._queued.get(uscc)
+        if pending is None:
+            pending = asyncio.get_running_loop().create_future()
+            if not self._queued:
+                # Let every request already runnable add its miss before the batch starts.
+                asyncio.get_running_loop().call_soon(self._start_batch)
+            self._queued[uscc] = pending
+        return await asyncio.shield(pending)
+
+    def _start_batch(self) -> None:
+        batch, self._queued = self._queued, {}
+        self._loading.update(batch)
+        asyncio.get_running_loop().create_task(self._load(batch, self._clock))
+
+    async def _load(
+        self, batch: dict[str, asyncio.Future[EnterpriseStanding]], started: int
+    ) -> None:
+        self.batches += 1
         try:
-            standing = await self._source.load(uscc)
+            loaded = await self._source.load_many(list(batch))
         except BaseException as error:
-            future.set_exception(error)
-            future.exception()  # retrieved: waiters re-raise it, nobody else must log it
-            raise
-        finally:
+            for uscc, future in batch.items():
+                self._loading.pop(uscc, None)
+                if not future.done():
+                    future.set_exception(error)
+                    future.exception()  # retrieved: waiters re-raise it
+            if not isinstance(error, Exception):
+                raise
+            return
+        for uscc, future in batch.items():
             self._loading.pop(uscc, None)
-        future.set_result(standing)
-        # Invalidations stamp the clock after bumping it: a stamp above `started` means the
-        # key changed while this load ran, and its result may already be stale.
-        if self._invalidated.get(uscc, -1) <= started:
-            self._entries[uscc] = standing
-            if len(self._entries) > self._max_entries:
-                self._entries.popitem(last=False)
-        return standing
+            standing = loaded[uscc]
+            # Invalidations stamp the clock after bumping it: a stamp above `started` means
+            # the key changed while this load ran, and its result may already be stale.
+            if self._invalidated.get(uscc, -1) <= started:
+                self._entries[uscc] = standing
+                if len(self._entries) > self._max_entries:
+                    self._entries.popitem(last=False)
+            if not future.done():
+                future.set_result(standing)
+
+    async def warm(self, batches: AsyncIterator[list[str]]) -> int:
+        """Load standings ahead of demand, a batch at a time, until the cache is full.
+
+        Runs in the background after the server starts: checks are served meanwhile, and
+        an enterprise that changes while its batch loads is simply loaded again on demand.
+        """
+        warmed = 0
+        async for usccs in batches:
+            wanted = [u for u in usccs if u not in self._entries and u not in self._loading]
+            if not wanted:
+                continue
+            started = self._clock
+            loaded = await self._source.load_many(wanted)
+            for uscc, standing in loaded.items():
+                if self._invalidated.get(uscc, -1) <= started and uscc not in self._entries:
+                    self._entries[uscc] = standing
+                    warmed += 1
+            if len(self._entries) >= self._max_entries:
+                break
+        return warmed
 
     def invalidate(self, usccs: Iterable[str]) -> None:
         self._clock += 1

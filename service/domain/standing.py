@@ -13,9 +13,10 @@ def standing_of(
     uscc: str,
     archive: EnterpriseArchive | None,
     verification: VerificationSummary | None,
-    level: IntegrityLevel | None,
+    level: IntegrityLevel | str | None,
 ) -> EnterpriseStanding:
     """Everything a policy may ask about, in the shape evaluation reads fastest."""
+    level_class = level.level_class if isinstance(level, IntegrityLevel) else level
     last_verified: dt.datetime | None = None
     if verification is not None and verification.verified:
         last_verified = verification.time
@@ -24,7 +25,7 @@ def standing_of(
             uscc=uscc,
             status=None,
             licence_term=None,
-            level_class=level.level_class if level else None,
+            level_class=level_class,
             last_verified=last_verified,
             judicial_entries=(),
             conduct_records=(),
@@ -36,7 +37,7 @@ def standing_of(
         uscc=uscc,
         status=registry.status if registry else None,
         licence_term=registry.term if registry else None,
-        level_class=level.level_class if level else None,
+        level_class=level_class,
         last_verified=last_verified,
         judicial_entries=archive.judicial_entries,
         conduct_records=tuple(

@@ -176,6 +176,23 @@ class SqlLevelStore:
             await connection.close()
         return _level(row) if row else None
 
+    async def current_classes(self, usccs: Sequence[str], role: str = "active") -> dict[str, str]:
+        """The class of each enterprise's current level, in one query."""
+        newest = (
+            select(func.max(integrity_levels.c.id).label("id"))
+            .where(integrity_levels.c.uscc.in_(usccs), integrity_levels.c.role == role)
+            .group_by(integrity_levels.c.uscc)
+            .subquery()
+        )
+        query = select(integrity_levels.c.uscc, integrity_levels.c.level_class).join(
+            newest, integrity_levels.c.id == newest.c.id
+        )
+        connection = await self._read()
+        try:
+            return {row.uscc: row.level_class for row in await connection.execute(query)}
+        finally:
+            await connection.close()
+
     async def history(self, uscc: str, role: str = "active") -> list[IntegrityLevel]:
         query = (
             select(integrity_levels)

@@ -17,13 +17,17 @@ class FakeSource:
         self.loads = 0
         self.level = "A"
         self.gate: asyncio.Event | None = None
+        self.batch_sizes: list[int] = []
+        self.started = asyncio.Event()
 
-    async def load(self, uscc: str) -> EnterpriseStanding:
+    async def load_many(self, usccs: list[str]) -> dict[str, EnterpriseStanding]:
         self.loads += 1
+        self.batch_sizes.append(len(usccs))
         seen = self.level
+        self.started.set()
         if self.gate is not None:
             await self.gate.wait()
-        return standing(uscc, seen)
+        return {uscc: standing(uscc, seen) for uscc in usccs}
 
 
 async def test_hits_after_the_first_load_and_reloads_after_invalidation() -> None:
@@ -46,7 +50,7 @@ async def test_a_load_overtaken_by_an_invalidation_is_not_kept() -> None:
     cache = StandingCache(source)
     first = asyncio.ensure_future(cache.get("X"))
     second = asyncio.ensure_future(cache.get("X"))  # joins the load in flight
-    await asyncio.sleep(0)
+    await source.started.wait()
     cache.invalidate(["X"])  # the data changed while the load ran
     source.level = "C"
     source.gate.set()
@@ -63,3 +67,26 @@ async def test_entries_are_bounded() -> None:
         await cache.get(uscc)
     await cache.get("A")  # evicted first, loaded again
     assert source.loads == 4
+
+
+async def test_misses_arriving_together_load_in_one_batch() -> None:
+    source = FakeSource()
+    cache = StandingCache(source)
+    found = await asyncio.gather(*(cache.get(f"U{n}") for n in range(50)), cache.get("U1"))
+    assert [s.uscc for s in found] == [f"U{n}" for n in range(50)] + ["U1"]
+    assert source.batch_sizes == [50]
+    assert cache.batches == 1
+
+
+async def test_warming_fills_the_cache_ahead_of_demand() -> None:
+    source = FakeSource()
+    cache = StandingCache(source, max_entries=5)
+
+    async def batches():  # type: ignore[no-untyped-def]
+        for start in range(0, 9, 3):
+            yield [f"W{n}" for n in range(start, start + 3)]
+
+    assert await cache.warm(batches()) == 6  # stops once full
+    loads = source.loads
+    await cache.get("W1")
+    assert source.loads == loads and cache.hits == 1
