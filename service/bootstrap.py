@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import grpc
 import structlog
@@ -43,7 +44,7 @@ from service.adapters.storage.repositories import SqlUnitOfWorkFactory
 from service.api.archive_servicer import ArchiveServicer, DisclosureServicer
 from service.api.callers import CallGate
 from service.api.eligibility_servicer import EligibilityServicer
-from service.api.interceptors import RequestInterceptor
+from service.api.interceptors import WrappingRegistrar
 from service.api.platform_data_servicer import PlatformDataServicer
 from service.api.verification_servicer import VerificationServicer
 from service.app.archive import ArchiveReader
@@ -203,19 +204,22 @@ def load_purposes(settings: Settings) -> PurposeTable:
 
 
 def build_server(app: Application) -> tuple[grpc.aio.Server, HealthServicer]:
-    server = grpc.aio.server(interceptors=[RequestInterceptor(app.gate)])
+    server = grpc.aio.server()
+    # Every API method goes through the request handling (request id, credentials, scope,
+    # rate, error mapping); health and reflection below are registered as they are.
+    api: Any = WrappingRegistrar(server, app.gate)
     verification_pb2_grpc.add_VerificationServiceServicer_to_server(
-        VerificationServicer(app.verifications), server
+        VerificationServicer(app.verifications), api
     )
-    archive_pb2_grpc.add_ArchiveServiceServicer_to_server(ArchiveServicer(app.archive), server)
+    archive_pb2_grpc.add_ArchiveServiceServicer_to_server(ArchiveServicer(app.archive), api)
     disclosure_pb2_grpc.add_DisclosureServiceServicer_to_server(
-        DisclosureServicer(app.disclosures), server
+        DisclosureServicer(app.disclosures), api
     )
     platform_data_pb2_grpc.add_PlatformDataServiceServicer_to_server(
-        PlatformDataServicer(app.ingestion), server
+        PlatformDataServicer(app.ingestion), api
     )
     eligibility_pb2_grpc.add_EligibilityServiceServicer_to_server(
-        EligibilityServicer(app.eligibility), server
+        EligibilityServicer(app.eligibility), api
     )
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
