@@ -40,6 +40,9 @@ def redact_personal_data(
 
 
 def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
+    # aiosqlite logs every statement at debug level through the standard library: keep it
+    # quiet, it is noise at best and costs time on every database call.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
