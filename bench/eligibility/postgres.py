@@ -1,0 +1,71 @@
+"""A PostgreSQL database of the benchmark's own, made and dropped with psql.
+
+The server is the local one (trust authentication); the database is named after the
+registry size, integrity_bench_<N>, so each size keeps its prepared data.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from urllib.parse import urlsplit
+
+_NAME = re.compile(r"^integrity_bench_\d+$")
+
+
+class PostgresUnavailable(RuntimeError):
+    pass
+
+
+def database_name(enterprises: int) -> str:
+    return f"integrity_bench_{enterprises}"
+
+
+def database_url(server_url: str, name: str) -> str:
+    return server_url.rstrip("/") + "/" + name
+
+
+def check_server_url(server_url: str) -> None:
+    parts = urlsplit(server_url)
+    if parts.scheme not in {"postgresql", "postgres"} or parts.hostname != "127.0.0.1":
+        raise PostgresUnavailable(f"{server_url}: expected postgresql://user@127.0.0.1:port/")
+    if parts.path.strip("/"):
+        raise PostgresUnavailable(f"{server_url}: give the server only, without a database")
+
+
+def _psql(server_url: str, sql: str) -> str:
+    psql = shutil.which("psql")
+    if psql is None:
+        raise PostgresUnavailable("psql is not installed (Debian: postgresql-client)")
+    try:
+        result = subprocess.run(
+            [psql, database_url(server_url, "postgres"), "-v", "ON_ERROR_STOP=1", "-tAc", sql],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise PostgresUnavailable(f"psql timed out running {sql!r}") from error
+    if result.returncode != 0:
+        raise PostgresUnavailable(f"psql failed on {sql!r}: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def exists(server_url: str, name: str) -> bool:
+    if not _NAME.match(name):
+        raise ValueError(name)
+    return _psql(server_url, f"SELECT 1 FROM pg_database WHERE datname = '{name}'") == "1"
+
+
+def create(server_url: str, name: str) -> None:
+    if not _NAME.match(name):
+        raise ValueError(name)
+    if not exists(server_url, name):
+        _psql(server_url, f'CREATE DATABASE "{name}"')
+
+
+def drop(server_url: str, name: str) -> None:
+    if not _NAME.match(name):
+        raise ValueError(name)
+    _psql(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
