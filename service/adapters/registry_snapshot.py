@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import RowMapping, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.adapters.storage.engine import SQLITE_BEGIN, write_transaction
+from service.adapters.storage.engine import read_connection, write_transaction
 from service.adapters.storage.facts import append_facts
 from service.adapters.storage.tables import registry_records
 from service.app.ports import RegistryUnavailable
@@ -137,8 +137,7 @@ class SqlRegistrySnapshot:
 
     async def lookup(self, uscc: str) -> RegistryRecord | None:
         try:
-            async with self._engine.connect() as connection:
-                connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+            async with read_connection(self._engine) as connection:
                 query = select(registry_records).where(registry_records.c.uscc == uscc)
                 row = (await connection.execute(query)).mappings().first()
         except Exception as exc:

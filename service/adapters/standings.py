@@ -10,7 +10,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.adapters.storage.engine import SQLITE_BEGIN
+from service.adapters.storage.engine import read_connection
 from service.adapters.storage.levels import SqlLevelStore
 from service.adapters.storage.policies import SqlPolicyStore
 from service.adapters.storage.tables import change_log
@@ -72,8 +72,7 @@ class ChangeFollower:
     async def start(self) -> None:
         if self._task is not None:
             return
-        async with self._engine.connect() as connection:
-            connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+        async with read_connection(self._engine) as connection:
             last = (await connection.execute(select(func.max(change_log.c.sequence)))).scalar()
         self._last_sequence = int(last or 0)
         self._policy_generation = await self._policy_store.generation()
@@ -102,8 +101,7 @@ class ChangeFollower:
             .order_by(change_log.c.sequence)
             .limit(50_000)
         )
-        async with self._engine.connect() as connection:
-            connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+        async with read_connection(self._engine) as connection:
             rows = (await connection.execute(query)).all()
         if rows:
             self._last_sequence = rows[-1].sequence

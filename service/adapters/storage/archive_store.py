@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.adapters.storage.engine import SQLITE_BEGIN
+from service.adapters.storage.engine import read_connection
 from service.adapters.storage.facts import load_facts
 from service.adapters.storage.tables import registry_records
 from service.domain.archive import Fact
@@ -24,8 +24,7 @@ class SqlArchiveStore:
         self._registry_engine = registry_engine
 
     async def load(self, uscc: str, as_of: dt.datetime | None) -> Sequence[Fact]:
-        async with self._engine.connect() as connection:
-            connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+        async with read_connection(self._engine) as connection:
             return await load_facts(connection, uscc, as_of)
 
     async def usccs_named(self, normalised_name: str) -> Sequence[str]:
@@ -34,6 +33,5 @@ class SqlArchiveStore:
             .where(registry_records.c.name_normalised == normalised_name)
             .limit(_NAME_MATCH_LIMIT)
         )
-        async with self._registry_engine.connect() as connection:
-            connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+        async with read_connection(self._registry_engine) as connection:
             return [row.uscc for row in await connection.execute(query)]

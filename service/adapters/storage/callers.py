@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import RowMapping, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.adapters.storage.engine import SQLITE_BEGIN, write_transaction
+from service.adapters.storage.engine import read_connection, write_transaction
 from service.adapters.storage.tables import callers, credentials
 from service.app.credentials import StoredCredential
 from service.domain.callers import Caller, CallerKind, Scope
@@ -45,8 +45,7 @@ class SqlCallerStore:
         query = select(callers).where(
             callers.c.platform == platform, callers.c.revoke_time.is_(None)
         )
-        async with self._engine.connect() as connection:
-            connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+        async with read_connection(self._engine) as connection:
             row = (await connection.execute(query)).mappings().first()
         return _caller(row) if row else None
 
@@ -70,8 +69,7 @@ class SqlCallerStore:
                 callers.c.revoke_time.is_(None),
             )
         )
-        async with self._engine.connect() as connection:
-            connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+        async with read_connection(self._engine) as connection:
             row = (await connection.execute(query)).mappings().first()
         if row is None:
             return None
@@ -99,8 +97,7 @@ class SqlCallerStore:
         return int(by_caller.rowcount or 0) + int(by_key.rowcount or 0)
 
     async def list_callers(self) -> Sequence[tuple[Caller, bool]]:
-        async with self._engine.connect() as connection:
-            connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+        async with read_connection(self._engine) as connection:
             rows = (
                 (await connection.execute(select(callers).order_by(callers.c.create_time)))
                 .mappings()

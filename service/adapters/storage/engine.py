@@ -93,6 +93,14 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
 
 
 @contextlib.asynccontextmanager
+async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for reading: on SQLite its transactions begin DEFERRED, so readers never
+    take or wait for the write lock."""
+    async with engine.connect() as connection:
+        yield await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+
+
+@contextlib.asynccontextmanager
 async def sqlite_write_slot(engine: AsyncEngine) -> AsyncIterator[None]:
     """The writer slot alone, for code that manages its own connection (the unit of work)."""
     if not is_sqlite(engine):

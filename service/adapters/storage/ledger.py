@@ -18,7 +18,7 @@ import structlog
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from service.adapters.storage.engine import SQLITE_BEGIN, write_transaction
+from service.adapters.storage.engine import read_connection, write_transaction
 from service.adapters.storage.tables import disclosure_ledger
 from service.domain.disclosure import (
     GENESIS,
@@ -138,15 +138,13 @@ class SqlDisclosureLedger:
         if before_sequence is not None:
             query = query.where(disclosure_ledger.c.sequence < before_sequence)
         query = query.order_by(disclosure_ledger.c.sequence.desc()).limit(limit)
-        async with self._engine.connect() as connection:
-            connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+        async with read_connection(self._engine) as connection:
             return [_entry(row) for row in await connection.execute(query)]
 
     async def verify(self) -> ChainCheck:
         """Recompute the whole chain in sequence order, a batch at a time."""
         previous, checked, after = GENESIS, 0, 0
-        async with self._engine.connect() as connection:
-            connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+        async with read_connection(self._engine) as connection:
             while True:
                 query = (
                     select(disclosure_ledger)

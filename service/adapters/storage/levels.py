@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import RowMapping, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from service.adapters.storage.engine import SQLITE_BEGIN, write_transaction
+from service.adapters.storage.engine import read_connection, write_transaction
 from service.adapters.storage.tables import (
     archive_facts,
     change_log,
@@ -79,10 +79,6 @@ class SqlLevelStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def _read(self) -> AsyncConnection:
-        connection = await self._engine.connect()
-        return await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
-
     async def load_inputs(
         self, usccs: Sequence[str]
     ) -> dict[str, tuple[list[Fact], VerificationSummary | None]]:
@@ -90,8 +86,7 @@ class SqlLevelStore:
         result: dict[str, tuple[list[Fact], VerificationSummary | None]] = {
             u: ([], None) for u in usccs
         }
-        connection = await self._read()
-        try:
+        async with read_connection(self._engine) as connection:
             facts = await connection.execute(
                 select(archive_facts)
                 .where(archive_facts.c.uscc.in_(usccs), archive_facts.c.superseded_time.is_(None))
@@ -123,8 +118,6 @@ class SqlLevelStore:
                         found.id, found.outcome == "verified", found.create_time
                     )
                     result[found.uscc] = (result[found.uscc][0], summary)
-        finally:
-            await connection.close()
         return result
 
     async def latest_digests(self, usccs: Sequence[str], role: str) -> dict[str, tuple[str, str]]:
@@ -140,14 +133,11 @@ class SqlLevelStore:
             integrity_levels.c.scorecard_version,
             integrity_levels.c.inputs_digest,
         ).join(newest, integrity_levels.c.id == newest.c.id)
-        connection = await self._read()
-        try:
+        async with read_connection(self._engine) as connection:
             return {
                 r.uscc: (r.scorecard_version, r.inputs_digest)
                 for r in await connection.execute(query)
             }
-        finally:
-            await connection.close()
 
     async def save(self, levels: Sequence[tuple[IntegrityLevel, str]], now: dt.datetime) -> None:
         if not levels:
@@ -169,11 +159,8 @@ class SqlLevelStore:
         if as_of is not None:
             query = query.where(integrity_levels.c.compute_time <= as_of)
         query = query.order_by(integrity_levels.c.id.desc()).limit(1)
-        connection = await self._read()
-        try:
+        async with read_connection(self._engine) as connection:
             row = (await connection.execute(query)).mappings().first()
-        finally:
-            await connection.close()
         return _level(row) if row else None
 
     async def current_classes(self, usccs: Sequence[str], role: str = "active") -> dict[str, str]:
@@ -187,11 +174,8 @@ class SqlLevelStore:
         query = select(integrity_levels.c.uscc, integrity_levels.c.level_class).join(
             newest, integrity_levels.c.id == newest.c.id
         )
-        connection = await self._read()
-        try:
+        async with read_connection(self._engine) as connection:
             return {row.uscc: row.level_class for row in await connection.execute(query)}
-        finally:
-            await connection.close()
 
     async def history(self, uscc: str, role: str = "active") -> list[IntegrityLevel]:
         query = (
@@ -199,11 +183,8 @@ class SqlLevelStore:
             .where(integrity_levels.c.uscc == uscc, integrity_levels.c.role == role)
             .order_by(integrity_levels.c.id.desc())
         )
-        connection = await self._read()
-        try:
+        async with read_connection(self._engine) as connection:
             return [_level(row) for row in (await connection.execute(query)).mappings()]
-        finally:
-            await connection.close()
 
     async def enterprises(self, batch: int) -> AsyncIterator[list[str]]:
         """Every enterprise with an archive, in batches, by USCC."""
@@ -216,11 +197,8 @@ class SqlLevelStore:
                 .order_by(archive_facts.c.uscc)
                 .limit(batch)
             )
-            connection = await self._read()
-            try:
+            async with read_connection(self._engine) as connection:
                 usccs = [row.uscc for row in await connection.execute(query)]
-            finally:
-                await connection.close()
             if not usccs:
                 return
             yield usccs
@@ -239,11 +217,8 @@ class SqlLevelStore:
             .join(newest, integrity_levels.c.id == newest.c.id)
             .group_by(integrity_levels.c.level_class)
         )
-        connection = await self._read()
-        try:
+        async with read_connection(self._engine) as connection:
             return {row[0]: int(row[1]) for row in await connection.execute(query)}
-        finally:
-            await connection.close()
 
 
 class SqlScorecardStore:
@@ -251,8 +226,7 @@ class SqlScorecardStore:
         self._engine = engine
 
     async def all(self) -> list[tuple[Mapping[str, Any], str]]:
-        async with self._engine.connect() as connection:
-            connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+        async with read_connection(self._engine) as connection:
             rows = await connection.execute(
                 select(scorecards.c.document, scorecards.c.state).order_by(scorecards.c.load_time)
             )

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.adapters.storage.engine import SQLITE_BEGIN, write_transaction
+from service.adapters.storage.engine import read_connection, write_transaction
 from service.adapters.storage.tables import eligibility_policies
 from service.domain.errors import AlreadyExists, NotFound
 from service.domain.policies import Policy
@@ -83,8 +83,7 @@ class SqlPolicyStore:
             eligibility_policies.c.policy_id,
             eligibility_policies.c.version,
         )
-        async with self._engine.connect() as connection:
-            connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+        async with read_connection(self._engine) as connection:
             return [
                 StoredPolicy(row.document, row.retire_time, row.load_time)
                 for row in await connection.execute(query)
@@ -97,7 +96,6 @@ class SqlPolicyStore:
             func.max(eligibility_policies.c.load_time),
             func.max(eligibility_policies.c.retire_time),
         ).select_from(eligibility_policies)
-        async with self._engine.connect() as connection:
-            connection = await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+        async with read_connection(self._engine) as connection:
             row = (await connection.execute(query)).one()
         return int(row[0]), row[1], row[2]
