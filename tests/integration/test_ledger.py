@@ -70,3 +70,26 @@ async def test_no_answer_leaves_without_its_ledger_entry(tmp_path: Path) -> None
         await server.stop(None)
         await app.close()
     assert caught.value.code == grpc.StatusCode.INTERNAL
+
+
+async def test_entries_read_back_exactly_as_recorded(app: Application) -> None:
+    china = dt.timezone(dt.timedelta(hours=8))
+    recorded = [
+        DisclosureEntry(
+            subject_uscc="91330106MA27XXXXXX",
+            recipient_id=f"caller-{n}",
+            recipient_name='杭州"集市"\\平台 𠀀',
+            recipient_kind="platform",
+            tier="platform",
+            purpose="eligibility_evaluation",
+            scenario="store_opening",
+            fields=("eligibility_decision", "integrity_level")[: n % 3],
+            disclose_time=dt.datetime(2026, 11, 23, 20, 15, 7, 123456 + n, tzinfo=china),
+        )
+        for n in range(3)
+    ]
+    await asyncio.gather(*(app.ledger.record(one) for one in recorded))
+    listed = await app.ledger.list_for_subject("91330106MA27XXXXXX", limit=10, before_sequence=None)
+    assert [chained.entry for chained in reversed(listed)] == recorded
+    assert all(chained.entry.disclose_time.utcoffset() == dt.timedelta(0) for chained in listed)
+    assert (await app.disclosures.verify()).checked == 3

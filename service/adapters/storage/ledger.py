@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy import select, text
+from sqlalchemy import Dialect, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.adapters.storage.engine import read_connection, write_transaction
@@ -34,6 +34,51 @@ log = structlog.get_logger("integrity.ledger")
 # Writers on several replicas take turns appending, so the chain stays one chain.
 _PG_LEDGER_LOCK = 0x4C454447  # "LEDG"
 _VERIFY_BATCH = 5000
+
+
+_APPENDED = (
+    "subject_uscc",
+    "recipient_id",
+    "recipient_name",
+    "recipient_kind",
+    "tier",
+    "purpose",
+    "scenario",
+    "fields",
+    "disclose_time",
+    "previous_hash",
+    "entry_hash",
+)
+
+
+class _DriverInsert:
+    """The ledger INSERT compiled once for a dialect, with the columns' own bind processors.
+
+    Appending is the hot write of every read: handing the driver finished rows through
+    exec_driver_sql skips SQLAlchemy's per-row parameter construction, which cost more
+    than the insert itself. The values are the ones SQLAlchemy would bind (its own
+    processors make them), so rows read back exactly as if written through Core.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        compiled = disclosure_ledger.insert().compile(
+            dialect=dialect, column_keys=list(_APPENDED), for_executemany=True
+        )
+        self.sql = str(compiled)
+        order = compiled.positiontup
+        if order is None or sorted(order) != sorted(_APPENDED):
+            raise RuntimeError(f"the ledger insert binds {order}, expected {_APPENDED}")
+        self.order = tuple(_APPENDED.index(name) for name in order)
+        self.processors = tuple(
+            disclosure_ledger.c[_APPENDED[index]].type.dialect_impl(dialect).bind_processor(dialect)
+            for index in self.order
+        )
+
+    def row(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(
+            values[index] if process is None else process(values[index])
+            for index, process in zip(self.order, self.processors, strict=True)
+        )
 
 
 def _entry(row: Any) -> ChainedEntry:
@@ -63,6 +108,7 @@ class SqlDisclosureLedger:
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
         self.batches_written = 0
+        self._insert: _DriverInsert | None = None
 
     async def record(self, entry: DisclosureEntry) -> None:
         """Returns once the entry is committed; raises if it could not be."""
@@ -110,26 +156,31 @@ class SqlDisclosureLedger:
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LEDGER_LOCK}
                 )
             previous = await _last_hash(connection)
+            if self._insert is None:
+                self._insert = _DriverInsert(connection.dialect)
+            insert = self._insert
             rows = []
             for entry in entries:
                 entry_hash = chain_hash(previous, entry)
                 rows.append(
-                    {
-                        "subject_uscc": entry.subject_uscc,
-                        "recipient_id": entry.recipient_id,
-                        "recipient_name": entry.recipient_name,
-                        "recipient_kind": entry.recipient_kind,
-                        "tier": entry.tier,
-                        "purpose": entry.purpose,
-                        "scenario": entry.scenario,
-                        "fields": list(entry.fields),
-                        "disclose_time": entry.disclose_time,
-                        "previous_hash": previous,
-                        "entry_hash": entry_hash,
-                    }
+                    insert.row(
+                        (
+                            entry.subject_uscc,
+                            entry.recipient_id,
+                            entry.recipient_name,
+                            entry.recipient_kind,
+                            entry.tier,
+                            entry.purpose,
+                            entry.scenario,
+                            list(entry.fields),
+                            entry.disclose_time,
+                            previous,
+                            entry_hash,
+                        )
+                    )
                 )
                 previous = entry_hash
-            await connection.execute(disclosure_ledger.insert(), rows)
+            await connection.exec_driver_sql(insert.sql, rows)
 
     async def list_for_subject(
         self, uscc: str, limit: int, before_sequence: int | None
