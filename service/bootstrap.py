@@ -117,7 +117,7 @@ async def bootstrap(
     keys = settings.pii_keys
     vault = AesGcmVault(keys.encryption_keys, keys.active_key_id, keys.digest_key)
     registry = SqlRegistrySnapshot(registry_engine, archive_engine=engine)
-    ledger = SqlDisclosureLedger(engine)
+    ledger = SqlDisclosureLedger(engine, commit_interval=settings.ledger_commit_interval_seconds)
     level_store = SqlLevelStore(engine)
     standings = StandingCache(SqlStandingSource(level_store, clock))
     levels = LevelService(

@@ -78,6 +78,9 @@ class Settings:
     """JSON table of disclosure purposes and scenarios; default: the packaged table."""
     rate_limits: Mapping[LimitClass, Limit] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     """Per-caller limits by class; override any with INTEGRITY_RATE_LIMITS (JSON)."""
+    ledger_commit_interval_seconds: float = 0.01
+    """Under load, ledger commits start at most this often; 0 commits each batch at once
+    (INTEGRITY_LEDGER_COMMIT_INTERVAL). A lone read never waits for it."""
 
     @property
     def effective_registry_url(self) -> str:
@@ -101,6 +104,7 @@ class Settings:
             "keys_file": env.get("KEYS_FILE"),
             "purposes_file": env.get("PURPOSES_FILE"),
             "rate_limits": env.get("RATE_LIMITS"),
+            "ledger_commit_interval_seconds": env.get("LEDGER_COMMIT_INTERVAL"),
         }
         raw.update({k: v for k, v in overrides.items() if v is not None})
 
@@ -126,6 +130,14 @@ class Settings:
                     values[name] = number
                 except ValueError:
                     problems.append(f"{name} must be a positive number of seconds")
+        if raw.get("ledger_commit_interval_seconds") is not None:
+            try:
+                interval = float(raw["ledger_commit_interval_seconds"])
+                if not 0 <= interval <= 1:
+                    raise ValueError
+                values["ledger_commit_interval_seconds"] = interval
+            except ValueError:
+                problems.append("ledger_commit_interval_seconds must be 0 to 1 seconds")
         if raw.get("log_level"):
             level = str(raw["log_level"]).lower()
             if level not in {"debug", "info", "warning", "error"}:

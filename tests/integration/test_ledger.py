@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from clients import AsyncIntegrityClient, IntegrityCallError
+from service.adapters.storage.ledger import SqlDisclosureLedger
 from service.adapters.storage.tables import disclosure_ledger
 from service.bootstrap import Application, bootstrap, build_server
 from service.domain.callers import CallerKind
@@ -93,3 +94,39 @@ async def test_entries_read_back_exactly_as_recorded(app: Application) -> None:
     assert [chained.entry for chained in reversed(listed)] == recorded
     assert all(chained.entry.disclose_time.utcoffset() == dt.timedelta(0) for chained in listed)
     assert (await app.disclosures.verify()).checked == 3
+
+
+async def test_a_lone_entry_is_written_at_once_whatever_the_commit_interval(
+    app: Application,
+) -> None:
+    ledger = SqlDisclosureLedger(app.engine, commit_interval=3600)
+    try:
+        # Returning at all shows it did not wait out the hour.
+        await asyncio.wait_for(ledger.record(entry(1)), timeout=30)
+        await asyncio.wait_for(ledger.record(entry(2)), timeout=30)
+        assert ledger.batches_written == 2
+    finally:
+        await ledger.close()
+
+
+async def test_under_load_entries_gather_until_a_batch_is_full(app: Application) -> None:
+    ledger = SqlDisclosureLedger(app.engine, commit_interval=3600, max_batch=8)
+    # Two arriving together mark the ledger as under load.
+    await asyncio.gather(ledger.record(entry(0)), ledger.record(entry(1)))
+    assert ledger.batches_written == 1
+    # Eight fill a batch: written without waiting for the interval.
+    await asyncio.wait_for(
+        asyncio.gather(*(ledger.record(entry(n)) for n in range(2, 10))), timeout=30
+    )
+    assert ledger.batches_written == 2
+    # Three more wait for the interval (or a full batch)...
+    waiting = [asyncio.create_task(ledger.record(entry(n))) for n in range(10, 13)]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not any(task.done() for task in waiting)
+    # ...and closing writes them rather than dropping them.
+    await ledger.close()
+    await asyncio.gather(*waiting)
+    assert ledger.batches_written == 3
+    check = await app.disclosures.verify()
+    assert check.first_broken is None and check.checked == 13

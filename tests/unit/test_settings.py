@@ -42,11 +42,28 @@ def test_every_problem_is_reported_at_once() -> None:
                 "INTEGRITY_DATABASE_URL": "mysql://x",
                 "INTEGRITY_SHUTDOWN_GRACE": "-1",
                 "INTEGRITY_LOG_LEVEL": "loud",
+                "INTEGRITY_LEDGER_COMMIT_INTERVAL": "soon",
             }
         )
     problems = "\n".join(caught.value.problems)
-    for expected in ("database_url", "shutdown_grace_seconds", "log_level", "INTEGRITY_KEYS_FILE"):
+    for expected in (
+        "database_url",
+        "shutdown_grace_seconds",
+        "log_level",
+        "ledger_commit_interval_seconds",
+        "INTEGRITY_KEYS_FILE",
+    ):
         assert expected in problems
+
+
+def test_ledger_commit_interval_from_the_environment(keys_file: Path) -> None:
+    environ = {"INTEGRITY_KEYS_FILE": str(keys_file)}
+    assert Settings.load(environ).ledger_commit_interval_seconds == 0.01
+    environ["INTEGRITY_LEDGER_COMMIT_INTERVAL"] = "0"
+    assert Settings.load(environ).ledger_commit_interval_seconds == 0
+    environ["INTEGRITY_LEDGER_COMMIT_INTERVAL"] = "5"
+    with pytest.raises(ConfigError):
+        Settings.load(environ)
 
 
 def test_unusable_keys_file_is_named_without_its_content(tmp_path: Path) -> None:

@@ -52,14 +52,7 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> AsyncEngine
     def _configure(dbapi_connection: Any, _record: Any) -> None:
         # Let the "begin" hook below emit BEGIN itself (pysqlite's own is always DEFERRED).
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        # The busy timeout first: switching to WAL takes a lock, and a new connection opened
-        # while another writes must wait for it rather than fail with "database is locked".
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
+        configure_sqlite(dbapi_connection)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection: Any) -> None:
@@ -67,6 +60,20 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> AsyncEngine
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def configure_sqlite(dbapi_connection: Any) -> None:
+    """Every SQLite connection of the service, pooled or not, is set up the same way."""
+    cursor = dbapi_connection.cursor()
+    # The busy timeout first: switching to WAL takes a lock, and a new connection opened
+    # while another writes must wait for it rather than fail with "database is locked".
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # FULL: a commit is on disk before it returns (the ledger promises entries are durable
+    # before the answer leaves); in WAL mode NORMAL could lose the last commits on power loss.
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
