@@ -1,4 +1,5 @@
-"""One server interceptor: request id, structured access log, and the error mapping.
+"""The request handling around every API method: request id, credentials and rate (the
+call gate), the structured access log, and the error mapping.
 
 Servicers raise ServiceError; this turns it into a gRPC status with details. Anything
 else is a bug: logged by type only (messages may hold personal data) and answered
@@ -11,7 +12,7 @@ import itertools
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import structlog
@@ -21,6 +22,7 @@ from grpc_status import rpc_status
 from service.api.callers import CallGate
 from service.api.errors import GRPC_CODES, internal_status, to_rpc_status
 from service.domain.errors import ServiceError
+from service.logging import CallContext, current_call
 
 log = structlog.get_logger("integrity.access")
 
@@ -30,6 +32,13 @@ _MAX_INBOUND_REQUEST_ID = 64
 # grpc-stubs lags the aio API (abort_with_status and friends), so contexts are typed Any here.
 Context = Any
 Behaviour = Callable[[Any, Context], Awaitable[Any]]
+Metadata = tuple[tuple[str, str | bytes], ...]
+
+# grpc-stubs make the handler classes generic; at run time they are not subscriptable.
+if TYPE_CHECKING:
+    _GenericRpcHandler = grpc.GenericRpcHandler[Any, Any]
+else:
+    _GenericRpcHandler = grpc.GenericRpcHandler
 
 
 # Request ids need to be unique, not secret: a random per-process prefix and a counter
@@ -42,8 +51,8 @@ def _new_request_id() -> str:
     return f"{_ID_PREFIX}{next(_id_counter):016x}"
 
 
-def _request_id(context: Context) -> str:
-    for key, value in context.invocation_metadata() or ():
+def _request_id(metadata: Metadata) -> str:
+    for key, value in metadata:
         # Echo only a well-formed caller id into our logs, never arbitrary text.
         if (
             key == REQUEST_ID_HEADER
@@ -68,20 +77,18 @@ class _StatusWithRequestId(grpc.Status):
 
 def _wrap(behaviour: Behaviour, method: str, gate: CallGate) -> Behaviour:
     async def handle(request: Any, context: Context) -> Any:
-        request_id = _request_id(context)
+        metadata: Metadata = context.invocation_metadata() or ()
+        request_id = _request_id(metadata)
+        call = CallContext(request_id, method)
+        entered = current_call.set(call)
         started = time.perf_counter()
         code = grpc.StatusCode.OK
-        structlog.contextvars.bind_contextvars(request_id=request_id, method=method)
         context.set_trailing_metadata(((REQUEST_ID_HEADER, request_id),))
         try:
-            metadata = {
-                key: value
-                for key, value in context.invocation_metadata() or ()
-                if isinstance(value, str)
-            }
-            principal = await gate.admit(method, metadata)
+            headers = {key: value for key, value in metadata if isinstance(value, str)}
+            principal = await gate.admit(method, headers)
             if principal is not None:
-                structlog.contextvars.bind_contextvars(caller=principal.caller.id)
+                call.caller = principal.caller.id
             return await behaviour(request, context)
         except ServiceError as error:
             code = GRPC_CODES[error.status]
@@ -100,9 +107,22 @@ def _wrap(behaviour: Behaviour, method: str, gate: CallGate) -> Behaviour:
                 code=code.name,
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
             )
-            structlog.contextvars.clear_contextvars()
+            current_call.reset(entered)
 
     return handle
+
+
+class _MethodTable(_GenericRpcHandler):
+    """Every API method in one dict. grpc.aio asks its generic handlers in turn, each
+    checking its own service; one table answers for all of them with a single lookup."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        return self.handlers.get(handler_call_details.method)
 
 
 class WrappingRegistrar:
@@ -117,6 +137,8 @@ class WrappingRegistrar:
     def __init__(self, server: Any, gate: CallGate) -> None:
         self._server = server
         self._gate = gate
+        self._table = _MethodTable()
+        server.add_generic_rpc_handlers((self._table,))
 
     def add_generic_rpc_handlers(self, handlers: Any) -> None:
         """Ignored: the same methods arrive through add_registered_method_handlers."""
@@ -130,7 +152,9 @@ class WrappingRegistrar:
             )
             for name, handler in handlers.items()
         }
-        self._server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(service, wrapped),)
+        self._table.handlers.update(
+            (f"/{service}/{name}", handler) for name, handler in wrapped.items()
         )
+        # grpc.aio ignores registered methods today; the sync server and later releases
+        # look them up first.
         self._server.add_registered_method_handlers(service, wrapped)
