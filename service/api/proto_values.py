@@ -23,10 +23,19 @@ def date_out(value: dt.date | None) -> date_pb2.Date | None:
     return date_pb2.Date(year=value.year, month=value.month, day=value.day)
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 def timestamp_out(value: dt.datetime) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+    """The same Timestamp as Timestamp.FromDatetime (a naive value counts as UTC), by
+    integer arithmetic on the difference from the epoch: FromDatetime costs several times
+    as much, and every eligibility answer carries one."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    since = value - _EPOCH
+    return timestamp_pb2.Timestamp(
+        seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000
+    )
 
 
 def timestamp_in(message: timestamp_pb2.Timestamp) -> dt.datetime:

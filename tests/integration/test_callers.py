@@ -11,10 +11,13 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from clients import AsyncIntegrityClient, IntegrityCallError
+from service.adapters.storage.callers import SqlCallerStore
 from service.adapters.storage.tables import credentials
-from service.bootstrap import Application
+from service.app.credentials import CredentialService
+from service.bootstrap import Application, SystemClock
 from service.cli.ops import main as ops
 from service.domain.callers import CallerKind, Scope
+from service.domain.errors import Unauthenticated
 from service.settings import PiiKeys
 from tests.builders import import_rows, registry_row, verification_for
 from tests.conftest import RunningServer
@@ -62,6 +65,18 @@ async def test_revoked_credentials_stop_working(app: Application, server: Runnin
         await client.create_verification(verification_for(row))  # the other key still works
     await app.credentials.revoke(caller.id)
     assert (await call_with(server, spare)).code == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_a_revocation_elsewhere_holds_once_the_cache_expires(app: Application) -> None:
+    """Another replica (here: another credential service on the same database) revokes;
+    this one refuses the token as soon as its cached copy has expired (at once here)."""
+    here = CredentialService(SqlCallerStore(app.engine), SystemClock(), cache_seconds=0)
+    elsewhere = CredentialService(SqlCallerStore(app.engine), SystemClock())
+    caller, token = await elsewhere.create_caller(CallerKind.PLATFORM, "C", platform="c")
+    assert (await here.authenticate(token)).id == caller.id
+    await elsewhere.revoke(caller.id)
+    with pytest.raises(Unauthenticated):
+        await here.authenticate(token)
 
 
 async def test_calls_outside_the_scopes_are_denied(app: Application, server: RunningServer) -> None:

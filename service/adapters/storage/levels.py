@@ -232,6 +232,12 @@ class SqlScorecardStore:
             )
             return [(row.document, row.state) for row in rows]
 
+    async def active_version(self) -> str | None:
+        async with read_connection(self._engine) as connection:
+            query = select(scorecards.c.version).where(scorecards.c.state == "active")
+            version: str | None = (await connection.execute(query)).scalar_one_or_none()
+            return version
+
     async def put(
         self, version: str, document: Mapping[str, Any], state: str, now: dt.datetime
     ) -> None:

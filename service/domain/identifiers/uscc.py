@@ -80,7 +80,7 @@ _REGION_BY_PROVINCE: Mapping[str, RegionScope] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Uscc:
     """A unified social credit code that passed every check of GB 32100."""
 
@@ -210,7 +210,12 @@ def parse_uscc(raw: str) -> Uscc:
     )
 
 
+_USCC_CHARACTERS = frozenset(USCC_ALPHABET)
+
+
 def _check_alphabet(raw: str) -> None:
+    if _USCC_CHARACTERS.issuperset(raw):
+        return
     for position, char in enumerate(raw, start=1):
         if char in _USCC_VALUES:
             continue
