@@ -130,3 +130,21 @@ async def test_under_load_entries_gather_until_a_batch_is_full(app: Application)
     assert ledger.batches_written == 3
     check = await app.disclosures.verify()
     assert check.first_broken is None and check.checked == 13
+
+
+async def test_a_failed_batch_is_rolled_back_and_the_next_one_chains_on(
+    app: Application,
+) -> None:
+    await app.ledger.record(entry(0))
+    async with app.engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE disclosure_ledger RENAME TO ledger_away"))
+    with pytest.raises(Exception) as failed:
+        await app.ledger.record(entry(1))
+    assert "ledger" in str(failed.value).lower()
+    async with app.engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE ledger_away RENAME TO disclosure_ledger"))
+    # The writer's connection is usable again (on PostgreSQL: not left inside the failed
+    # transaction), and the chain goes on from the last committed entry.
+    await asyncio.gather(*(app.ledger.record(entry(n)) for n in range(2, 6)))
+    check = await app.disclosures.verify()
+    assert check.first_broken is None and check.checked == 5

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from sqlalchemy import Dialect, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.adapters.storage.engine import configure_sqlite, sqlite_write_slot
 from service.adapters.storage.tables import disclosure_ledger
@@ -51,6 +51,10 @@ class LedgerAppender(Protocol):
     async def close(self) -> None: ...
 
 
+def _unchanged(value: Any) -> Any:
+    return value
+
+
 class _Statements:
     """The ledger's INSERT and last-hash query in the dialect's own SQL and parameter style."""
 
@@ -58,15 +62,23 @@ class _Statements:
         insert = disclosure_ledger.insert().compile(
             dialect=dialect, column_keys=list(_APPENDED), for_executemany=True
         )
-        order = insert.positiontup
-        if order is None or sorted(order) != sorted(_APPENDED):
-            raise RuntimeError(f"the ledger insert binds {order}, expected {_APPENDED}")
+        # Rows are built in _APPENDED order below; both dialects bind in that order.
+        if insert.positiontup != list(_APPENDED):
+            raise RuntimeError(f"the ledger insert binds {insert.positiontup}, not {_APPENDED}")
         self.insert = str(insert)
-        self._order = tuple(_APPENDED.index(name) for name in order)
-        self._processors = tuple(
-            disclosure_ledger.c[_APPENDED[index]].type.dialect_impl(dialect).bind_processor(dialect)
-            for index in self._order
+        processors = {
+            name: disclosure_ledger.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in _APPENDED
+        }
+        self._fields: Callable[[Any], Any] = processors.pop("fields") or _unchanged
+        # The other columns whose types convert values for this driver, by position.
+        self._converting: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
+            (_APPENDED.index(name), process)
+            for name, process in processors.items()
+            if process is not None
         )
+        # Entries of one kind of read share their field list: bind each list once.
+        self._bound_fields: dict[tuple[str, ...], Any] = {}
         self.last_hash = str(
             select(disclosure_ledger.c.entry_hash)
             .order_by(disclosure_ledger.c.sequence.desc())
@@ -77,9 +89,13 @@ class _Statements:
     def rows(self, previous: bytes, entries: Sequence[DisclosureEntry]) -> list[tuple[Any, ...]]:
         """Driver-ready rows, each entry chained to the one before it."""
         rows = []
+        bound_fields = self._bound_fields
         for entry in entries:
             entry_hash = chain_hash(previous, entry)
-            values = (
+            fields = bound_fields.get(entry.fields)
+            if fields is None:
+                fields = bound_fields[entry.fields] = self._fields(list(entry.fields))
+            row = [
                 entry.subject_uscc,
                 entry.recipient_id,
                 entry.recipient_name,
@@ -87,17 +103,14 @@ class _Statements:
                 entry.tier,
                 entry.purpose,
                 entry.scenario,
-                list(entry.fields),
+                fields,
                 entry.disclose_time,
                 previous,
                 entry_hash,
-            )
-            rows.append(
-                tuple(
-                    values[index] if process is None else process(values[index])
-                    for index, process in zip(self._order, self._processors, strict=True)
-                )
-            )
+            ]
+            for index, process in self._converting:
+                row[index] = process(row[index])
+            rows.append(tuple(row))
             previous = entry_hash
         return rows
 
@@ -174,16 +187,34 @@ class PostgresLedgerAppender:
     async def append(self, entries: Sequence[DisclosureEntry]) -> None:
         async with self._engine.connect() as pooled:
             driver: Any = (await pooled.get_raw_connection()).driver_connection
-            async with driver.transaction():
-                await driver.execute("SELECT pg_advisory_xact_lock($1)", PG_LEDGER_LOCK)
+            # BEGIN and the lock in one simple-protocol message: one round trip, not two.
+            # The last hash is read by a statement of its own, after the lock is held, so
+            # its snapshot includes every batch committed before ours.
+            await driver.execute(f"BEGIN; SELECT pg_advisory_xact_lock({PG_LEDGER_LOCK})")
+            try:
                 last = await driver.fetchval(self._statements.last_hash)
                 previous = GENESIS if last is None else bytes(last)
                 await driver.executemany(
                     self._statements.insert, self._statements.rows(previous, entries)
                 )
+                await driver.execute("COMMIT")
+            except BaseException:
+                await _abandon(pooled, driver)
+                raise
 
     async def close(self) -> None:
         """Nothing of its own to release: connections go back to the engine's pool."""
+
+
+async def _abandon(pooled: AsyncConnection, driver: Any) -> None:
+    """Roll back a failed batch; a connection that cannot is closed, never pooled again
+    mid-transaction (SQLAlchemy's reset on return knows nothing of this transaction)."""
+    try:
+        if not driver.is_closed() and driver.is_in_transaction():
+            await driver.execute("ROLLBACK")
+    except BaseException:
+        await pooled.invalidate()
+        raise
 
 
 def ledger_appender(engine: AsyncEngine) -> LedgerAppender:
