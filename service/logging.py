@@ -67,7 +67,18 @@ def redact_personal_data(
     return {key: _redact(value) for key, value in event_dict.items()}
 
 
+_configured_level = logging.INFO
+
+
+def info_enabled() -> bool:
+    """Whether info lines are written: asking costs nothing, where calling a module-level
+    structlog logger builds a bound logger first, even for a line that is then dropped."""
+    return _configured_level <= logging.INFO
+
+
 def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
+    global _configured_level
+    _configured_level = _LEVELS[level]
     # aiosqlite logs every statement at debug level through the standard library: keep it
     # quiet, it is noise at best and costs time on every database call.
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)

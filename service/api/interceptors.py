@@ -22,7 +22,7 @@ from grpc_status import rpc_status
 from service.api.callers import CallGate
 from service.api.errors import GRPC_CODES, internal_status, to_rpc_status
 from service.domain.errors import ServiceError
-from service.logging import CallContext, current_call
+from service.logging import CallContext, current_call, info_enabled
 
 log = structlog.get_logger("integrity.access")
 
@@ -102,11 +102,12 @@ def _wrap(behaviour: Behaviour, method: str, gate: CallGate) -> Behaviour:
                 _StatusWithRequestId(internal_status(request_id), request_id)
             )
         finally:
-            log.info(
-                "rpc",
-                code=code.name,
-                duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            )
+            if info_enabled():
+                log.info(
+                    "rpc",
+                    code=code.name,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                )
             current_call.reset(entered)
 
     return handle

@@ -5,7 +5,7 @@ import json
 
 import structlog
 
-from service.logging import configure_logging
+from service.logging import configure_logging, info_enabled
 
 
 def test_lines_are_json_with_context_and_id_numbers_redacted() -> None:
@@ -26,3 +26,14 @@ def test_lines_are_json_with_context_and_id_numbers_redacted() -> None:
     assert event["request_id"] == "abc" and event["level"] == "info"
     assert "11010519491231002X" not in lines[0] and "44030019900101123x" not in lines[0]
     assert event["detail"] == "holder [REDACTED] said"
+
+
+def test_info_enabled_follows_the_configured_level() -> None:
+    try:
+        configure_logging("warning", io.StringIO())
+        assert not info_enabled()
+        configure_logging("debug", io.StringIO())
+        assert info_enabled()
+    finally:
+        configure_logging("info")
+    assert info_enabled()
