@@ -190,8 +190,8 @@ class PostgresLedgerAppender:
             # BEGIN and the lock in one simple-protocol message: one round trip, not two.
             # The last hash is read by a statement of its own, after the lock is held, so
             # its snapshot includes every batch committed before ours.
-            await driver.execute(f"BEGIN; SELECT pg_advisory_xact_lock({PG_LEDGER_LOCK})")
             try:
+                await driver.execute(f"BEGIN; SELECT pg_advisory_xact_lock({PG_LEDGER_LOCK})")
                 last = await driver.fetchval(self._statements.last_hash)
                 previous = GENESIS if last is None else bytes(last)
                 await driver.executemany(
