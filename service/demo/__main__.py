@@ -1,8 +1,11 @@
 """The demo: the service's main job on the embedded default, start to finish.
 
-Generates a demo registry, imports it with integrity-ops, starts integrity-server on
-SQLite, and verifies three enterprises through the Python client: one VERIFIED, one
-REJECTED with its reasons, one PENDING. Everything lands in var/demo/.
+Generates a demo registry, imports it with integrity-ops, loads the demo marketplace's
+store-opening policy, starts integrity-server on SQLite, and through the Python client
+verifies three enterprises (one VERIFIED, one REJECTED with its reasons, one PENDING),
+then asks whether two of them may open a store: each answer with its integrity class,
+every unmet condition and the policy version it was decided under. Everything lands in
+var/demo/.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from google.protobuf import timestamp_pb2
-from integrity.v1 import licence_pb2, verification_pb2
+from integrity.v1 import eligibility_pb2, licence_pb2, verification_pb2
 
 from clients import IntegrityClient
 from service.domain.identifiers.uscc import make_uscc
@@ -27,6 +30,29 @@ DEMO = Path("var/demo")
 RECORDS = 2000
 BIN = Path(sys.executable).parent
 V = verification_pb2
+E = eligibility_pb2
+
+# The demo marketplace's rule for opening a store, announced a week before it took effect.
+STORE_OPENING = {
+    "platform": "demo",
+    "policy": "store_opening",
+    "version": 1,
+    "description": "who may open a store on the demo marketplace",
+    "announce_time": "2025-01-01T00:00:00+08:00",
+    "effective_time": "2025-01-08T00:00:00+08:00",
+    "conditions": [
+        {"kind": "identity_verified", "within_days": 365},
+        {"kind": "business_status"},
+        {"kind": "licence_valid_for_days", "days": 30},
+        {
+            "kind": "min_class",
+            "class": "B",
+            "on_unmet": "review",
+            "supplementary_information": ["latest annual report"],
+        },
+        {"kind": "no_active_judicial", "kinds": ["dishonest_debtor", "serious_violation"]},
+    ],
+}
 
 
 def _run(*command: str, env: dict[str, str]) -> None:
@@ -60,6 +86,9 @@ def _setup(env: dict[str, str]) -> list[dict[str, Any]]:
             "--count", str(RECORDS), "--seed", "2026", "--out", str(registry), env=env,
         )  # fmt: skip
     _run(str(BIN / "integrity-ops"), "registry", "import", str(registry), env=env)
+    policy = DEMO / "store_opening.json"
+    policy.write_text(json.dumps(STORE_OPENING, ensure_ascii=False, indent=2), encoding="utf-8")
+    _run(str(BIN / "integrity-ops"), "policy", "load", str(policy), env=env)
     with registry.open(encoding="utf-8") as stream:
         return [json.loads(line) for line in stream]
 
@@ -129,6 +158,17 @@ def _show(title: str, result: verification_pb2.Verification) -> None:
         print(f"   registry snapshot of {snapshot:%Y-%m-%d %H:%M} UTC")
 
 
+def _show_decision(title: str, answer: eligibility_pb2.CheckEligibilityResponse) -> None:
+    print(f"\n== {title}")
+    print(f"   decision: {E.EligibilityDecision.Name(answer.decision)}")
+    print(f"   integrity class: {answer.level_class or '-'}; policy {answer.policy_version}")
+    for unmet in answer.unmet_conditions:
+        consequence = E.EligibilityDecision.Name(unmet.consequence)
+        print(f"     {unmet.condition:24} {unmet.reason_code} ({consequence}): {unmet.description}")
+    for item in answer.supplementary_information:
+        print(f"     may ask the merchant for: {item}")
+
+
 def main() -> None:
     DEMO.mkdir(parents=True, exist_ok=True)
     env = {
@@ -163,6 +203,14 @@ def main() -> None:
             _show(
                 "PENDING: the registry has not published this enterprise yet",
                 client.create_verification(_submission(unpublished)),
+            )
+            _show_decision(
+                "MAY THE VERIFIED ENTERPRISE OPEN A STORE?",
+                client.check_eligibility(verified["uscc"], "store_opening"),
+            )
+            _show_decision(
+                "MAY THE REVOKED ONE?",
+                client.check_eligibility(revoked["uscc"], "store_opening"),
             )
     finally:
         server.send_signal(signal.SIGTERM)
