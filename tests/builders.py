@@ -13,6 +13,7 @@ from integrity.v1 import licence_pb2, verification_pb2
 
 from service.app.registry_import import ImportReport
 from service.bootstrap import Application
+from service.domain.disclosure import DisclosureEntry
 from service.domain.identifiers.resident_id import make_resident_id
 from service.domain.identifiers.uscc import make_uscc
 
@@ -113,3 +114,20 @@ def verification_for(
             evidence_reference="consent/2026/0001",
         ),
     )
+
+
+def disclosure_entry(**overrides: Any) -> DisclosureEntry:
+    """A ledger entry: a platform's eligibility read of one enterprise, unless overridden."""
+    values: dict[str, Any] = {
+        "subject_uscc": "91330106MA27XXXXXX",
+        "recipient_id": "r",
+        "recipient_name": "platform",
+        "recipient_kind": "platform",
+        "tier": "platform",
+        "purpose": "eligibility_evaluation",
+        "scenario": "store_opening",
+        "fields": ("eligibility_decision", "integrity_level"),
+        "disclose_time": dt.datetime(2026, 11, 23, tzinfo=dt.UTC),
+    }
+    values.update(overrides)
+    return DisclosureEntry(**values)

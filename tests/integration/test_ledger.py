@@ -17,20 +17,12 @@ from service.bootstrap import Application, bootstrap, build_server
 from service.domain.callers import CallerKind
 from service.domain.disclosure import DisclosureEntry
 from service.settings import PiiKeys, Settings
-from tests.builders import import_rows, registry_row
+from tests.builders import disclosure_entry, import_rows, registry_row
 
 
 def entry(n: int) -> DisclosureEntry:
-    return DisclosureEntry(
-        subject_uscc="91330106MA27XXXXXX",
-        recipient_id="r",
-        recipient_name="platform",
-        recipient_kind="platform",
-        tier="platform",
-        purpose="access_assessment",
-        scenario="store_opening",
-        fields=("public.identity",),
-        disclose_time=dt.datetime(2026, 11, 23, tzinfo=dt.UTC) + dt.timedelta(seconds=n),
+    return disclosure_entry(
+        disclose_time=dt.datetime(2026, 11, 23, tzinfo=dt.UTC) + dt.timedelta(seconds=n)
     )
 
 
@@ -76,14 +68,9 @@ async def test_no_answer_leaves_without_its_ledger_entry(tmp_path: Path) -> None
 async def test_entries_read_back_exactly_as_recorded(app: Application) -> None:
     china = dt.timezone(dt.timedelta(hours=8))
     recorded = [
-        DisclosureEntry(
-            subject_uscc="91330106MA27XXXXXX",
+        disclosure_entry(
             recipient_id=f"caller-{n}",
             recipient_name='杭州"集市"\\平台 𠀀',
-            recipient_kind="platform",
-            tier="platform",
-            purpose="eligibility_evaluation",
-            scenario="store_opening",
             fields=("eligibility_decision", "integrity_level")[: n % 3],
             disclose_time=dt.datetime(2026, 11, 23, 20, 15, 7, 123456 + n, tzinfo=china),
         )
