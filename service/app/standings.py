@@ -34,9 +34,12 @@ class StandingCache:
         self._queued: dict[str, asyncio.Future[EnterpriseStanding]] = {}
         self._max_entries = max_entries
         # Bumped by every invalidation: a load that began before an invalidation of its key
-        # must not put its (possibly stale) result in the cache.
+        # must not put its (possibly stale) result in the cache. When the stamps are dropped
+        # to bound memory, the floor takes their place: every load that began before it
+        # is treated as overtaken.
         self._clock = 0
         self._invalidated: dict[str, int] = {}
+        self._floor = 0
         self.hits = 0
         self.misses = 0
         self.batches = 0
@@ -69,7 +72,8 @@ class StandingCache:
             loaded = await self._source.load_many(list(batch))
         except BaseException as error:
             for uscc, future in batch.items():
-                self._loading.pop(uscc, None)
+                if self._loading.get(uscc) is future:
+                    del self._loading[uscc]
                 if not future.done():
                     future.set_exception(error)
                     future.exception()  # retrieved: waiters re-raise it
@@ -77,11 +81,10 @@ class StandingCache:
                 raise
             return
         for uscc, future in batch.items():
-            self._loading.pop(uscc, None)
+            if self._loading.get(uscc) is future:
+                del self._loading[uscc]
             standing = loaded[uscc]
-            # Invalidations stamp the clock after bumping it: a stamp above `started` means
-            # the key changed while this load ran, and its result may already be stale.
-            if self._invalidated.get(uscc, -1) <= started:
+            if self._current(uscc, started):
                 self._entries[uscc] = standing
                 if len(self._entries) > self._max_entries:
                     self._entries.popitem(last=False)
@@ -102,29 +105,48 @@ class StandingCache:
             started = self._clock
             loaded = await self._source.load_many(wanted)
             for uscc, standing in loaded.items():
-                if self._invalidated.get(uscc, -1) <= started and uscc not in self._entries:
+                if self._current(uscc, started) and uscc not in self._entries:
                     self._entries[uscc] = standing
                     warmed += 1
             if len(self._entries) >= self._max_entries:
                 break
         return warmed
 
+    def _current(self, uscc: str, started: int) -> bool:
+        """Whether a load that began at `started` may still be kept for `uscc`.
+
+        Invalidations stamp the clock after bumping it: a stamp above `started` means the
+        key changed while the load ran, and its result may already be stale.
+        """
+        return self._invalidated.get(uscc, self._floor) <= started
+
     def invalidate(self, usccs: Iterable[str]) -> None:
         self._clock += 1
         for uscc in usccs:
             self._entries.pop(uscc, None)
+            # A check arriving from now on must not join a load that began before the
+            # change: it starts a load of its own.
+            self._loading.pop(uscc, None)
             self._invalidated[uscc] = self._clock
         if len(self._invalidated) > self._max_entries:
-            self._invalidated.clear()  # every load older than now is stale-safe again
+            self._forget_stamps()
 
     def clear(self) -> None:
         self._clock += 1
         self._entries.clear()
+        self._loading.clear()
+        self._forget_stamps()
+
+    def _forget_stamps(self) -> None:
         self._invalidated.clear()
+        self._floor = self._clock
 
 
 class PolicyStore(Protocol):
     async def all(self) -> Sequence[Any]: ...
+
+
+Book = dict[tuple[str, str], tuple[list[Policy], dict[int, dt.datetime]]]
 
 
 class PolicyBook:
@@ -132,13 +154,16 @@ class PolicyBook:
 
     def __init__(self, store: PolicyStore) -> None:
         self._store = store
-        self._book: dict[tuple[str, str], tuple[list[Policy], dict[int, dt.datetime]]] | None = None
+        self._book: Book | None = None
         self._known_classes: Sequence[str] = ()
+        # Bumped whenever the book goes stale: a load that began before must not be kept.
+        self._generation = 0
+        self._loading: asyncio.Future[Book] | None = None
 
     def use_classes(self, classes: Sequence[str]) -> None:
         if tuple(classes) != tuple(self._known_classes):
             self._known_classes = tuple(classes)
-            self._book = None
+            self.invalidate()
 
     @property
     def known_classes(self) -> Sequence[str]:
@@ -146,9 +171,11 @@ class PolicyBook:
 
     def invalidate(self) -> None:
         self._book = None
+        self._loading = None  # checks from now on wait for a load that begins after this
+        self._generation += 1
 
-    async def _load(self) -> dict[tuple[str, str], tuple[list[Policy], dict[int, dt.datetime]]]:
-        book: dict[tuple[str, str], tuple[list[Policy], dict[int, dt.datetime]]] = {}
+    async def _load(self) -> Book:
+        book: Book = {}
         for stored in await self._store.all():
             policy = parse_policy(stored.document, self._known_classes)
             versions, retired = book.setdefault((policy.platform, policy.policy_id), ([], {}))
@@ -157,10 +184,26 @@ class PolicyBook:
                 retired[policy.version] = stored.retire_time
         return book
 
+    async def _current(self) -> Book:
+        if self._book is not None:
+            return self._book
+        if self._loading is None:
+            # One load for every check that finds the book empty, not one each.
+            self._loading = asyncio.ensure_future(self._load_and_keep(self._generation))
+        return await asyncio.shield(self._loading)
+
+    async def _load_and_keep(self, generation: int) -> Book:
+        try:
+            book = await self._load()
+        finally:
+            if self._generation == generation:
+                self._loading = None
+        if self._generation == generation:
+            self._book = book
+        return book
+
     async def in_force(self, platform: str, policy_id: str, at: dt.datetime) -> Policy | None:
-        if self._book is None:
-            self._book = await self._load()
-        entry = self._book.get((platform, policy_id))
+        entry = (await self._current()).get((platform, policy_id))
         if entry is None:
             return None
         versions, retired = entry
@@ -169,6 +212,4 @@ class PolicyBook:
     async def versions(
         self,
     ) -> Mapping[tuple[str, str], tuple[list[Policy], dict[int, dt.datetime]]]:
-        if self._book is None:
-            self._book = await self._load()
-        return self._book
+        return await self._current()

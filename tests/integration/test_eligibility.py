@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from integrity.v1 import eligibility_pb2
 
 from clients import AsyncIntegrityClient, IntegrityCallError
+from service.adapters.storage.policies import SqlPolicyStore
 from service.bootstrap import Application, bootstrap, build_server
 from service.cli.ops import main as ops
 from service.domain.callers import CallerKind
@@ -184,6 +185,30 @@ async def test_suspension_denies_with_its_own_reason_across_processes(
         assert (
             await client.check_eligibility(uscc, "store_opening")
         ).decision == E.ELIGIBILITY_DECISION_ALLOW
+
+
+async def test_a_retirement_elsewhere_reaches_the_book_whatever_its_clock(rig: Rig) -> None:
+    effective = T0 - dt.timedelta(days=1)
+    for version in (1, 2, 3):
+        await rig.app.policies.load(policy(version, effective, [{"kind": "business_status"}]))
+    row = registry_row()
+    await import_rows(rig.app, [row])
+    await rig.app.follower.start()
+    elsewhere = SqlPolicyStore(rig.app.engine)  # another host's ops command
+    async with rig.client() as client:
+
+        async def version_used() -> str:
+            checked = await client.check_eligibility(str(row["uscc"]), "store_opening")
+            return checked.policy_version.rpartition("@")[2]
+
+        assert await version_used() == "3"
+        await elsewhere.retire("shop", "store_opening", 3, T0)
+        await rig.app.follower.poll()
+        assert await version_used() == "2"
+        # This host's clock is an hour behind: its retirement is not the latest retire time.
+        await elsewhere.retire("shop", "store_opening", 2, T0 - dt.timedelta(hours=1))
+        await rig.app.follower.poll()
+        assert await version_used() == "1"
 
 
 async def test_changes_in_this_process_reach_the_next_check_at_once(rig: Rig) -> None:

@@ -89,13 +89,17 @@ class SqlPolicyStore:
                 for row in await connection.execute(query)
             ]
 
-    async def generation(self) -> tuple[int, dt.datetime | None, dt.datetime | None]:
-        """Changes whenever a version is loaded or retired: a cheap test for a stale cache."""
+    async def generation(self) -> tuple[int, int]:
+        """Changes whenever a version is loaded or retired: a cheap test for a stale cache.
+
+        Counts rather than latest times, which a host with a slow clock would not move:
+        versions are never deleted and a retirement is never undone, so both counts only
+        rise.
+        """
         query = select(
             func.count(),
-            func.max(eligibility_policies.c.load_time),
-            func.max(eligibility_policies.c.retire_time),
+            func.count(eligibility_policies.c.retire_time),
         ).select_from(eligibility_policies)
         async with read_connection(self._engine) as connection:
             row = (await connection.execute(query)).one()
-        return int(row[0]), row[1], row[2]
+        return int(row[0]), int(row[1])

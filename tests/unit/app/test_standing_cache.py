@@ -60,6 +60,52 @@ async def test_a_load_overtaken_by_an_invalidation_is_not_kept() -> None:
     assert source.loads == 2
 
 
+async def test_a_check_after_an_invalidation_does_not_join_the_load_it_overtook() -> None:
+    source = FakeSource()
+    source.gate = asyncio.Event()
+    cache = StandingCache(source)
+    before = asyncio.ensure_future(cache.get("X"))
+    await source.started.wait()  # this load read the old data
+    cache.invalidate(["X"])  # a change written in this process
+    source.level = "C"
+    after = asyncio.ensure_future(cache.get("X"))
+    source.gate.set()
+    assert (await before).level_class == "A"
+    assert (await after).level_class == "C"  # its own load, begun after the change
+    assert source.loads == 2
+    assert (await cache.get("X")).level_class == "C"
+    assert source.loads == 2  # and that later load is the one kept
+
+
+async def test_dropping_invalidation_stamps_still_keeps_overtaken_loads_out() -> None:
+    source = FakeSource()
+    source.gate = asyncio.Event()
+    cache = StandingCache(source, max_entries=3)
+    loading = asyncio.ensure_future(cache.get("X"))
+    await source.started.wait()
+    cache.invalidate(["X"])
+    cache.invalidate(["P", "Q", "R"])  # more stamps than entries: they are dropped
+    source.level = "C"
+    source.gate.set()
+    assert (await loading).level_class == "A"
+    assert (await cache.get("X")).level_class == "C"  # not the overtaken "A"
+    assert source.loads == 2
+    assert (await cache.get("X")).level_class == "C" and source.loads == 2
+
+
+async def test_clearing_keeps_loads_in_flight_out() -> None:
+    source = FakeSource()
+    source.gate = asyncio.Event()
+    cache = StandingCache(source)
+    loading = asyncio.ensure_future(cache.get("X"))
+    await source.started.wait()
+    cache.clear()
+    source.level = "C"
+    source.gate.set()
+    await loading
+    assert (await cache.get("X")).level_class == "C"
+
+
 async def test_entries_are_bounded() -> None:
     source = FakeSource()
     cache = StandingCache(source, max_entries=2)
