@@ -134,7 +134,7 @@ async def bootstrap(
         vault,
         clock,
         registry_timeout_seconds=settings.registry_timeout_seconds,
-        on_change=levels.recompute,
+        on_change=levels.archive_changed,
     )
     return Application(
         settings=settings,
@@ -143,16 +143,18 @@ async def bootstrap(
         vault=vault,
         registry=registry,
         verifications=verifications,
-        importer=RegistryImporter(registry, vault, clock, on_change=levels.recompute),
+        importer=RegistryImporter(registry, vault, clock, on_change=levels.archive_changed),
         credentials=credentials,
         ledger=ledger,
         archive=ArchiveReader(
             SqlArchiveStore(engine, registry_engine), ledger, load_purposes(settings), clock, levels
         ),
         disclosures=DisclosureQueries(ledger),
-        ingestion=PlatformIngestion(SqlIngestionStore(engine), clock, on_change=levels.recompute),
+        ingestion=PlatformIngestion(
+            SqlIngestionStore(engine), clock, on_change=levels.archive_changed
+        ),
         judicial_importer=JudicialImporter(
-            SqlFactWriter(engine, clock), clock, on_change=levels.recompute
+            SqlFactWriter(engine, clock), clock, on_change=levels.archive_changed
         ),
         levels=levels,
         eligibility=EligibilityChecker(standings, policy_book, ledger, clock, levels),

@@ -139,12 +139,14 @@ class PlatformIngestion:
                 results[index] = RecordResult(index, event_id, RecordOutcome.ACCEPTED)
             else:
                 results[index] = self._seen(index, event_id, outcome is EventApplication.SEEN)
-        applied_usccs = [
+        # Events seen before count too: a retry after the first delivery's level update
+        # failed must still bring the level up to date (recomputing a current one is a no-op).
+        touched = [
             event.fact.uscc
             for event_id, (_index, event) in pending.items()
-            if applied[event_id] is EventApplication.APPLIED
+            if applied[event_id] in (EventApplication.APPLIED, EventApplication.SEEN)
         ]
-        await self._on_change(applied_usccs)
+        await self._on_change(touched)
         report = IngestReport(tuple(results[i] for i in range(len(drafts))))
         log.info(
             "platform_records_ingested",

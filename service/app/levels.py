@@ -145,6 +145,25 @@ class LevelService:
         inputs = canonical_inputs(facts, verification)
         return compute_level(card, uscc, archive, verification, inputs, now)
 
+    async def archive_changed(self, usccs: Iterable[str]) -> int:
+        """After an archive change: recompute the levels, and drop cached standings even
+        if the recompute fails (the facts are committed; the cache must not outlive them).
+        A failed recompute is left to the caller's retry or `integrity-ops level recompute`.
+        """
+        changed = sorted(set(usccs))
+        try:
+            return await self.recompute(changed)
+        except Exception as error:
+            log.error(
+                "level_recompute_failed",
+                enterprises=len(changed),
+                first=changed[:10],
+                error_type=type(error).__name__,
+            )
+            raise
+        finally:
+            self._on_saved(changed)
+
     async def recompute(self, usccs: Iterable[str]) -> int:
         """Recompute the levels of these enterprises; save those whose inputs changed."""
         ordered = sorted(set(usccs))

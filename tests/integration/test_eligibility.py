@@ -236,6 +236,57 @@ async def test_changes_in_this_process_reach_the_next_check_at_once(rig: Rig) ->
     assert [u.reason_code for u in after.unmet_conditions] == ["RECENT_PUNISHMENT"]
 
 
+async def test_a_failed_level_update_neither_hides_the_facts_nor_outlives_a_retry(
+    rig: Rig,
+) -> None:
+    from google.type import date_pb2
+    from integrity.v1 import archive_pb2, platform_data_pb2
+    from sqlalchemy import update
+
+    from service.adapters.storage.tables import scorecards
+
+    conditions = [{"kind": "no_recent_punishment", "min_severity": "serious", "within_days": 90}]
+    await rig.app.policies.load(policy(1, T0 - dt.timedelta(days=1), conditions))
+    row = registry_row()
+    uscc = str(row["uscc"])
+    await import_rows(rig.app, [row])
+    await rig.app.follower.start()  # this process following the change log, as replicas do
+    levels_before = len(await rig.app.levels.history(uscc))
+
+    async def set_scorecard_state(old: str, new: str) -> None:
+        async with rig.app.engine.begin() as connection:
+            await connection.execute(
+                update(scorecards).where(scorecards.c.state == old).values(state=new)
+            )
+
+    punishment = platform_data_pb2.PlatformRecord(
+        event_id="p-1",
+        uscc=uscc,
+        conduct=archive_pb2.ConductRecord(
+            record_id="P1", kind=archive_pb2.CONDUCT_KIND_PUNISHMENT, severity=archive_pb2.SEVERITY_SEVERE,
+            date=date_pb2.Date(year=2026, month=11, day=1), rule="售假",
+        ),
+    )  # fmt: skip
+    async with rig.client() as client:
+        assert (
+            await client.check_eligibility(uscc, "store_opening")
+        ).decision == E.ELIGIBILITY_DECISION_ALLOW
+        # With no active scorecard the level cannot be worked out: the call fails after
+        # the record is committed.
+        await set_scorecard_state("active", "parked")
+        with pytest.raises(IntegrityCallError) as failed:
+            await client.ingest_platform_records("shop", [punishment])
+        assert failed.value.code == grpc.StatusCode.FAILED_PRECONDITION
+        after = await client.check_eligibility(uscc, "store_opening")
+        assert [u.reason_code for u in after.unmet_conditions] == ["RECENT_PUNISHMENT"]
+        await set_scorecard_state("parked", "active")
+        assert uscc in await rig.app.follower.poll()  # other processes hear of it too
+        # The platform retries: the record is already held, and the level catches up.
+        retried = await client.ingest_platform_records("shop", [punishment])
+        assert retried.results[0].outcome == platform_data_pb2.RECORD_OUTCOME_DUPLICATE
+    assert len(await rig.app.levels.history(uscc)) == levels_before + 1
+
+
 async def test_every_decision_is_in_the_ledger(rig: Rig) -> None:
     await rig.app.policies.load(policy(1, T0 - dt.timedelta(days=1), [{"kind": "business_status"}]))
     row = registry_row()

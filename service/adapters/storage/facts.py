@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from service.adapters.storage.change_log import append_changes
 from service.adapters.storage.engine import write_transaction
 from service.adapters.storage.tables import archive_facts
 from service.app.ports import Clock
@@ -26,7 +27,8 @@ async def append_facts(
 ) -> list[str]:
     """Record the facts that differ from their open version; the USCC of each new version.
 
-    Runs inside the caller's transaction, so a fact and whatever caused it commit together.
+    Runs inside the caller's transaction, so a fact and whatever caused it commit together;
+    it ends with the change log (see change_log.py), so callers write nothing after it.
     """
     latest: dict[FactIdentity, Fact] = {}
     for fact in facts:  # the last word on a fact within one batch is the one that counts
@@ -80,7 +82,11 @@ async def append_facts(
         )
     if to_insert:
         await connection.execute(archive_facts.insert(), to_insert)
-    return [row["uscc"] for row in to_insert]
+    changed = [row["uscc"] for row in to_insert]
+    # Committed with the facts, so every cache learns of them even if working out the
+    # new level fails afterwards.
+    await append_changes(connection, changed, now)
+    return changed
 
 
 async def load_facts(

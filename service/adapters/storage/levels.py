@@ -1,4 +1,4 @@
-"""Integrity levels, scorecards and the change log in the database."""
+"""Integrity levels and scorecards in the database."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import RowMapping, and_, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.adapters.storage.change_log import append_changes
 from service.adapters.storage.engine import read_connection, write_transaction
 from service.adapters.storage.tables import (
     archive_facts,
-    change_log,
     integrity_levels,
     scorecards,
     verifications,
@@ -64,15 +64,6 @@ def _row(level: IntegrityLevel, role: str) -> dict[str, Any]:
         "inputs_digest": level.inputs_digest,
         "compute_time": level.compute_time,
     }
-
-
-async def append_changes(
-    connection: AsyncConnection, usccs: Sequence[str], now: dt.datetime
-) -> None:
-    if usccs:
-        await connection.execute(
-            change_log.insert(), [{"uscc": uscc, "change_time": now} for uscc in usccs]
-        )
 
 
 class SqlLevelStore:
@@ -146,8 +137,9 @@ class SqlLevelStore:
             await connection.execute(
                 integrity_levels.insert(), [_row(level, role) for level, role in levels]
             )
+            # A new class changes the enterprise's standing.
             await append_changes(
-                connection, sorted({level.uscc for level, role in levels if role == "active"}), now
+                connection, (level.uscc for level, role in levels if role == "active"), now
             )
 
     async def current(

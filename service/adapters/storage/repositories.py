@@ -11,6 +11,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from service.adapters.storage.change_log import append_changes
 from service.adapters.storage.engine import SQLITE_BEGIN, sqlite_write_slot
 from service.adapters.storage.tables import verifications
 from service.adapters.storage.verification_rows import (
@@ -30,6 +31,9 @@ class SqlVerificationRepository:
             async with self._connection.begin_nested():
                 await self._connection.execute(
                     verifications.insert().values(verification_to_row(verification))
+                )
+                await append_changes(
+                    self._connection, [verification.uscc], verification.create_time
                 )
         except IntegrityError as exc:
             raise DuplicateRequest(verification.request_id) from exc

@@ -1,0 +1,70 @@
+"""The change log: a follower that remembers the highest number it read never skips one."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from service.adapters.storage.change_log import append_changes
+from service.bootstrap import Application, bootstrap
+from service.settings import PiiKeys, Settings
+from tests.conftest import _clean
+
+NOW = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+async def pg_app(postgres_url: str) -> AsyncIterator[Application]:
+    settings = Settings(
+        pii_keys=PiiKeys.generate(), database_url=postgres_url, listen_address="127.0.0.1:0"
+    )
+    app = await bootstrap(settings)
+    await _clean(app)
+    yield app
+    await app.close()
+
+
+async def _waiting_for_an_advisory_lock(postgres_url: str) -> bool:
+    connection = await asyncpg.connect(postgres_url)
+    try:
+        waiting = await connection.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        )
+    finally:
+        await connection.close()
+    return bool(waiting)
+
+
+async def test_a_later_writer_cannot_commit_its_change_before_an_earlier_one(
+    pg_app: Application, postgres_url: str
+) -> None:
+    """On PostgreSQL, numbers are drawn at insert and seen at commit. Without ordering, a
+    writer drawing 2 could commit before one holding 1; a follower reading 2 first would
+    never read 1."""
+    follower = pg_app.follower
+    await follower.start()
+    seen: list[str] = []
+    async with pg_app.engine.connect() as first:
+        await first.begin()
+        await append_changes(first, ["91110000000000001X"], NOW)  # holds its number, open
+
+        async def second_writer() -> None:
+            async with pg_app.engine.begin() as second:
+                await append_changes(second, ["91110000000000002X"], NOW)
+
+        second = asyncio.create_task(second_writer())
+        deadline = asyncio.get_running_loop().time() + 10
+        while not second.done() and not await _waiting_for_an_advisory_lock(postgres_url):
+            assert asyncio.get_running_loop().time() < deadline, (
+                "second writer neither ran nor waited"
+            )
+            await asyncio.sleep(0.01)
+        seen += await follower.poll()  # whatever has committed so far
+        await first.commit()
+    await second
+    seen += await follower.poll()
+    assert sorted(seen) == ["91110000000000001X", "91110000000000002X"]
