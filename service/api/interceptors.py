@@ -8,6 +8,7 @@ INTERNAL with the request id to quote.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 import uuid
@@ -94,6 +95,11 @@ def _wrap(behaviour: Behaviour, method: str, gate: CallGate) -> Behaviour:
             code = GRPC_CODES[error.status]
             await context.abort_with_status(_StatusWithRequestId(to_rpc_status(error), request_id))
         except grpc.aio.AbortError:
+            # The handler aborted on its own: log the code it chose, not OK.
+            code = context.code() or grpc.StatusCode.UNKNOWN
+            raise
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED  # the client went away or its deadline passed
             raise
         except Exception as error:
             code = grpc.StatusCode.INTERNAL

@@ -78,6 +78,7 @@ class CredentialService:
         # a visible share of the cheapest call. Only matching tokens are kept, so this holds
         # at most one entry per credential in use.
         self._verified: dict[str, tuple[Caller, float]] = {}
+        self._revocations = 0
 
     async def create_caller(
         self,
@@ -121,6 +122,7 @@ class CredentialService:
             raise NotFound(f"no active caller or credential {caller_or_key_id}")
         self._cache.clear()
         self._verified.clear()
+        self._revocations += 1
 
     async def list_callers(self) -> Sequence[tuple[Caller, bool]]:
         return await self._store.list_callers()
@@ -135,16 +137,22 @@ class CredentialService:
             raise Unauthenticated("malformed credential", reason="CREDENTIAL_MALFORMED")
         key_id, secret = parts
         cached = self._cache.get(key_id)
+        # A lookup that a revocation in this process overtook may have read the credential
+        # still active: it answers this call (which began before the revocation) but is
+        # not remembered for later ones.
+        revocations = self._revocations
         if cached is None or cached[1] < now:
             stored = await self._store.find_credential(key_id)
             if stored is None:
                 self._cache.pop(key_id, None)
                 raise Unauthenticated("unknown or revoked credential", reason="CREDENTIAL_INVALID")
             cached = (stored, now + self._cache_seconds)
-            self._cache[key_id] = cached
+            if revocations == self._revocations:
+                self._cache[key_id] = cached
         if not hmac.compare_digest(cached[0].secret_hash, _hash(secret)):
             raise Unauthenticated("unknown or revoked credential", reason="CREDENTIAL_INVALID")
-        if len(self._verified) >= _MAX_VERIFIED:
-            self._verified.clear()
-        self._verified[token] = (cached[0].caller, cached[1])
+        if revocations == self._revocations:
+            if len(self._verified) >= _MAX_VERIFIED:
+                self._verified.clear()
+            self._verified[token] = (cached[0].caller, cached[1])
         return cached[0].caller

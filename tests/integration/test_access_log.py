@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import grpc
 import pytest
 import structlog
 from integrity.v1 import verification_pb2, verification_pb2_grpc
 
+from clients import AsyncIntegrityClient, IntegrityCallError
 from clients.aio import parent_of
-from tests.builders import registry_row
+from service.adapters.storage.engine import sqlite_write_slot
+from service.adapters.storage.ledger_append import PG_LEDGER_LOCK
+from service.domain.callers import CallerKind
+from tests.builders import import_rows, registry_row
 from tests.conftest import RunningServer
 
 LIST = "/integrity.v1.VerificationService/ListVerifications"
@@ -66,3 +74,40 @@ async def test_a_refused_call_has_a_fresh_request_id_in_trailers_and_log(
     (line,) = access_lines(log_stream)
     assert line["request_id"] == request_id
     assert line["code"] == "UNAUTHENTICATED" and "caller" not in line
+
+
+@contextlib.asynccontextmanager
+async def ledger_held(server: RunningServer) -> AsyncIterator[None]:
+    """Hold the ledger's writers off, so a call that discloses cannot finish meanwhile."""
+    engine = server.app.engine
+    if engine.dialect.name == "sqlite":
+        async with sqlite_write_slot(engine):
+            yield
+        return
+    holder = await asyncpg.connect(
+        engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+    try:
+        await holder.execute(f"SELECT pg_advisory_lock({PG_LEDGER_LOCK})")
+        yield
+    finally:
+        await holder.close()
+
+
+async def test_a_call_its_client_gave_up_on_is_logged_as_cancelled(
+    server: RunningServer, log_stream: io.StringIO
+) -> None:
+    row = registry_row()
+    await import_rows(server.app, [row])
+    _gateway, token = await server.app.credentials.create_caller(CallerKind.GATEWAY, "gw")
+    viewer = AsyncIntegrityClient(server.target, token=token, on_behalf_of="viewer:u1")
+    async with viewer, ledger_held(server):
+        with pytest.raises(IntegrityCallError) as caught:
+            await viewer.get_archive(row["uscc"], timeout=0.5)
+        assert caught.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+        deadline = asyncio.get_running_loop().time() + 10
+        while not access_lines(log_stream):  # the server notices the cancellation itself
+            assert asyncio.get_running_loop().time() < deadline, "no access-log line"
+            await asyncio.sleep(0.01)
+    (line,) = access_lines(log_stream)
+    assert line["code"] == "CANCELLED" and line["method"].endswith("/GetArchive")

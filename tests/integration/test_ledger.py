@@ -16,6 +16,7 @@ from service.adapters.storage.tables import disclosure_ledger
 from service.bootstrap import Application, bootstrap, build_server
 from service.domain.callers import CallerKind
 from service.domain.disclosure import DisclosureEntry
+from service.domain.errors import Unavailable
 from service.settings import PiiKeys, Settings
 from tests.builders import disclosure_entry, import_rows, registry_row
 
@@ -62,7 +63,9 @@ async def test_no_answer_leaves_without_its_ledger_entry(tmp_path: Path) -> None
     finally:
         await server.stop(None)
         await app.close()
-    assert caught.value.code == grpc.StatusCode.INTERNAL
+    # Retryable, and says why: the archive was not sent because it could not be recorded.
+    assert caught.value.code == grpc.StatusCode.UNAVAILABLE
+    assert caught.value.reason == "LEDGER_UNAVAILABLE"
 
 
 async def test_entries_read_back_exactly_as_recorded(app: Application) -> None:
@@ -119,14 +122,49 @@ async def test_under_load_entries_gather_until_a_batch_is_full(app: Application)
     assert check.first_broken is None and check.checked == 13
 
 
+async def test_an_entry_whose_caller_gave_up_before_its_batch_is_not_recorded(
+    app: Application,
+) -> None:
+    ledger = SqlDisclosureLedger(app.engine, commit_interval=3600, max_batch=8)
+    await asyncio.gather(ledger.record(entry(0)), ledger.record(entry(1)))  # under load
+    waiting = [asyncio.create_task(ledger.record(entry(n))) for n in range(2, 5)]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    waiting[1].cancel()  # its deadline passed: no answer left, nothing was disclosed
+    await ledger.close()
+    await asyncio.gather(waiting[0], waiting[2])
+    assert waiting[1].cancelled()
+    async with app.engine.connect() as connection:
+        count = await connection.scalar(select(func.count()).select_from(disclosure_ledger))
+    assert count == 4
+    assert (await app.disclosures.verify()).first_broken is None
+
+
+async def test_callers_are_not_left_waiting_when_the_writer_is_cancelled(
+    app: Application,
+) -> None:
+    ledger = SqlDisclosureLedger(app.engine, commit_interval=3600, max_batch=8)
+    await asyncio.gather(ledger.record(entry(0)), ledger.record(entry(1)))
+    waiting = [asyncio.create_task(ledger.record(entry(n))) for n in range(2, 4)]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    writer = ledger._writer  # cancelled, as a loop shutting down would
+    assert writer is not None
+    writer.cancel()
+    results = await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), 30)
+    assert all(isinstance(r, Unavailable) for r in results)
+    await ledger.close()
+
+
 async def test_a_failed_batch_is_rolled_back_and_the_next_one_chains_on(
     app: Application,
 ) -> None:
     await app.ledger.record(entry(0))
     async with app.engine.begin() as connection:
         await connection.execute(text("ALTER TABLE disclosure_ledger RENAME TO ledger_away"))
-    with pytest.raises(Exception) as failed:
+    with pytest.raises(Unavailable) as failed:  # retryable: nothing was disclosed
         await app.ledger.record(entry(1))
+    assert failed.value.reason == "LEDGER_UNAVAILABLE"
     assert "ledger" in str(failed.value).lower()
     async with app.engine.begin() as connection:
         await connection.execute(text("ALTER TABLE ledger_away RENAME TO disclosure_ledger"))

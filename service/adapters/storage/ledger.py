@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from typing import Any
 
 import structlog
@@ -27,6 +28,7 @@ from service.domain.disclosure import (
     DisclosureEntry,
     check_chain,
 )
+from service.domain.errors import Unavailable
 
 log = structlog.get_logger("integrity.ledger")
 
@@ -50,6 +52,17 @@ def _entry(row: Any) -> ChainedEntry:
         previous_hash=bytes(row.previous_hash),
         entry_hash=bytes(row.entry_hash),
     )
+
+
+def _unrecorded(message: str) -> Unavailable:
+    # Nothing was disclosed, so the caller may simply try again.
+    return Unavailable(f"{message}; nothing was disclosed, retry", reason="LEDGER_UNAVAILABLE")
+
+
+def _fail(waiting: list[tuple[DisclosureEntry, asyncio.Future[None]]], error: Exception) -> None:
+    for _, future in waiting:
+        if not future.done():
+            future.set_exception(error)
 
 
 class SqlDisclosureLedger:
@@ -82,14 +95,18 @@ class SqlDisclosureLedger:
     async def record(self, entry: DisclosureEntry) -> None:
         """Returns once the entry is committed; raises if it could not be."""
         if self._closing:
-            raise RuntimeError("the ledger is closed")
+            raise Unavailable("the service is shutting down", reason="LEDGER_CLOSED")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((entry, future))
         self._wake.set()
         if len(self._pending) >= self._max_batch:
             self._full.set()
         if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_forever(), name="disclosure-ledger")
+            # A context of its own: the writer outlives the call that happened to start it,
+            # and its log lines must not carry that call's request id.
+            self._writer = asyncio.create_task(
+                self._write_forever(), name="disclosure-ledger", context=contextvars.Context()
+            )
         await future
 
     async def close(self) -> None:
@@ -97,34 +114,49 @@ class SqlDisclosureLedger:
         if self._writer is not None:
             self._wake.set()
             self._full.set()  # stop gathering: what waits is written now
+            # Shielded: if whoever closes is cancelled, the batch being written still ends.
             with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+                await asyncio.shield(self._writer)
         await self._appender.close()
 
     async def _write_forever(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            await self._gather()
-            batch, self._pending = self._pending, []
-            self._full.clear()
-            self._last_batch_size = len(batch)
-            self._last_commit_start = asyncio.get_running_loop().time()
-            if batch:
-                try:
-                    await self._appender.append([entry for entry, _ in batch])
-                except Exception as error:
-                    log.error("ledger_write_failed", error_type=type(error).__name__)
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(error)
-                else:
-                    self.batches_written += 1
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_result(None)
-            if self._closing and not self._pending:
-                return
+        batch: list[tuple[DisclosureEntry, asyncio.Future[None]]] = []
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                await self._gather()
+                # A caller that gave up (its deadline passed) got no answer: nothing of its
+                # entry was disclosed, so it is not recorded.
+                batch = [(e, f) for e, f in self._pending if not f.cancelled()]
+                self._pending = []
+                self._full.clear()
+                self._last_batch_size = len(batch)
+                self._last_commit_start = asyncio.get_running_loop().time()
+                if batch:
+                    await self._write(batch)
+                batch = []
+                if self._closing and not self._pending:
+                    return
+        except BaseException:
+            # Cancelled (the loop is shutting down): no caller may wait for ever.
+            _fail(batch + self._pending, _unrecorded("the disclosure ledger stopped"))
+            self._pending = []
+            raise
+
+    async def _write(self, batch: list[tuple[DisclosureEntry, asyncio.Future[None]]]) -> None:
+        try:
+            await self._appender.append([entry for entry, _ in batch])
+        except Exception as error:
+            log.error("ledger_write_failed", error_type=type(error).__name__)
+            failure = _unrecorded("the disclosure ledger could not record this answer")
+            failure.__cause__ = error
+            _fail(batch, failure)
+        else:
+            self.batches_written += 1
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
 
     async def _gather(self) -> None:
         """Under load, let entries gather until the interval since the last commit is up."""

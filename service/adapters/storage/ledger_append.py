@@ -172,8 +172,12 @@ class SqliteLedgerAppender:
             )
             connection.execute("COMMIT")
         except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
+            try:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+            except sqlite3.Error:
+                # Left inside a transaction, the connection would fail every later BEGIN.
+                self._disconnect()
             raise
 
 
