@@ -209,7 +209,5 @@ class PolicyBook:
         versions, retired = entry
         return policy_in_force(versions, at, retired)
 
-    async def versions(
-        self,
-    ) -> Mapping[tuple[str, str], tuple[list[Policy], dict[int, dt.datetime]]]:
+    async def versions(self) -> Book:
         return await self._current()

@@ -4,28 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
 from service.adapters.storage.change_log import append_changes
-from service.bootstrap import Application, bootstrap
-from service.settings import PiiKeys, Settings
-from tests.conftest import _clean
+from service.bootstrap import Application
 
 NOW = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-async def pg_app(postgres_url: str) -> AsyncIterator[Application]:
-    settings = Settings(
-        pii_keys=PiiKeys.generate(), database_url=postgres_url, listen_address="127.0.0.1:0"
-    )
-    app = await bootstrap(settings)
-    await _clean(app)
-    yield app
-    await app.close()
 
 
 async def _waiting_for_an_advisory_lock(postgres_url: str) -> bool:
@@ -39,21 +25,23 @@ async def _waiting_for_an_advisory_lock(postgres_url: str) -> bool:
     return bool(waiting)
 
 
+# SQLite writers take turns on the database lock; the ordering is PostgreSQL's problem.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_a_later_writer_cannot_commit_its_change_before_an_earlier_one(
-    pg_app: Application, postgres_url: str
+    app: Application, postgres_url: str
 ) -> None:
     """On PostgreSQL, numbers are drawn at insert and seen at commit. Without ordering, a
     writer drawing 2 could commit before one holding 1; a follower reading 2 first would
     never read 1."""
-    follower = pg_app.follower
+    follower = app.follower
     await follower.start()
     seen: list[str] = []
-    async with pg_app.engine.connect() as first:
+    async with app.engine.connect() as first:
         await first.begin()
         await append_changes(first, ["91110000000000001X"], NOW)  # holds its number, open
 
         async def second_writer() -> None:
-            async with pg_app.engine.begin() as second:
+            async with app.engine.begin() as second:
                 await append_changes(second, ["91110000000000002X"], NOW)
 
         second = asyncio.create_task(second_writer())

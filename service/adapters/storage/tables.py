@@ -23,6 +23,15 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from service.adapters.storage.types import UtcDateTime
 
+
+def _serial_key(name: str) -> Column[int]:
+    """A number the database draws for each new row: 64-bit on PostgreSQL; on SQLite it
+    must be INTEGER to be the rowid, which is 64-bit there anyway."""
+    return Column(
+        name, BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+
+
 metadata = MetaData()
 
 Json = JSON().with_variant(JSONB(), "postgresql")
@@ -119,9 +128,7 @@ credentials = Table(
 archive_facts = Table(
     "archive_facts",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _serial_key("id"),
     Column("uscc", String(18), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("fact_key", String(160), nullable=False),
@@ -158,12 +165,7 @@ ingested_events = Table(
 disclosure_ledger = Table(
     "disclosure_ledger",
     metadata,
-    Column(
-        "sequence",
-        BigInteger().with_variant(Integer(), "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
+    _serial_key("sequence"),
     Column("subject_uscc", String(18), nullable=False),
     Column("recipient_id", String(36), nullable=False),
     Column("recipient_name", Text, nullable=False),
@@ -193,9 +195,7 @@ scorecards = Table(
 integrity_levels = Table(
     "integrity_levels",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _serial_key("id"),
     Column("uscc", String(18), nullable=False),
     Column("role", String(8), nullable=False),
     Column("scorecard_version", String(32), nullable=False),
@@ -227,12 +227,7 @@ eligibility_policies = Table(
 change_log = Table(
     "change_log",
     metadata,
-    Column(
-        "sequence",
-        BigInteger().with_variant(Integer(), "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
+    _serial_key("sequence"),
     Column("uscc", String(18), nullable=False),
     Column("change_time", UtcDateTime, nullable=False),
 )
