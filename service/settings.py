@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from service.cpu_policy import CPU_POLICIES
 from service.domain.rate_limits import DEFAULT_LIMITS, Limit, LimitClass, limits_from_document
 
 DEFAULT_DATABASE_URL = "sqlite:///var/integrity.db"
@@ -81,6 +82,9 @@ class Settings:
     ledger_commit_interval_seconds: float = 0.01
     """Under load, ledger commits start at most this often; 0 commits each batch at once
     (INTEGRITY_LEDGER_COMMIT_INTERVAL). A lone read never waits for it."""
+    cpu_policy: str = "batch"
+    """Linux scheduling policy for the server's threads: batch or normal
+    (INTEGRITY_CPU_POLICY); see service/cpu_policy.py."""
 
     @property
     def effective_registry_url(self) -> str:
@@ -105,6 +109,7 @@ class Settings:
             "purposes_file": env.get("PURPOSES_FILE"),
             "rate_limits": env.get("RATE_LIMITS"),
             "ledger_commit_interval_seconds": env.get("LEDGER_COMMIT_INTERVAL"),
+            "cpu_policy": env.get("CPU_POLICY"),
         }
         raw.update({k: v for k, v in overrides.items() if v is not None})
 
@@ -138,6 +143,11 @@ class Settings:
                 values["ledger_commit_interval_seconds"] = interval
             except ValueError:
                 problems.append("ledger_commit_interval_seconds must be 0 to 1 seconds")
+        if raw.get("cpu_policy"):
+            policy = str(raw["cpu_policy"]).lower()
+            if policy not in CPU_POLICIES:
+                problems.append(f"cpu_policy must be one of {', '.join(CPU_POLICIES)}")
+            values["cpu_policy"] = policy
         if raw.get("log_level"):
             level = str(raw["log_level"]).lower()
             if level not in {"debug", "info", "warning", "error"}:

@@ -24,6 +24,8 @@ from typing import Any
 
 import grpc
 
+from service.cpu_policy import CPU_POLICIES, apply_cpu_policy
+
 SERVICE = "integrity.v1.EligibilityService"
 METHOD = "CheckEligibility"
 
@@ -69,7 +71,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--listen", required=True, help="host:port, 127.0.0.1 only")
     parser.add_argument("--response", type=Path, required=True, help="serialized response")
     parser.add_argument("--record-bodies", type=Path, help="count request bodies into FILE")
+    parser.add_argument(
+        "--cpu-policy", choices=CPU_POLICIES, default="normal", help="as INTEGRITY_CPU_POLICY"
+    )
     args = parser.parse_args(argv)
+    # First, as integrity-server does: every thread grpc starts takes this policy.
+    apply_cpu_policy(args.cpu_policy)
     if not args.listen.startswith("127.0.0.1:"):
         sys.exit("the baseline listens on 127.0.0.1 only")
     response = args.response.read_bytes()

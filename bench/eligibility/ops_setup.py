@@ -93,12 +93,13 @@ class ServiceData:
     pool_file: Path
     """Every generated USCC, shuffled, one a line."""
 
-    def server_env(self, log_level: str) -> dict[str, str]:
+    def server_env(self, log_level: str, cpu_policy: str) -> dict[str, str]:
         return clean_environment(
             database_url=self.database_url,
             keys_file=str(self.keys_file),
             rate_limits=RATE_LIMITS,
             log_level=log_level,
+            cpu_policy=cpu_policy,
         )
 
 
@@ -200,6 +201,10 @@ def prepare(
         state.record("pool", hot_uscc=hot)
     if not state.done("ready"):
         state.record("ready", enterprises=enterprises, backend=backend, seed=SEED)
+    if backend == "postgresql":
+        started = time.monotonic()
+        postgres.settle(postgres_server, db_name)
+        say(f"  VACUUM (ANALYZE) and CHECKPOINT: {time.monotonic() - started:.1f} s")
     return ServiceData(
         folder=folder,
         backend=backend,

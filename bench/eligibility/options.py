@@ -32,6 +32,8 @@ class Options:
     latency_rounds: int
     rps_fraction: float
     server_log_level: str
+    cpu_policy: str
+    """Scheduling policy of both servers' threads (service/cpu_policy.py)."""
     samples: int
     bytes_tolerance: float
     spread_bytes_tolerance: float
@@ -87,6 +89,13 @@ def parser() -> argparse.ArgumentParser:
         choices=("warning", "info"),
         default="warning",
         help="integrity-server's; its output goes to a file in the run folder either way",
+    )
+    what.add_argument(
+        "--cpu-policy",
+        choices=("batch", "normal"),
+        default="batch",
+        help="Linux scheduling policy of both servers: integrity-server's INTEGRITY_CPU_POLICY, "
+        "and the no-op sets the same on itself, so the two are compared alike",
     )
     how = p.add_argument_group("how")
     how.add_argument("--rounds", type=_positive(int), default=4, help="A B rounds, pinned")

@@ -56,11 +56,12 @@ def probe_rotation(
     response: bytes,
     server_cores: str | None,
     log_dir: Path,
+    cpu_policy: str,
 ) -> ProbeResult:
     """spec_for(port) gives the h2load run (body file, shape, seconds) to probe with."""
     record = log_dir / "probe-bodies.json"
     record.unlink(missing_ok=True)
-    server, port = start_noop("probe-noop", response, server_cores, log_dir, record)
+    server, port = start_noop("probe-noop", response, server_cores, log_dir, record, cpu_policy)
     try:
         rotator = Child("probe rotator", rotator_command, log_dir / "probe-rotator.log")
         rotator.wait_ready(lambda: rotator.log_contains("rotator: started"), timeout=120)

@@ -75,7 +75,7 @@ def main(options: Options) -> int:
     if options.service == "integrity":
         subject = integrity_subject(options, var_dir / "cache", say)
     else:
-        subject = noop_subject(run_dir)
+        subject = noop_subject(run_dir, options.cpu_policy)
     # The spread body is rewritten thousands of times a second: keep it in memory.
     memory = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
     work_dir = Path(tempfile.mkdtemp(prefix="bench-eligibility-", dir=memory))
@@ -136,7 +136,11 @@ def _run_layout(
                 problems.append(f"{layout.name}/{variant} skipped: {error}")
                 continue
             baseline, port = start_noop(
-                f"baseline-{variant}", setup.baseline_response, layout.server_cores, log_dir
+                f"baseline-{variant}",
+                setup.baseline_response,
+                layout.server_cores,
+                log_dir,
+                cpu_policy=options.cpu_policy,
             )
             _settle(baseline)
             if busy:

@@ -16,6 +16,7 @@ def start_noop(
     cores: str | None,
     run_dir: Path,
     record_bodies: Path | None = None,
+    cpu_policy: str = "normal",
 ) -> tuple[Child, int]:
     response_file = run_dir / f"{name}-response.bin"
     response_file.write_bytes(response)
@@ -23,6 +24,7 @@ def start_noop(
     command = [
         sys.executable, "-m", "bench.eligibility.noop_server",
         "--listen", f"{LOOPBACK}:{port}", "--response", str(response_file),
+        "--cpu-policy", cpu_policy,
     ]  # fmt: skip
     if record_bodies is not None:
         command += ["--record-bodies", str(record_bodies)]
@@ -32,7 +34,12 @@ def start_noop(
 
 
 def start_integrity(
-    data: ServiceData, cores: str | None, log_level: str, run_dir: Path, name: str
+    data: ServiceData,
+    cores: str | None,
+    log_level: str,
+    run_dir: Path,
+    name: str,
+    cpu_policy: str,
 ) -> tuple[Child, int]:
     """integrity-server as ops run it; ready when its health service says SERVING.
 
@@ -41,6 +48,11 @@ def start_integrity(
     """
     port = free_port()
     command = [console_script("integrity-server"), "--listen", f"{LOOPBACK}:{port}"]
-    child = Child(name, pinned(command, cores), run_dir / f"{name}.log", data.server_env(log_level))
+    child = Child(
+        name,
+        pinned(command, cores),
+        run_dir / f"{name}.log",
+        data.server_env(log_level, cpu_policy),
+    )
     child.wait_ready(lambda: serving(port), timeout=180)
     return child, port

@@ -47,7 +47,9 @@ def integrity_subject(options: Options, cache_root: Path, say: Callable[[str], N
     pool = tuple(data.pool_file.read_text("ascii").split())
 
     def start(cores: str | None, log_dir: Path, name: str) -> tuple[Child, int]:
-        return start_integrity(data, cores, options.server_log_level, log_dir, name)
+        return start_integrity(
+            data, cores, options.server_log_level, log_dir, name, options.cpu_policy
+        )
 
     return Subject(
         label=f"integrity-server ({data.backend}, {data.enterprises:,} enterprises)",
@@ -63,12 +65,13 @@ def integrity_subject(options: Options, cache_root: Path, say: Callable[[str], N
             "database": data.database_url.rsplit("/", 1)[-1],
             "hot_uscc": data.hot_uscc,
             "server_log_level": options.server_log_level,
+            "cpu_policy": options.cpu_policy,
         },
         database_command="postgres" if data.backend == "postgresql" else None,
     )
 
 
-def noop_subject(run_dir: Path, count: int = 10_000) -> Subject:
+def noop_subject(run_dir: Path, cpu_policy: str, count: int = 10_000) -> Subject:
     from service.domain.identifiers.uscc import make_uscc
 
     pool = tuple(make_uscc("9", "1", "330106", f"MA{index:06d}") for index in range(count))
@@ -77,7 +80,7 @@ def noop_subject(run_dir: Path, count: int = 10_000) -> Subject:
     response = representative_response().SerializeToString()
 
     def start(cores: str | None, log_dir: Path, name: str) -> tuple[Child, int]:
-        return start_noop(name, response, cores, log_dir)
+        return start_noop(name, response, cores, log_dir, cpu_policy=cpu_policy)
 
     return Subject(
         label="no-op grpc.aio (as B)",
@@ -86,5 +89,5 @@ def noop_subject(run_dir: Path, count: int = 10_000) -> Subject:
         pool=pool,
         pool_file=pool_file,
         start=start,
-        details={"synthetic_usccs": count},
+        details={"synthetic_usccs": count, "cpu_policy": cpu_policy},
     )

@@ -108,6 +108,7 @@ def prepare_variant(
             baseline_response,
             server_cores,
             log_dir,
+            options.cpu_policy,
         )
         say(f"   {probe.describe()}")
         if not probe.ok:

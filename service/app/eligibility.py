@@ -19,7 +19,7 @@ from service.domain.errors import (
     NotFound,
     PermissionDenied,
 )
-from service.domain.identifiers.uscc import parse_uscc
+from service.domain.identifiers.uscc import check_uscc
 from service.domain.policies import EligibilityResult, Policy, evaluate
 from service.domain.policy_documents import parse_policy
 
@@ -65,7 +65,7 @@ class EligibilityChecker:
     async def check(self, caller: Caller, uscc: str, policy_id: str) -> Check:
         violations = []
         try:
-            parse_uscc(uscc)
+            check_uscc(uscc)
         except InvalidIdentifier as problem:
             violations.append(problem.at("uscc"))
         if not policy_id:

@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from service.cpu_policy import apply_cpu_policy
 from service.logging import configure_logging
 from service.settings import ConfigError, Settings
 
@@ -35,6 +36,8 @@ def main(**flags: str | None) -> None:
     except ConfigError as error:
         click.echo(str(error), err=True)
         sys.exit(2)
+    # Before anything starts a thread: threads take their creator's policy.
+    apply_cpu_policy(settings.cpu_policy)
     configure_logging(settings.log_level)
     from service.api.server import serve
 

@@ -117,6 +117,31 @@ async def test_health_and_reflection(running: ServerProcess) -> None:
     assert {"integrity.v1.VerificationService", "grpc.health.v1.Health"} <= names
 
 
+def _thread_policies(pid: int) -> dict[int, int]:
+    tasks = Path(f"/proc/{pid}/task")
+    return {int(task.name): os.sched_getscheduler(int(task.name)) for task in tasks.iterdir()}
+
+
+@pytest.mark.parametrize(
+    ("setting", "policy"), [("batch", "SCHED_BATCH"), ("normal", "SCHED_OTHER")]
+)
+async def test_every_server_thread_runs_under_the_configured_cpu_policy(
+    server_env: dict[str, str], token: str, setting: str, policy: str
+) -> None:
+    server = await start_server({**server_env, "INTEGRITY_CPU_POLICY": setting})
+    try:
+        # A served call first, so the threads that grpc and the drivers start on demand
+        # exist too.
+        async with AsyncIntegrityClient(server.target, token=token, timeout=30) as client:
+            await client.create_verification(verification_for(registry_row()))
+        policies = _thread_policies(server.process.pid)
+    finally:
+        server.process.kill()
+        await server.process.wait()
+    assert len(policies) > 3  # the event loop, grpc's threads, the database drivers'
+    assert set(policies.values()) == {getattr(os, policy)}
+
+
 async def test_missing_keys_fail_fast_with_a_clear_message(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTEGRITY_")}
     process = await asyncio.create_subprocess_exec(

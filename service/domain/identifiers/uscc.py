@@ -40,6 +40,17 @@ _ORGANISATION_CODE_VALUES: Mapping[str, int] = {
 }
 _ORGANISATION_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 
+# Per position, each character's value already multiplied by that position's weight: a
+# check sum is then one lookup per character. Every eligibility check validates a code,
+# and this halves what the two check characters cost.
+_USCC_WEIGHTED: tuple[Mapping[str, int], ...] = tuple(
+    {char: value * weight for char, value in _USCC_VALUES.items()} for weight in _USCC_WEIGHTS
+)
+_ORGANISATION_CODE_WEIGHTED: tuple[Mapping[str, int], ...] = tuple(
+    {char: value * weight for char, value in _ORGANISATION_CODE_VALUES.items()}
+    for weight in _ORGANISATION_CODE_WEIGHTS
+)
+
 # Registration authority -> organisation types it may register (GB 32100-2015
 # table 1 as amended in 2016).
 ORGANISATION_TYPES: Mapping[str, frozenset[str]] = {
@@ -120,10 +131,10 @@ def organisation_code_check_character(first8: str) -> str:
     if len(first8) != 8:
         raise ValueError("an organisation code body has 8 characters")
     try:
-        values = [_ORGANISATION_CODE_VALUES[char] for char in first8]
+        total = sum(map(operator.getitem, _ORGANISATION_CODE_WEIGHTED, first8))
     except KeyError:
         raise ValueError("an organisation code uses digits and upper-case letters") from None
-    check = 11 - sum(map(operator.mul, values, _ORGANISATION_CODE_WEIGHTS)) % 11
+    check = 11 - total % 11
     if check == 10:
         return "X"
     if check == 11:
@@ -136,10 +147,9 @@ def uscc_check_character(first17: str) -> str:
     if len(first17) != USCC_LENGTH - 1:
         raise ValueError("a code body has 17 characters")
     try:
-        values = [_USCC_VALUES[char] for char in first17]
+        total = sum(map(operator.getitem, _USCC_WEIGHTED, first17))
     except KeyError:
         raise ValueError("a code body uses only characters of the USCC alphabet") from None
-    total = sum(map(operator.mul, values, _USCC_WEIGHTS))
     return USCC_ALPHABET[(_USCC_MODULUS - total % _USCC_MODULUS) % _USCC_MODULUS]
 
 
@@ -160,6 +170,18 @@ def parse_uscc(raw: str) -> Uscc:
 
     Raises InvalidIdentifier naming the first rule the code breaks.
     """
+    check_uscc(raw)
+    return Uscc(
+        value=raw,
+        registration_authority=raw[0],
+        organisation_type=raw[1],
+        division_code=raw[2:8],
+        organisation_code=raw[8:17],
+    )
+
+
+def check_uscc(raw: str) -> None:
+    """``parse_uscc`` for a caller that needs only the verdict, not the parts."""
     if not raw:
         raise InvalidIdentifier("USCC_REQUIRED", "a unified social credit code is required")
     if len(raw) != USCC_LENGTH:
@@ -201,13 +223,6 @@ def parse_uscc(raw: str) -> Uscc:
             "the last character does not match the check character computed from the "
             "first 17; check the code for typing errors",
         )
-    return Uscc(
-        value=raw,
-        registration_authority=authority,
-        organisation_type=org_type,
-        division_code=division,
-        organisation_code=organisation_code,
-    )
 
 
 _USCC_CHARACTERS = frozenset(USCC_ALPHABET)

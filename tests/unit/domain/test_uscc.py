@@ -10,6 +10,7 @@ from service.domain.identifiers.uscc import (
     NATIONAL_AUTHORITY_CODE,
     USCC_ALPHABET,
     RegionScope,
+    check_uscc,
     make_uscc,
     normalise_uscc,
     organisation_code_check_character,
@@ -170,6 +171,9 @@ def rejection(raw: str) -> InvalidIdentifier:
 )
 def test_rejection_reasons(raw: str, reason: str) -> None:
     assert rejection(raw).reason == reason
+    with pytest.raises(InvalidIdentifier) as caught:
+        check_uscc(raw)  # the verdict alone, as the eligibility check asks for it
+    assert caught.value.reason == reason
 
 
 def test_lower_case_is_an_alphabet_violation_asking_for_upper_case() -> None:
