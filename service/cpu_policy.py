@@ -7,8 +7,8 @@ the default policy every such wakeup preempts the event loop when they share a c
 about five preemptions per call were measured on a pinned server, each leaving the loop
 to resume with cold caches. SCHED_BATCH removes wakeup preemption: a woken thread waits
 for the running one to sleep or to use up its slice, so the loop works through many calls
-at a stretch and the helpers catch up in bulk. Throughput on one core rose by a fifth
-for a bare grpc.aio server and by a third for this one (docs/benchmarks.md).
+at a stretch and the helpers catch up in bulk. Throughput on one core rose by 15-25% for
+a bare grpc.aio server and by 12-45% for this one (docs/benchmarks.md).
 
 What it costs: the process no longer preempts other processes at wakeup either, so on a
 core shared with other busy programs a call can wait up to a scheduler slice (a few
