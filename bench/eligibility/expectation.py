@@ -7,8 +7,11 @@ and the tolerance widens with the sampling error: three standard errors of the s
 mean and of the run's own mean. Two details make the estimate fit the run:
 - h2load opens every stream at once, reading the body 128 times in a row, so the run's
   first 128 requests carry one USCC: that USCC's answer size is weighed in for them;
-- requests repeat a USCC now and then (h2load reads the body in bursts as answers come
-  back in batches), about 1.4 requests per USCC: the run's sample counts that much less.
+- requests repeat a USCC (h2load reads the body in bursts: as answers come back in
+  batches at full speed, and at each tick of its pacing timer at a fixed rate), so the
+  run's sample counts as many USCCs as it carried, not as many requests. How many requests
+  share a USCC depends on the load shape and is measured for each (rotation_probe.py): 2-3
+  at full speed, about fifty at a fixed rate.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from bench.eligibility.messages import GRPC_PREFIX_BYTES
 
 REQUESTS_PER_DISTINCT_USCC = 1.5
+"""Used only where no probe measured the load shape."""
 STANDARD_ERRORS = 3.0
 
 
@@ -45,10 +49,15 @@ def expected_wire_bytes(
     return mean + GRPC_PREFIX_BYTES
 
 
-def tolerance(sizes: AnswerSizes, requests: int, floor: float) -> float:
+def tolerance(
+    sizes: AnswerSizes,
+    requests: int,
+    floor: float,
+    requests_per_uscc: float = REQUESTS_PER_DISTINCT_USCC,
+) -> float:
     """Relative deviation from the expected bytes still taken for sampling noise."""
     if not sizes.varies or requests <= 0:
         return floor
-    distinct = max(1.0, requests / REQUESTS_PER_DISTINCT_USCC)
+    distinct = max(1.0, requests / max(1.0, requests_per_uscc))
     error = sizes.sd * math.sqrt(1 / sizes.samples + 1 / distinct)
     return max(floor, STANDARD_ERRORS * error / (sizes.mean + GRPC_PREFIX_BYTES))

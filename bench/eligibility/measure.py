@@ -12,11 +12,16 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.eligibility import h2load
-from bench.eligibility.expectation import AnswerSizes, expected_wire_bytes, tolerance
+from bench.eligibility.expectation import (
+    REQUESTS_PER_DISTINCT_USCC,
+    AnswerSizes,
+    expected_wire_bytes,
+    tolerance,
+)
 from bench.eligibility.messages import USCC_LENGTH
 from bench.eligibility.processes import Child, MachineCpu, cpu_by_command, cpu_spent
 from bench.eligibility.rotator import rewrites_reported
@@ -50,6 +55,16 @@ class Rotation:
     uscc_offset: int
     """Where the USCC sits in the body file."""
     position: int = 0
+    probe: Callable[[h2load.LoadShape], float] | None = None
+    """Measures how many requests share a USCC under a load shape (rotation_probe.py)."""
+    requests_per_uscc: dict[str, float] = field(default_factory=dict)
+    """By LoadShape.describe(): what the probe measured."""
+
+    def measure_repeats(self, shape: h2load.LoadShape) -> float:
+        key = shape.describe()
+        if key not in self.requests_per_uscc and self.probe is not None:
+            self.requests_per_uscc[key] = self.probe(shape)
+        return self.requests_per_uscc.get(key, REQUESTS_PER_DISTINCT_USCC)
 
 
 @dataclass(frozen=True)
@@ -190,7 +205,8 @@ def measure(
             checks_after = str(error)
     burst = min(summary.succeeded, shape.connections * shape.streams)
     expected = expected_wire_bytes(sizes, summary.succeeded, burst, first_size)
-    allowed = tolerance(sizes, summary.succeeded, target.bytes_floor)
+    repeats = load.rotation.measure_repeats(shape) if load.rotation else 1.0
+    allowed = tolerance(sizes, summary.succeeded, target.bytes_floor, repeats)
     per_request = summary.data_bytes_per_request
     spent = server_cpu + result.cpu_seconds + (rotator_cpu or 0.0) + (database_cpu or 0.0)
     unaccounted = machine.busy - spent

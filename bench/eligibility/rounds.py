@@ -93,9 +93,16 @@ def run_phase(
     )
     if not with_latency:
         return phase
-    alternate("unloaded", LoadShape(1, 1), options.latency_rounds, phase.unloaded)
+    unloaded = LoadShape(1, 1)
+    if load.rotation is not None:
+        load.rotation.measure_repeats(unloaded)
+    alternate("unloaded", unloaded, options.latency_rounds, phase.unloaded)
     baseline_qps = statistics.median(m.qps for m in phase.throughput if m.role == "baseline")
     per_connection = max(1, round(baseline_qps * options.rps_fraction / options.connections))
     shape = LoadShape(options.connections, options.streams, per_connection)
+    if load.rotation is not None:
+        # Paced requests share a USCC far more often (expectation.py); measured before the
+        # rounds, not between them.
+        load.rotation.measure_repeats(shape)
     alternate("fixed_rate", shape, options.latency_rounds, phase.fixed_rate)
     return phase

@@ -25,7 +25,7 @@ from bench.eligibility.expectation import AnswerSizes
 from bench.eligibility.measure import Load, Rotation
 from bench.eligibility.options import Options
 from bench.eligibility.processes import pinned
-from bench.eligibility.rotation_probe import probe_rotation
+from bench.eligibility.rotation_probe import ProbeResult, probe_rotation
 from bench.eligibility.sampling import sample_answers
 from bench.eligibility.subjects import Subject
 
@@ -98,21 +98,34 @@ def prepare_variant(
         rotation = _spread_rotation(options, subject, body, first, body_file, load_cores)
         probe_body = work_dir / "body-probe.bin"
         probe_body.write_bytes(body)
+        probe_walk = _spread_rotation(options, subject, body, first, probe_body, load_cores)
+
+        def probe_shape(shape: h2load.LoadShape) -> ProbeResult:
+            return probe_rotation(
+                lambda port: h2load.H2loadRun(
+                    h2load_path, port, probe_body, headers, shape, 1.5, load_cores
+                ),
+                probe_walk.command(0),
+                frozenset(subject.pool),
+                baseline_response,
+                server_cores,
+                log_dir,
+                options.cpu_policy,
+            )
+
+        def repeats(shape: h2load.LoadShape) -> float:
+            result = probe_shape(shape)
+            say(f"   {result.describe()} ({shape.describe()})")
+            return result.requests / max(1, result.distinct)
+
         shape = h2load.LoadShape(options.connections, options.streams)
-        probe = probe_rotation(
-            lambda port: h2load.H2loadRun(
-                h2load_path, port, probe_body, headers, shape, 1.5, load_cores
-            ),
-            _spread_rotation(options, subject, body, first, probe_body, load_cores).command(0),
-            frozenset(subject.pool),
-            baseline_response,
-            server_cores,
-            log_dir,
-            options.cpu_policy,
-        )
+        probe = probe_shape(shape)
         say(f"   {probe.describe()}")
         if not probe.ok:
             raise RotationUnusable(f"{probe.describe()}: {probe.why_not()}")
+        assert rotation is not None
+        rotation.probe = repeats
+        rotation.requests_per_uscc[shape.describe()] = probe.requests / max(1, probe.distinct)
         notes.append(probe.describe() + " (at no-op speed: the most repeats there will be)")
         notes.append(
             f"the walk through the {len(subject.pool):,} USCCs starts at {rotation.position:,}"
