@@ -26,19 +26,15 @@ import os
 CPU_POLICIES = ("batch", "normal")
 
 
-def apply_cpu_policy(policy: str) -> bool:
-    """Set the calling thread's policy (and so that of every thread it starts).
-
-    Returns whether the policy is now in effect; False where the platform has no
-    SCHED_BATCH (anything but Linux), which leaves the default in place.
-    """
+def apply_cpu_policy(policy: str) -> None:
+    """Set the calling thread's policy (and so that of every thread it starts). Where the
+    platform has no SCHED_BATCH (anything but Linux) the default stays in place."""
     if policy not in CPU_POLICIES:
         raise ValueError(f"cpu policy must be one of {', '.join(CPU_POLICIES)}")
     batch = getattr(os, "SCHED_BATCH", None)
-    if batch is None or not hasattr(os, "sched_setscheduler"):
-        return policy == "normal"
+    if batch is None:
+        return
     wanted = batch if policy == "batch" else os.SCHED_OTHER
     # Pid 0 is the calling thread. Moving between SCHED_OTHER and SCHED_BATCH needs no
     # privilege, and the nice value is kept.
     os.sched_setscheduler(0, wanted, os.sched_param(0))
-    return True

@@ -60,11 +60,14 @@ class Rotation:
     requests_per_uscc: dict[str, float] = field(default_factory=dict)
     """By LoadShape.describe(): what the probe measured."""
 
-    def measure_repeats(self, shape: h2load.LoadShape) -> float:
+    def measure_repeats(self, shape: h2load.LoadShape) -> None:
+        """Probe this shape once, before its rounds (never between them)."""
         key = shape.describe()
         if key not in self.requests_per_uscc and self.probe is not None:
             self.requests_per_uscc[key] = self.probe(shape)
-        return self.requests_per_uscc.get(key, REQUESTS_PER_DISTINCT_USCC)
+
+    def repeats(self, shape: h2load.LoadShape) -> float:
+        return self.requests_per_uscc.get(shape.describe(), REQUESTS_PER_DISTINCT_USCC)
 
 
 @dataclass(frozen=True)
@@ -205,7 +208,7 @@ def measure(
             checks_after = str(error)
     burst = min(summary.succeeded, shape.connections * shape.streams)
     expected = expected_wire_bytes(sizes, summary.succeeded, burst, first_size)
-    repeats = load.rotation.measure_repeats(shape) if load.rotation else 1.0
+    repeats = load.rotation.repeats(shape) if load.rotation else 1.0
     allowed = tolerance(sizes, summary.succeeded, target.bytes_floor, repeats)
     per_request = summary.data_bytes_per_request
     spent = server_cpu + result.cpu_seconds + (rotator_cpu or 0.0) + (database_cpu or 0.0)

@@ -28,6 +28,10 @@ class ProbeResult:
     """Requests whose USCC is not in the pool (torn or stale bodies)."""
 
     @property
+    def requests_per_uscc(self) -> float:
+        return self.requests / max(1, self.distinct)
+
+    @property
     def ok(self) -> bool:
         enough = self.distinct >= max(20, self.requests // 10)
         return self.requests > 0 and enough and self.foreign <= self.requests // 1000
@@ -61,7 +65,9 @@ def probe_rotation(
     """spec_for(port) gives the h2load run (body file, shape, seconds) to probe with."""
     record = log_dir / "probe-bodies.json"
     record.unlink(missing_ok=True)
-    server, port = start_noop("probe-noop", response, server_cores, log_dir, record, cpu_policy)
+    server, port = start_noop(
+        "probe-noop", response, server_cores, log_dir, cpu_policy=cpu_policy, record_bodies=record
+    )
     try:
         rotator = Child("probe rotator", rotator_command, log_dir / "probe-rotator.log")
         rotator.wait_ready(lambda: rotator.log_contains("rotator: started"), timeout=120)

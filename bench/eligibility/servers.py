@@ -15,8 +15,9 @@ def start_noop(
     response: bytes,
     cores: str | None,
     run_dir: Path,
+    *,
+    cpu_policy: str,
     record_bodies: Path | None = None,
-    cpu_policy: str = "normal",
 ) -> tuple[Child, int]:
     response_file = run_dir / f"{name}-response.bin"
     response_file.write_bytes(response)

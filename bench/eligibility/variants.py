@@ -116,7 +116,7 @@ def prepare_variant(
         def repeats(shape: h2load.LoadShape) -> float:
             result = probe_shape(shape)
             say(f"   {result.describe()} ({shape.describe()})")
-            return result.requests / max(1, result.distinct)
+            return result.requests_per_uscc
 
         shape = h2load.LoadShape(options.connections, options.streams)
         probe = probe_shape(shape)
@@ -125,8 +125,8 @@ def prepare_variant(
             raise RotationUnusable(f"{probe.describe()}: {probe.why_not()}")
         assert rotation is not None
         rotation.probe = repeats
-        rotation.requests_per_uscc[shape.describe()] = probe.requests / max(1, probe.distinct)
-        notes.append(probe.describe() + " (at no-op speed: the most repeats there will be)")
+        rotation.requests_per_uscc[shape.describe()] = probe.requests_per_uscc
+        notes.append(probe.describe() + " (at no-op speed, full load)")
         notes.append(
             f"the walk through the {len(subject.pool):,} USCCs starts at {rotation.position:,}"
         )
