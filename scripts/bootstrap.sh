@@ -19,9 +19,9 @@ fi
 if [[ -f package-lock.json ]]; then
   npm_stamp=node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)
   if [[ ! -f $npm_stamp ]]; then
-    # npm ci trips over the platform-specific optional packages buf ships; install
-    # honours the lock file and the exact pin just the same.
-    npm install --no-audit --no-fund --loglevel=error
+    # npm ci installs exactly what the lock file says and never rewrites it. The lock file
+    # lists buf's binary package for every platform, so it fits any machine unchanged.
+    npm ci --no-audit --no-fund --loglevel=error
     touch "$npm_stamp"
   fi
 fi

@@ -74,6 +74,7 @@ class SystemClock:
 @dataclass
 class Application:
     settings: Settings
+    clock: Clock
     engine: AsyncEngine
     registry_engine: AsyncEngine
     vault: AesGcmVault
@@ -138,6 +139,7 @@ async def bootstrap(
     )
     return Application(
         settings=settings,
+        clock=clock,
         engine=engine,
         registry_engine=registry_engine,
         vault=vault,

@@ -16,9 +16,12 @@ from service.bootstrap import Application
 from service.domain.disclosure import DisclosureEntry
 from service.domain.identifiers.resident_id import make_resident_id
 from service.domain.identifiers.uscc import make_uscc
+from tests.clock import TEST_EPOCH
 
 _serial = itertools.count(1)
 SNAPSHOT_TIME = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+# The legal representative's consent, given before any test clock starts.
+GRANT_TIME = TEST_EPOCH - dt.timedelta(days=1)
 
 
 def new_uscc(authority: str = "9", org_type: str = "1", division: str = "330106") -> str:
@@ -31,7 +34,6 @@ def new_id_number(division: str = "110105", born: dt.date = dt.date(1980, 5, 17)
 
 
 def registry_row(**overrides: Any) -> dict[str, Any]:
-    today = dt.datetime.now(dt.UTC).date()
     row: dict[str, Any] = {
         "uscc": new_uscc(),
         "name": f"杭州云启第{next(_serial)}网络科技有限公司（西湖分公司）",
@@ -58,7 +60,6 @@ def registry_row(**overrides: Any) -> dict[str, Any]:
         "changes": [{"date": "2020-01-01", "item": "投资人变更", "before": "甲", "after": "乙"}],
         "snapshot_time": SNAPSHOT_TIME.isoformat(),
     }
-    assert today > dt.date(2020, 1, 1)
     row.update(overrides)
     return row
 
@@ -84,11 +85,12 @@ def verification_for(
     address: str | None = None,
     with_term: bool = True,
     scopes: Iterable[int] = (verification_pb2.AUTHORIZATION_SCOPE_IDENTITY_VERIFICATION,),
+    granted_at: dt.datetime = GRANT_TIME,
 ) -> verification_pb2.Verification:
     """What a platform would submit for the enterprise in a registry row."""
     rep = row["legal_representative"]
     grant_time = timestamp_pb2.Timestamp()
-    grant_time.FromDatetime(dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+    grant_time.FromDatetime(granted_at)
     term = None
     if with_term:
         term = licence_pb2.LicenceTerm(

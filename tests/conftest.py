@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -14,13 +15,16 @@ from typing import Any
 import asyncpg
 import grpc
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import text
 
 from clients import AsyncIntegrityClient
 from service.bootstrap import Application, bootstrap, build_server
+from service.cli.ops import main as ops
 from service.domain.callers import CallerKind
 from service.logging import configure_logging
 from service.settings import PiiKeys, Settings
+from tests.clock import TestClock
 
 PG_ADMIN_DSN = os.environ.get("INTEGRITY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -83,8 +87,37 @@ async def _clean(app: Application) -> None:
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[Application]:
-    application = await bootstrap(settings)
+def clock() -> TestClock:
+    """The test's "now": every application the test builds runs on it."""
+    return TestClock()
+
+
+@dataclass
+class OpsCommand:
+    """integrity-ops as an operator runs it: on the test's database, keys and clock."""
+
+    env: dict[str, str]
+    clock: TestClock
+
+    def __call__(self, *args: str) -> Result:
+        return CliRunner().invoke(ops, list(args), env=self.env, obj={"clock": self.clock})
+
+    async def run(self, *args: str) -> Result:
+        """The same from a test that serves gRPC meanwhile: the command runs on a thread."""
+        return await asyncio.to_thread(self, *args)
+
+
+@pytest.fixture
+def ops_command(settings: Settings, clock: TestClock, tmp_path: Path) -> OpsCommand:
+    keys = tmp_path / "ops-keys.json"
+    keys.write_text(json.dumps(settings.pii_keys.to_json()))
+    env = {"INTEGRITY_DATABASE_URL": settings.database_url, "INTEGRITY_KEYS_FILE": str(keys)}
+    return OpsCommand(env, clock)
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: TestClock) -> AsyncIterator[Application]:
+    application = await bootstrap(settings, clock=clock)
     await _clean(application)
     yield application
     await application.close()

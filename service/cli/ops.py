@@ -30,6 +30,14 @@ def _settings(**flags: Any) -> Settings:
         sys.exit(2)
 
 
+def _clock() -> Any:
+    """The clock commands run on: the system's, unless whoever invoked the command handed one
+    in as click's context object (``{"clock": ...}``), as the tests do to fix "now"."""
+    context = click.get_current_context(silent=True)
+    handed = context.find_root().obj if context is not None else None
+    return handed.get("clock") if isinstance(handed, dict) else None
+
+
 @click.group()
 def main() -> None:
     """Operate the enterprise integrity service."""
@@ -99,7 +107,7 @@ def _credentials_call(flags: dict[str, Any], work: Any) -> Any:
     settings = _settings(**flags)
 
     async def run() -> Any:
-        app = await bootstrap(settings)
+        app = await bootstrap(settings, clock=_clock())
         try:
             return await work(app.credentials)
         finally:
@@ -185,7 +193,7 @@ def ledger_verify(**flags: Any) -> None:
     settings = _settings(**flags)
 
     async def run() -> Any:
-        app = await bootstrap(settings)
+        app = await bootstrap(settings, clock=_clock())
         try:
             return await app.disclosures.verify()
         finally:
@@ -224,7 +232,7 @@ def judicial_import(path: Path, quiet: bool, **flags: Any) -> None:
     settings = _settings(**flags)
 
     async def run() -> Any:
-        app = await bootstrap(settings)
+        app = await bootstrap(settings, clock=_clock())
         try:
             with tqdm(total=count_lines(path), unit="row", disable=quiet, file=sys.stderr) as bar:
                 return await app.judicial_importer.run(read_registry_file(path), bar.update)
@@ -279,7 +287,7 @@ def platform_import(path: Path, platform_code: str, quiet: bool, **flags: Any) -
                 problems.append(f"  line {line}: {violation.field}: {violation.description}")
 
     async def run() -> None:
-        app = await bootstrap(settings)
+        app = await bootstrap(settings, clock=_clock())
         batch: list[tuple[int, Any]] = []
         try:
             with (
@@ -326,7 +334,7 @@ def _app_call(flags: dict[str, Any], work: Any) -> Any:
     settings = _settings(**flags)
 
     async def run() -> Any:
-        app = await bootstrap(settings)
+        app = await bootstrap(settings, clock=_clock())
         try:
             return await work(app)
         finally:
@@ -535,7 +543,7 @@ def registry_import(path: Path, snapshot_time: str | None, quiet: bool, **flags:
     started = time.perf_counter()
 
     async def run() -> Any:
-        app = await bootstrap(settings)
+        app = await bootstrap(settings, clock=_clock())
         try:
             if app.registry_engine is not app.engine:
                 await migrate(app.registry_engine)
@@ -564,7 +572,8 @@ def registry_generate(count: int, seed: int, out: Path) -> None:
     from service.demo.synthetic import generate_registry_records, write_jsonl
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    today = dt.datetime.now(dt.UTC).date()
+    clock = _clock()
+    today = (clock.now() if clock is not None else dt.datetime.now(dt.UTC)).date()
     with out.open("w", encoding="utf-8") as stream:
         written = write_jsonl(generate_registry_records(count, seed, as_of=today), stream)
     click.echo(f"wrote {written} records to {out}")

@@ -3,7 +3,6 @@ and every disclosure lands in a tamper-evident ledger."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
 import grpc
@@ -20,7 +19,7 @@ from service.domain.callers import CallerKind
 from service.domain.judicial import JudicialEntry, JudicialEntryKind
 from service.domain.platform_records import ConductKind, ConductRecord, Membership, Severity
 from tests.builders import import_rows, registry_row
-from tests.conftest import RunningServer
+from tests.conftest import OpsCommand, RunningServer
 
 A = archive_pb2
 PUBLIC = [
@@ -38,7 +37,7 @@ async def seed(app: Application) -> dict[str, object]:
     row = registry_row()
     await import_rows(app, [row])
     uscc = str(row["uscc"])
-    now = dt.datetime.now(dt.UTC)
+    now = app.clock.now()
     async with app.engine.begin() as connection:
         await append_facts(
             connection,
@@ -217,7 +216,7 @@ async def test_archive_reads_as_of_a_past_time(
 ) -> None:
     row = await seed(app)
     uscc = str(row["uscc"])
-    before_change = dt.datetime.now(dt.UTC)
+    before_change = app.clock.now()
     await import_rows(app, [dict(row, status="revoked", snapshot_time="2026-11-20T00:00:00+00:00")])
     async with app.engine.begin() as connection:
         await append_facts(
@@ -231,7 +230,7 @@ async def test_archive_reads_as_of_a_past_time(
                     ),
                 )
             ],
-            dt.datetime.now(dt.UTC),
+            app.clock.now(),
             source="test",
         )  # fmt: skip
     now = await read(server, ops_token, uscc)
@@ -242,9 +241,7 @@ async def test_archive_reads_as_of_a_past_time(
     assert {e.entry_id: e.active for e in then.public_information.judicial_entries}["J-1"] is True
     assert then.read_time.ToDatetime(tzinfo=dt.UTC) == before_change
     with pytest.raises(IntegrityCallError) as caught:
-        await read(
-            server, ops_token, uscc, read_time=dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
-        )
+        await read(server, ops_token, uscc, read_time=app.clock.now() + dt.timedelta(days=1))
     assert caught.value.field_violations[0].reason == "READ_TIME_FUTURE"
 
 
@@ -324,28 +321,18 @@ async def test_the_ledger_chain_detects_tampering(
 
 
 async def test_ops_command_names_the_first_broken_entry(
-    app: Application, server: RunningServer, gateway_token: str, tmp_path: object
+    app: Application, server: RunningServer, gateway_token: str, ops_command: OpsCommand
 ) -> None:
-    import json
-    from pathlib import Path
-
-    from click.testing import CliRunner
-
-    from service.cli.ops import main as ops
-
     row = await seed(app)
     for viewer in ("anonymous:1", "viewer:2"):
         await read(server, gateway_token, str(row["uscc"]), viewer)
-    keys = Path(str(tmp_path)) / "keys.json"
-    keys.write_text(json.dumps(app.settings.pii_keys.to_json()))
-    env = {"INTEGRITY_DATABASE_URL": app.settings.database_url, "INTEGRITY_KEYS_FILE": str(keys)}
-    intact = await asyncio.to_thread(CliRunner().invoke, ops, ["ledger", "verify"], env=env)
+    intact = await ops_command.run("ledger", "verify")
     assert intact.exit_code == 0 and "ledger intact: 2 entries" in intact.output
     async with app.engine.begin() as connection:
         last = max(r.sequence for r in await connection.execute(disclosure_ledger.select()))
         await connection.execute(
             delete(disclosure_ledger).where(disclosure_ledger.c.sequence == last - 1)
         )
-    broken = await asyncio.to_thread(CliRunner().invoke, ops, ["ledger", "verify"], env=env)
+    broken = await ops_command.run("ledger", "verify")
     assert broken.exit_code == 1
     assert f"BROKEN at entry {last}" in broken.output

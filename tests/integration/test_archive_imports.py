@@ -2,39 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
-from click.testing import CliRunner
-
 from service.adapters.storage.archive_store import SqlArchiveStore
 from service.bootstrap import Application
-from service.cli.ops import main as ops
 from service.domain.archive import assemble_archive
 from tests.builders import new_uscc
+from tests.conftest import OpsCommand
 
 
-def env_for(app: Application, tmp_path: Path) -> dict[str, str]:
-    keys = tmp_path / "keys.json"
-    keys.write_text(json.dumps(app.settings.pii_keys.to_json()))
-    return {"INTEGRITY_DATABASE_URL": app.settings.database_url, "INTEGRITY_KEYS_FILE": str(keys)}
-
-
-async def invoke(env: dict[str, str], *args: str) -> str:
-    result = await asyncio.to_thread(CliRunner().invoke, ops, list(args), env=env)
+async def invoke(ops_command: OpsCommand, *args: str) -> str:
+    result = await ops_command.run(*args)
     assert result.exit_code == 0, result.output
     return result.output
 
 
 async def archive_of(app: Application, uscc: str):  # type: ignore[no-untyped-def]
-    import datetime as dt
-
     facts = await SqlArchiveStore(app.engine, app.engine).load(uscc, None)
-    return assemble_archive(uscc, facts, dt.datetime.now(dt.UTC))
+    return assemble_archive(uscc, facts, app.clock.now())
 
 
-async def test_judicial_import(app: Application, tmp_path: Path) -> None:
+async def test_judicial_import(app: Application, tmp_path: Path, ops_command: OpsCommand) -> None:
     uscc = new_uscc()
     rows = [
         {
@@ -77,13 +66,12 @@ async def test_judicial_import(app: Application, tmp_path: Path) -> None:
     ]
     path = tmp_path / "judicial.jsonl"
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
-    env = env_for(app, tmp_path)
-    output = await invoke(env, "judicial", "import", str(path), "--quiet")
+    output = await invoke(ops_command, "judicial", "import", str(path), "--quiet")
     assert "2 entries added or changed, 0 unchanged, 3 rejected" in output
     assert "line 3: kind must be one of" in output
     assert "line 5: removal_date is before listing_date" in output
     assert "0 entries added or changed, 2 unchanged" in await invoke(
-        env, "judicial", "import", str(path), "--quiet"
+        ops_command, "judicial", "import", str(path), "--quiet"
     )
 
     archive = await archive_of(app, uscc)
@@ -97,13 +85,15 @@ async def test_judicial_import(app: Application, tmp_path: Path) -> None:
     removed = dict(rows[0], removal_date="2026-06-01")
     path.write_text(json.dumps(removed, ensure_ascii=False) + "\n")
     assert "1 entries added or changed" in await invoke(
-        env, "judicial", "import", str(path), "--quiet"
+        ops_command, "judicial", "import", str(path), "--quiet"
     )
     archive = await archive_of(app, uscc)
     assert not {e.entry_id: e for e in archive.judicial_entries}["D-1"].is_active(archive.read_date)
 
 
-async def test_platform_import_from_file(app: Application, tmp_path: Path) -> None:
+async def test_platform_import_from_file(
+    app: Application, tmp_path: Path, ops_command: OpsCommand
+) -> None:
     uscc = new_uscc()
     lines = [
         json.dumps(
@@ -135,11 +125,14 @@ async def test_platform_import_from_file(app: Application, tmp_path: Path) -> No
     ]
     path = tmp_path / "records.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    env = env_for(app, tmp_path)
-    output = await invoke(env, "platform", "import", "--platform", "1688", str(path), "--quiet")
+    output = await invoke(
+        ops_command, "platform", "import", "--platform", "1688", str(path), "--quiet"
+    )
     assert "2 accepted, 0 duplicates, 2 rejected" in output
     assert "line 4: store.address" in output
-    again = await invoke(env, "platform", "import", "--platform", "1688", str(path), "--quiet")
+    again = await invoke(
+        ops_command, "platform", "import", "--platform", "1688", str(path), "--quiet"
+    )
     assert "0 accepted, 2 duplicates" in again
     archive = await archive_of(app, uscc)
     [platform] = archive.platforms

@@ -14,6 +14,7 @@ from integrity.v1 import verification_pb2, verification_pb2_grpc
 
 from service.bootstrap import Application
 from tests.builders import import_rows, registry_row, verification_for
+from tests.clock import TEST_EPOCH
 from tests.integration.test_verification_api import stored_count
 
 Request = verification_pb2.CreateVerificationRequest
@@ -48,7 +49,7 @@ def _clear(path: str) -> Mutation:
 
 def _future_grant(request: Request) -> None:
     request.verification.authorization.grant_time.FromDatetime(
-        dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+        TEST_EPOCH + dt.timedelta(days=2)  # no test clock runs two days
     )
 
 

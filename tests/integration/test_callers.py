@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import grpc
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
 from clients import AsyncIntegrityClient, IntegrityCallError
@@ -15,12 +13,10 @@ from service.adapters.storage.callers import SqlCallerStore
 from service.adapters.storage.tables import credentials
 from service.app.credentials import CredentialService
 from service.bootstrap import Application, SystemClock
-from service.cli.ops import main as ops
 from service.domain.callers import CallerKind, Scope
 from service.domain.errors import Unauthenticated
-from service.settings import PiiKeys
 from tests.builders import import_rows, registry_row, verification_for
-from tests.conftest import RunningServer
+from tests.conftest import OpsCommand, RunningServer
 
 
 async def call_with(server: RunningServer, token: str, **options: str) -> IntegrityCallError:
@@ -132,33 +128,24 @@ async def test_one_active_caller_per_platform(app: Application) -> None:
     assert getattr(caught.value, "reason", "") == "PLATFORM_CALLER_EXISTS"
 
 
-def test_ops_commands_issue_list_and_revoke(database_url: str, tmp_path: Path) -> None:
-    keys = tmp_path / "keys.json"
-    keys.write_text(json.dumps(PiiKeys.generate().to_json()))
-    env = {"INTEGRITY_DATABASE_URL": database_url, "INTEGRITY_KEYS_FILE": str(keys)}
-    runner = CliRunner()
+def test_ops_commands_issue_list_and_revoke(ops_command: OpsCommand, tmp_path: Path) -> None:
     platform = f"cli-{tmp_path.name[-8:].lower().replace('_', '-')}"
-    created = runner.invoke(
-        ops,
-        ["callers", "create", "--kind", "platform", "--name", "CLI", "--platform", platform],
-        env=env,
+    created = ops_command(
+        "callers", "create", "--kind", "platform", "--name", "CLI", "--platform", platform
     )
     assert created.exit_code == 0, created.output
     caller_id = created.output.split()[1]
     assert "token: ik_" in created.output
-    listed = runner.invoke(ops, ["callers", "list"], env=env)
+    listed = ops_command("callers", "list")
     assert f"{caller_id} platform platform={platform} active" in listed.output
-    revoked = runner.invoke(ops, ["callers", "revoke", caller_id], env=env)
+    revoked = ops_command("callers", "revoke", caller_id)
     assert revoked.exit_code == 0, revoked.output
     assert (
-        f"{caller_id} platform platform={platform} revoked"
-        in runner.invoke(ops, ["callers", "list"], env=env).output
+        f"{caller_id} platform platform={platform} revoked" in ops_command("callers", "list").output
     )
-    again = runner.invoke(ops, ["callers", "revoke", caller_id], env=env)
+    again = ops_command("callers", "revoke", caller_id)
     assert again.exit_code != 0 and "no active caller" in again.output
-    bad = runner.invoke(
-        ops,
-        ["callers", "create", "--kind", "platform", "--name", "x", "--platform", "Bad Code!"],
-        env=env,
+    bad = ops_command(
+        "callers", "create", "--kind", "platform", "--name", "x", "--platform", "Bad Code!"
     )
     assert bad.exit_code != 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -11,27 +10,19 @@ from typing import Any
 
 import grpc
 import pytest
-from click.testing import CliRunner
 from integrity.v1 import eligibility_pb2
 
 from clients import AsyncIntegrityClient, IntegrityCallError
 from service.adapters.storage.policies import SqlPolicyStore
 from service.bootstrap import Application, bootstrap, build_server
-from service.cli.ops import main as ops
 from service.domain.callers import CallerKind
 from service.settings import Settings
 from tests.builders import import_rows, registry_row, verification_for
+from tests.clock import TEST_EPOCH, TestClock
+from tests.conftest import OpsCommand
 
 E = eligibility_pb2
-T0 = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)
-
-
-class ManualClock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now_value = now
-
-    def now(self) -> dt.datetime:
-        return self.now_value
+T0 = TEST_EPOCH
 
 
 def policy(
@@ -66,7 +57,7 @@ STRICT = [
 
 
 class Rig:
-    def __init__(self, app: Application, clock: ManualClock, port: int, token: str) -> None:
+    def __init__(self, app: Application, clock: TestClock, port: int, token: str) -> None:
         self.app, self.clock, self.port, self.token = app, clock, port, token
 
     def client(self) -> AsyncIntegrityClient:
@@ -74,8 +65,7 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(settings: Settings) -> AsyncIterator[Rig]:
-    clock = ManualClock(T0)
+async def rig(settings: Settings, clock: TestClock) -> AsyncIterator[Rig]:
     app = await bootstrap(settings, clock=clock)
     from tests.conftest import _clean
 
@@ -122,9 +112,9 @@ async def test_the_policy_in_force_at_the_moment_of_the_check(rig: Rig) -> None:
     row = registry_row()
     await import_rows(rig.app, [row])
     async with rig.client() as client:
-        rig.clock.now_value = takes_effect - dt.timedelta(minutes=1)
+        rig.clock.set(takes_effect - dt.timedelta(minutes=1))
         before = await client.check_eligibility(row["uscc"], "store_opening")
-        rig.clock.now_value = takes_effect + dt.timedelta(minutes=1)
+        rig.clock.set(takes_effect + dt.timedelta(minutes=1))
         after = await client.check_eligibility(row["uscc"], "store_opening")
     assert before.policy_version.endswith("@1") and before.decision == E.ELIGIBILITY_DECISION_ALLOW
     assert after.policy_version.endswith("@2") and after.decision == E.ELIGIBILITY_DECISION_DENY
@@ -151,7 +141,7 @@ async def test_no_policy_in_force_and_bad_requests(rig: Rig) -> None:
 
 
 async def test_suspension_denies_with_its_own_reason_across_processes(
-    rig: Rig, tmp_path: Path
+    rig: Rig, ops_command: OpsCommand
 ) -> None:
     await rig.app.policies.load(policy(1, T0 - dt.timedelta(days=1), [{"kind": "business_status"}]))
     row = registry_row()
@@ -162,25 +152,14 @@ async def test_suspension_denies_with_its_own_reason_across_processes(
             await client.check_eligibility(uscc, "store_opening")
         ).decision == E.ELIGIBILITY_DECISION_ALLOW
         await rig.app.follower.start()
-        keys = tmp_path / "keys.json"
-        keys.write_text(json.dumps(rig.app.settings.pii_keys.to_json()))
-        env = {
-            "INTEGRITY_DATABASE_URL": rig.app.settings.database_url,
-            "INTEGRITY_KEYS_FILE": str(keys),
-        }
         # Another process (ops) suspends the enterprise; the server learns of it from the change log.
-        result = await asyncio.to_thread(
-            CliRunner().invoke,
-            ops,
-            ["enterprise", "suspend", uscc, "--reason", "impersonation"],
-            env=env,
-        )
+        result = await ops_command.run("enterprise", "suspend", uscc, "--reason", "impersonation")
         assert result.exit_code == 0, result.output
         assert uscc in await rig.app.follower.poll()
         suspended = await client.check_eligibility(uscc, "store_opening")
         assert suspended.decision == E.ELIGIBILITY_DECISION_DENY
         assert [u.reason_code for u in suspended.unmet_conditions] == ["ENTERPRISE_SUSPENDED"]
-        await asyncio.to_thread(CliRunner().invoke, ops, ["enterprise", "restore", uscc], env=env)
+        await ops_command.run("enterprise", "restore", uscc)
         await rig.app.follower.poll()
         assert (
             await client.check_eligibility(uscc, "store_opening")
@@ -303,14 +282,8 @@ async def test_every_decision_is_in_the_ledger(rig: Rig) -> None:
 
 
 def test_malformed_policies_are_refused_and_change_nothing(
-    database_url: str, tmp_path: Path
+    ops_command: OpsCommand, tmp_path: Path
 ) -> None:
-    from service.settings import PiiKeys
-
-    keys = tmp_path / "keys.json"
-    keys.write_text(json.dumps(PiiKeys.generate().to_json()))
-    env = {"INTEGRITY_DATABASE_URL": database_url, "INTEGRITY_KEYS_FILE": str(keys)}
-    runner = CliRunner()
     bad = policy(
         1,
         T0,
@@ -320,16 +293,16 @@ def test_malformed_policies_are_refused_and_change_nothing(
     bad["effective_time"] = (T0 - dt.timedelta(days=30)).isoformat()  # before the announcement
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(bad))
-    result = runner.invoke(ops, ["policy", "load", str(path)], env=env)
+    result = ops_command("policy", "load", str(path))
     assert result.exit_code != 0
     for field in ("conditions[0].class", "conditions[1].kind", "effective_time"):
         assert field in result.output
-    assert bad["platform"] not in runner.invoke(ops, ["policy", "list"], env=env).output
+    assert bad["platform"] not in ops_command("policy", "list").output
     good = dict(bad, conditions=[{"kind": "business_status"}], effective_time=T0.isoformat())
     path.write_text(json.dumps(good))
-    loaded = runner.invoke(ops, ["policy", "load", str(path)], env=env)
+    loaded = ops_command("policy", "load", str(path))
     assert loaded.exit_code == 0 and "loaded" in loaded.output
     changed = dict(good, description="other")
     path.write_text(json.dumps(changed))
-    clash = runner.invoke(ops, ["policy", "load", str(path)], env=env)
+    clash = ops_command("policy", "load", str(path))
     assert clash.exit_code != 0 and "load a new version" in clash.output

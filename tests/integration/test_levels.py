@@ -8,16 +8,14 @@ import json
 from importlib import resources
 from pathlib import Path
 
-from click.testing import CliRunner
 from google.type import date_pb2
 from integrity.v1 import archive_pb2, platform_data_pb2
 
 from clients import AsyncIntegrityClient
 from service.bootstrap import Application
-from service.cli.ops import main as ops
 from service.domain.callers import CallerKind
 from tests.builders import import_rows, registry_row, verification_for
-from tests.conftest import RunningServer
+from tests.conftest import OpsCommand, RunningServer
 
 
 async def gateway(app: Application, server: RunningServer, behalf: str) -> AsyncIntegrityClient:
@@ -94,7 +92,7 @@ async def test_recomputing_unchanged_inputs_gives_the_same_level(app: Applicatio
 
 
 async def test_shadow_scorecard_runs_beside_the_active_one(
-    app: Application, tmp_path: Path
+    app: Application, tmp_path: Path, ops_command: OpsCommand
 ) -> None:
     rows = [registry_row() for _ in range(4)]
     await import_rows(app, rows)
@@ -107,13 +105,9 @@ async def test_shadow_scorecard_runs_beside_the_active_one(
         entry["min_score"] = 1001  # everyone lands in the last class
     path = tmp_path / "2026.2.json"
     path.write_text(json.dumps(stricter))
-    keys = tmp_path / "keys.json"
-    keys.write_text(json.dumps(app.settings.pii_keys.to_json()))
-    env = {"INTEGRITY_DATABASE_URL": app.settings.database_url, "INTEGRITY_KEYS_FILE": str(keys)}
-    runner = CliRunner()
 
     def run(*args: str) -> str:
-        result = runner.invoke(ops, list(args), env=env)
+        result = ops_command(*args)
         assert result.exit_code == 0, result.output
         return result.output
 
@@ -132,7 +126,7 @@ async def test_shadow_scorecard_runs_beside_the_active_one(
 
     broken = dict(stricter, classes=[{"name": "only", "min_score": 5}])
     path.write_text(json.dumps(broken))
-    refused = await asyncio.to_thread(runner.invoke, ops, ["scorecard", "load", str(path)], env=env)
+    refused = await ops_command.run("scorecard", "load", str(path))
     assert refused.exit_code != 0 and "classes" in refused.output
     assert (await app.levels.scorecards())[0].version == "2026.1"  # nothing changed
 

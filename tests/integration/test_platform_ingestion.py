@@ -110,7 +110,7 @@ async def test_bad_records_are_rejected_by_index_and_good_ones_kept(
     app: Application, server: RunningServer, client: AsyncIntegrityClient
 ) -> None:
     uscc = new_uscc()
-    future = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    future = (app.clock.now().date() + dt.timedelta(days=30)).isoformat()
     batch = [
         store("ok-1", uscc),
         store("bad-1", "91330106MA0000000X"),  # check character wrong
@@ -168,7 +168,7 @@ async def test_a_replaced_record_keeps_its_history(
 ) -> None:
     uscc = new_uscc()
     await client.ingest_platform_records("test-platform", [store("v1", uscc)])
-    between = dt.datetime.now(dt.UTC)
+    between = app.clock.now()
     closed = store("v2", uscc)
     closed.store.status = A.STORE_STATUS_CLOSED
     await client.ingest_platform_records("test-platform", [closed])

@@ -9,19 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from service.adapters.registry_snapshot import SqlRegistrySnapshot
 from service.adapters.storage.engine import create_engine
-from service.cli.ops import main as ops
-from service.settings import PiiKeys
 from tests.builders import registry_row
+from tests.conftest import OpsCommand
 
 
 @pytest.fixture
-def ops_env(database_url: str, pii_keys: PiiKeys, tmp_path: Path) -> dict[str, str]:
-    keys_file = tmp_path / "keys.json"
-    keys_file.write_text(json.dumps(pii_keys.to_json()))
+def ops_env(database_url: str, ops_command: OpsCommand) -> OpsCommand:
     if database_url.startswith("postgresql"):
         # Shared database across the run: start from an empty snapshot.
         async def truncate() -> None:
@@ -38,11 +34,11 @@ def ops_env(database_url: str, pii_keys: PiiKeys, tmp_path: Path) -> dict[str, s
             await engine.dispose()
 
         asyncio.run(truncate())
-    return {"INTEGRITY_DATABASE_URL": database_url, "INTEGRITY_KEYS_FILE": str(keys_file)}
+    return ops_command
 
 
-def run_import(env: dict[str, str], path: Path, *extra: str) -> str:
-    result = CliRunner().invoke(ops, ["registry", "import", str(path), *extra], env=env)
+def run_import(ops_command: OpsCommand, path: Path, *extra: str) -> str:
+    result = ops_command("registry", "import", str(path), *extra)
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -64,9 +60,7 @@ def lookup(database_url: str, uscc: str) -> Any:
     return asyncio.run(run())
 
 
-def test_import_reports_rejected_rows_and_keeps_going(
-    ops_env: dict[str, str], tmp_path: Path
-) -> None:
+def test_import_reports_rejected_rows_and_keeps_going(ops_env: OpsCommand, tmp_path: Path) -> None:
     good = [registry_row() for _ in range(3)]
     bad_check = registry_row()
     bad_check["uscc"] = bad_check["uscc"][:-1] + ("0" if bad_check["uscc"][-1] != "0" else "1")
@@ -83,13 +77,13 @@ def test_import_reports_rejected_rows_and_keeps_going(
     assert "line 5: status is missing" in output
     assert "line 6: legal_representative.id_number" in output
     assert "110105194912310021" not in output  # reasons never repeat personal data
-    record = lookup(ops_env["INTEGRITY_DATABASE_URL"], good[1]["uscc"])
+    record = lookup(ops_env.env["INTEGRITY_DATABASE_URL"], good[1]["uscc"])
     assert record is not None and record.name == good[1]["name"]
     assert record.legal_representative.name.masked == "王**"
 
 
 def test_import_is_idempotent_and_old_snapshots_do_not_win(
-    ops_env: dict[str, str], tmp_path: Path
+    ops_env: OpsCommand, tmp_path: Path
 ) -> None:
     rows = [registry_row() for _ in range(5)]
     path = write_jsonl(tmp_path / "a.jsonl", rows)
@@ -101,11 +95,11 @@ def test_import_is_idempotent_and_old_snapshots_do_not_win(
     assert "1 updated" in run_import(ops_env, write_jsonl(tmp_path / "b.jsonl", [newer]))
     older = dict(rows[0], status="in_business", snapshot_time="2026-10-01T00:00:00+00:00")
     assert "1 older than held" in run_import(ops_env, write_jsonl(tmp_path / "c.jsonl", [older]))
-    record = lookup(ops_env["INTEGRITY_DATABASE_URL"], rows[0]["uscc"])
+    record = lookup(ops_env.env["INTEGRITY_DATABASE_URL"], rows[0]["uscc"])
     assert record.status.value == "cancelled"
 
 
-def test_csv_import(ops_env: dict[str, str], tmp_path: Path) -> None:
+def test_csv_import(ops_env: OpsCommand, tmp_path: Path) -> None:
     rows = [registry_row(), registry_row(legal_representative={"name": "李四", "id_number": None})]
     path = tmp_path / "snapshot.csv"
     columns = [k for k in rows[0] if k != "legal_representative"] + [
@@ -124,27 +118,25 @@ def test_csv_import(ops_env: dict[str, str], tmp_path: Path) -> None:
             flat["legal_representative_id_number"] = row["legal_representative"]["id_number"] or ""
             writer.writerow(flat)
     assert "2 inserted" in run_import(ops_env, path)
-    record = lookup(ops_env["INTEGRITY_DATABASE_URL"], rows[1]["uscc"])
+    record = lookup(ops_env.env["INTEGRITY_DATABASE_URL"], rows[1]["uscc"])
     assert record.legal_representative.id_number is None
     assert record.term.open_ended
     assert record.shareholders[0].name == "王小明"
 
 
-def test_generated_registry_imports_cleanly(ops_env: dict[str, str], tmp_path: Path) -> None:
+def test_generated_registry_imports_cleanly(ops_env: OpsCommand, tmp_path: Path) -> None:
     path = tmp_path / "generated.jsonl"
-    generated = CliRunner().invoke(
-        ops, ["registry", "generate", "--count", "1500", "--seed", "7", "--out", str(path)]
+    generated = ops_env(
+        "registry", "generate", "--count", "1500", "--seed", "7", "--out", str(path)
     )
     assert generated.exit_code == 0, generated.output
     output = run_import(ops_env, path, "--quiet")
     assert "1500 inserted" in output and "0 rejected" in output
 
 
-def test_a_repeated_enterprise_keeps_its_later_line(
-    ops_env: dict[str, str], tmp_path: Path
-) -> None:
+def test_a_repeated_enterprise_keeps_its_later_line(ops_env: OpsCommand, tmp_path: Path) -> None:
     first = registry_row()
     later = dict(first, status="revoked")
     output = run_import(ops_env, write_jsonl(tmp_path / "r.jsonl", [first, later]))
     assert "1 inserted" in output and "1 repeated" in output
-    assert lookup(ops_env["INTEGRITY_DATABASE_URL"], first["uscc"]).status.value == "revoked"
+    assert lookup(ops_env.env["INTEGRITY_DATABASE_URL"], first["uscc"]).status.value == "revoked"
