@@ -54,6 +54,7 @@ from service.app.eligibility import EligibilityChecker, PolicyAdmin
 from service.app.ingestion import PlatformIngestion
 from service.app.judicial_import import JudicialImporter
 from service.app.levels import LevelService
+from service.app.page_tokens import PageTokens
 from service.app.ports import Clock
 from service.app.registry_import import RegistryImporter
 from service.app.standings import PolicyBook, StandingCache
@@ -129,12 +130,14 @@ async def bootstrap(
     if run_migrations:
         await _ensure_scorecard(levels)
     credentials = CredentialService(SqlCallerStore(engine), clock)
+    page_tokens = PageTokens(keys.digest_key)
     verifications = VerificationService(
         SqlUnitOfWorkFactory(engine),
         registry,
         vault,
         clock,
         registry_timeout_seconds=settings.registry_timeout_seconds,
+        page_tokens=page_tokens,
         on_change=levels.archive_changed,
     )
     return Application(
@@ -151,7 +154,7 @@ async def bootstrap(
         archive=ArchiveReader(
             SqlArchiveStore(engine, registry_engine), ledger, load_purposes(settings), clock, levels
         ),
-        disclosures=DisclosureQueries(ledger),
+        disclosures=DisclosureQueries(ledger, page_tokens),
         ingestion=PlatformIngestion(
             SqlIngestionStore(engine), clock, on_change=levels.archive_changed
         ),

@@ -6,11 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from service.app.resource_names import (
-    decode_sequence_token,
-    encode_sequence_token,
-    parse_enterprise_name,
-)
+from service.app.page_tokens import PageTokens
+from service.app.resource_names import parse_enterprise_name
 from service.domain.callers import Caller, Scope, Viewer, ViewerKind
 from service.domain.disclosure import ChainCheck, ChainedEntry
 from service.domain.errors import FieldViolation, InvalidArgument, PermissionDenied
@@ -35,8 +32,9 @@ class DisclosurePage:
 
 
 class DisclosureQueries:
-    def __init__(self, ledger: LedgerReader) -> None:
+    def __init__(self, ledger: LedgerReader, page_tokens: PageTokens) -> None:
         self._ledger = ledger
+        self._page_tokens = page_tokens
 
     async def list(
         self, caller: Caller, viewer: Viewer | None, parent: str, page_size: int, page_token: str
@@ -57,10 +55,14 @@ class DisclosureQueries:
                 [FieldViolation("page_size", "must not be negative", "PAGE_SIZE_NEGATIVE")]
             )
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        before = decode_sequence_token(page_token, parent)
+        # Ops and the merchant see the same entries, so the listing is the enterprise's.
+        listing = f"disclosures|{parent}"
+        before = self._page_tokens.read_sequence(page_token, listing)
         rows = await self._ledger.list_for_subject(uscc, size + 1, before)
         page = list(rows[:size])
-        token = encode_sequence_token(parent, page[-1].sequence) if len(rows) > size else ""
+        token = (
+            self._page_tokens.issue_sequence(listing, page[-1].sequence) if len(rows) > size else ""
+        )
         return DisclosurePage(uscc, page, token)
 
     async def verify(self) -> ChainCheck:

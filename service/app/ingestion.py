@@ -26,7 +26,7 @@ from service.domain.platform_ingest import (
 
 log = structlog.get_logger("integrity.ingestion")
 
-_PLATFORM_NAME = re.compile(r"^platforms/([a-z0-9][a-z0-9-]{0,31})$")
+_PLATFORM_NAME = re.compile(r"^platforms/([a-z0-9][a-z0-9-]{0,31})\Z")
 
 
 class RecordOutcome(StrEnum):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
 
+from service.app.page_tokens import PageTokens
 from service.app.ports import (
     Clock,
     DuplicateRequest,
@@ -21,12 +24,7 @@ from service.app.ports import (
     UnitOfWorkFactory,
     no_change,
 )
-from service.app.resource_names import (
-    decode_page_token,
-    encode_page_token,
-    parse_enterprise_name,
-    parse_verification_name,
-)
+from service.app.resource_names import parse_enterprise_name, parse_verification_name
 from service.domain.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from service.domain.identifiers.uscc import RegionScope
 from service.domain.licence import china_today
@@ -68,13 +66,18 @@ class VerificationPage:
     next_page_token: str
 
 
-def _check_request_id(request_id: str) -> list[FieldViolation]:
-    try:
-        if str(uuid.UUID(request_id)) == request_id.lower():
-            return []
-    except ValueError:
-        pass
-    return [FieldViolation("request_id", "must be a UUID (AIP-155)", "REQUEST_ID_INVALID")]
+_UUID_SHAPE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+
+
+def canonical_request_id(request_id: str) -> str | None:
+    """The request id in canonical form (lower case, hyphenated), or None if it is not a
+    UUID. Retries are matched on this form, so a client that changes the case of its id
+    still finds its first verification."""
+    if not _UUID_SHAPE.fullmatch(request_id):
+        return None
+    return str(uuid.UUID(request_id))
 
 
 def _fingerprint_document(caller: str, request: ValidVerificationRequest) -> bytes:
@@ -105,6 +108,7 @@ class VerificationService:
         clock: Clock,
         *,
         registry_timeout_seconds: float,
+        page_tokens: PageTokens,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         on_change: OnChange = no_change,
     ) -> None:
@@ -115,10 +119,18 @@ class VerificationService:
         self._clock = clock
         self._registry_timeout = registry_timeout_seconds
         self._new_id = new_id
+        self._page_tokens = page_tokens
 
     async def submit(self, command: SubmitVerification) -> Verification:
         now = self._clock.now()
-        violations = _check_request_id(command.request_id)
+        violations: list[FieldViolation] = []
+        request_id = canonical_request_id(command.request_id)
+        if request_id is None:
+            violations.append(
+                FieldViolation("request_id", "must be a UUID (AIP-155)", "REQUEST_ID_INVALID")
+            )
+        else:
+            command = dataclasses.replace(command, request_id=request_id)
         parent_uscc: str | None = None
         try:
             parent_uscc = parse_enterprise_name(command.parent)
@@ -247,7 +259,8 @@ class VerificationService:
                 [FieldViolation("page_size", "must not be negative", "PAGE_SIZE_NEGATIVE")]
             )
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        cursor = decode_page_token(page_token, parent)
+        listing = f"verifications|{parent}|{reader or ''}"
+        cursor = self._page_tokens.read_cursor(page_token, listing)
         async with self._uow(read_only=True) as uow:
             # One more than asked tells whether another page follows.
             rows = await uow.verifications.list_for_enterprise(uscc, size + 1, cursor, reader)
@@ -255,5 +268,5 @@ class VerificationService:
         token = ""
         if len(rows) > size:
             last = page[-1]
-            token = encode_page_token(parent, PageCursor(last.create_time, last.id))
+            token = self._page_tokens.issue_cursor(listing, PageCursor(last.create_time, last.id))
         return VerificationPage(page, token)

@@ -38,7 +38,7 @@ DEFAULT_SCOPES: dict[CallerKind, frozenset[Scope]] = {
     CallerKind.OPS: frozenset(Scope),
 }
 
-_PLATFORM_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+_PLATFORM_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}\Z")
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,8 @@ def check_platform_code(code: str) -> None:
         )
 
 
-_USER_KEY = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
-_USCC_SHAPE = re.compile(r"^[0-9A-Z]{18}$")
+_USER_KEY = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}\Z")
+_USCC_SHAPE = re.compile(r"^[0-9A-Z]{18}\Z")
 
 
 def parse_on_behalf_of(header: str) -> Viewer:

@@ -25,8 +25,8 @@ from service.domain.platform_records import (
 )
 from service.domain.text import TextKind, check_text
 
-_EVENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-_RECORD_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_EVENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}\Z")
+_RECORD_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
 MAX_CATEGORIES = 20
 MAX_RECORDS_PER_BATCH = 1000
 
