@@ -39,13 +39,14 @@ from service.adapters.storage.ingestion import SqlIngestionStore
 from service.adapters.storage.ledger import SqlDisclosureLedger
 from service.adapters.storage.levels import SqlLevelStore, SqlScorecardStore
 from service.adapters.storage.migrate import migrate
+from service.adapters.storage.outages import is_storage_outage
 from service.adapters.storage.policies import SqlPolicyStore
 from service.adapters.storage.repositories import SqlUnitOfWorkFactory
 from service.api.archive_servicer import ArchiveServicer, DisclosureServicer
 from service.api.callers import CallGate
 from service.api.eligibility_servicer import EligibilityServicer
-from service.api.interceptors import WrappingRegistrar
 from service.api.platform_data_servicer import PlatformDataServicer
+from service.api.request_handling import WrappingRegistrar
 from service.api.verification_servicer import VerificationServicer
 from service.app.archive import ArchiveReader
 from service.app.credentials import CredentialService
@@ -214,7 +215,8 @@ def build_server(app: Application) -> tuple[grpc.aio.Server, HealthServicer]:
     server = grpc.aio.server()
     # Every API method goes through the request handling (request id, credentials, scope,
     # rate, error mapping); health and reflection below are registered as they are.
-    api: Any = WrappingRegistrar(server, app.gate)
+    registrar = WrappingRegistrar(server, app.gate, is_storage_outage)
+    api: Any = registrar
     verification_pb2_grpc.add_VerificationServiceServicer_to_server(
         VerificationServicer(app.verifications), api
     )
@@ -228,6 +230,7 @@ def build_server(app: Application) -> tuple[grpc.aio.Server, HealthServicer]:
     eligibility_pb2_grpc.add_EligibilityServiceServicer_to_server(
         EligibilityServicer(app.eligibility), api
     )
+    registrar.check_complete()
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from google.protobuf import timestamp_pb2
 from integrity.v1 import archive_pb2, archive_pb2_grpc, disclosure_pb2, disclosure_pb2_grpc
 
 from service.api.archive_convert import TIERS, archive_to_proto
-from service.api.callers import current_principal
+from service.api.callers import Principal
 from service.api.proto_values import timestamp_in, timestamp_out
+from service.api.request_handling import ApiCall
 from service.app.archive import ArchiveRead, ArchiveReader
 from service.app.disclosures import DisclosureQueries
 from service.app.resource_names import disclosure_name, parse_archive_name
 from service.domain.visibility import Tier
 
-Context = Any  # grpc-stubs lags the aio API
 
-
-def _read(purpose: str, scenario: str, read_time: timestamp_pb2.Timestamp | None) -> ArchiveRead:
-    principal = current_principal()
+def _read(
+    principal: Principal, purpose: str, scenario: str, read_time: timestamp_pb2.Timestamp | None
+) -> ArchiveRead:
     return ArchiveRead(
         caller=principal.caller,
         viewer=principal.viewer,
@@ -33,20 +31,23 @@ class ArchiveServicer(archive_pb2_grpc.ArchiveServiceServicer):
     def __init__(self, reader: ArchiveReader) -> None:
         self._reader = reader
 
-    async def GetArchive(
-        self, request: archive_pb2.GetArchiveRequest, context: Context
+    async def GetArchive(  # type: ignore[override]  # an ApiCall, not grpc's context
+        self, request: archive_pb2.GetArchiveRequest, call: ApiCall
     ) -> archive_pb2.GetArchiveResponse:
         uscc = parse_archive_name(request.name)
         read_time = request.read_time if request.HasField("read_time") else None
-        shown = await self._reader.read(uscc, _read(request.purpose, request.scenario, read_time))
+        shown = await self._reader.read(
+            uscc, _read(call.principal, request.purpose, request.scenario, read_time)
+        )
         return archive_pb2.GetArchiveResponse(archive=archive_to_proto(shown))
 
-    async def LookupArchive(
-        self, request: archive_pb2.LookupArchiveRequest, context: Context
+    async def LookupArchive(  # type: ignore[override]  # an ApiCall, not grpc's context
+        self, request: archive_pb2.LookupArchiveRequest, call: ApiCall
     ) -> archive_pb2.LookupArchiveResponse:
         read_time = request.read_time if request.HasField("read_time") else None
         shown = await self._reader.lookup(
-            request.registered_name, _read(request.purpose, request.scenario, read_time)
+            request.registered_name,
+            _read(call.principal, request.purpose, request.scenario, read_time),
         )
         return archive_pb2.LookupArchiveResponse(archive=archive_to_proto(shown))
 
@@ -55,10 +56,10 @@ class DisclosureServicer(disclosure_pb2_grpc.DisclosureServiceServicer):
     def __init__(self, queries: DisclosureQueries) -> None:
         self._queries = queries
 
-    async def ListDisclosures(
-        self, request: disclosure_pb2.ListDisclosuresRequest, context: Context
+    async def ListDisclosures(  # type: ignore[override]  # an ApiCall, not grpc's context
+        self, request: disclosure_pb2.ListDisclosuresRequest, call: ApiCall
     ) -> disclosure_pb2.ListDisclosuresResponse:
-        principal = current_principal()
+        principal = call.principal
         page = await self._queries.list(
             principal.caller,
             principal.viewer,

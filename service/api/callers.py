@@ -1,15 +1,15 @@
 """Who is calling: the credential check and the RPC -> scope table, in one place.
 
 Every RPC of the integrity API needs a credential (`authorization: Bearer <token>`) with
-the scope below; an RPC missing from the table is refused, so a new RPC is closed until
-someone decides who may call it. Health checks and reflection stay open.
+the scope below. The server refuses to start if it serves a method the table does not
+name, or the table names a method it does not serve, so a new RPC is closed until someone
+decides who may call it. Health checks and reflection are not API methods and stay open.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
 
 from service.app.credentials import CredentialService
@@ -38,21 +38,12 @@ METHOD_SCOPES: dict[str, Scope] = {
     "/integrity.v1.EligibilityService/CheckEligibility": Scope.CHECK_ELIGIBILITY,
 }
 
-OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
-
 
 @dataclass(frozen=True)
 class Principal:
     caller: Caller
     # Set when the gateway acts for an end user.
     viewer: Viewer | None = None
-
-
-_principal: ContextVar[Principal] = ContextVar("principal")
-
-
-def current_principal() -> Principal:
-    return _principal.get()
 
 
 def _bearer(metadata: dict[str, str]) -> str:
@@ -97,10 +88,8 @@ class CallGate:
         self._clock = clock
         self._monotonic = monotonic
 
-    async def admit(self, method: str, metadata: dict[str, str]) -> Principal | None:
+    async def admit(self, method: str, metadata: dict[str, str]) -> Principal:
         principal = await authorise_call(self._credentials, method, metadata)
-        if principal is None:
-            return None
         limited = _limit_class(principal)
         if limited is not None:
             wait = self._limiter.take(*limited, self._monotonic(), self._clock.now())
@@ -115,10 +104,8 @@ class CallGate:
 
 async def authorise_call(
     credentials: CredentialService, method: str, metadata: dict[str, str]
-) -> Principal | None:
-    """The principal for a call, or None for an open method; raises for everything else."""
-    if method.startswith(OPEN_PREFIXES):
-        return None
+) -> Principal:
+    """The principal for a call; raises when the call may not be made."""
     caller = await credentials.authenticate(_bearer(metadata))
     required = METHOD_SCOPES.get(method)
     if required is None or not (caller.may(required) or caller.may(Scope.OPS)):
@@ -133,6 +120,4 @@ async def authorise_call(
                 "only the merchant gateway acts on behalf of users", reason="ON_BEHALF_OF_DENIED"
             )
         viewer = parse_on_behalf_of(metadata[ON_BEHALF_OF_HEADER])
-    principal = Principal(caller, viewer)
-    _principal.set(principal)
-    return principal
+    return Principal(caller, viewer)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from integrity.v1 import eligibility_pb2, eligibility_pb2_grpc
 
-from service.api.callers import current_principal
 from service.api.proto_values import timestamp_out
+from service.api.request_handling import ApiCall
 from service.app.eligibility import EligibilityChecker
 from service.domain.policies import Consequence, Decision
-
-Context = Any  # grpc-stubs lags the aio API
 
 DECISIONS = {
     Decision.ALLOW: eligibility_pb2.ELIGIBILITY_DECISION_ALLOW,
@@ -28,10 +24,10 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
     def __init__(self, checker: EligibilityChecker) -> None:
         self._checker = checker
 
-    async def CheckEligibility(
-        self, request: eligibility_pb2.CheckEligibilityRequest, context: Context
+    async def CheckEligibility(  # type: ignore[override]  # an ApiCall, not grpc's context
+        self, request: eligibility_pb2.CheckEligibilityRequest, call: ApiCall
     ) -> eligibility_pb2.CheckEligibilityResponse:
-        check = await self._checker.check(current_principal().caller, request.uscc, request.policy)
+        check = await self._checker.check(call.principal.caller, request.uscc, request.policy)
         result = check.result
         return eligibility_pb2.CheckEligibilityResponse(
             decision=DECISIONS[result.decision],

@@ -6,7 +6,13 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from service.domain.errors import InvalidArgument, ResourceExhausted, ServiceError, Status
+from service.domain.errors import (
+    InvalidArgument,
+    ResourceExhausted,
+    ServiceError,
+    Status,
+    Unavailable,
+)
 
 ERROR_DOMAIN = "integrity.v1"
 
@@ -44,7 +50,7 @@ def to_rpc_status(error: ServiceError) -> status_pb2.Status:
                 )
             )
         )
-    if isinstance(error, ResourceExhausted):
+    if isinstance(error, ResourceExhausted | Unavailable):
         delay = duration_pb2.Duration()
         delay.FromNanoseconds(int(error.retry_after_seconds * 1e9))
         details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))

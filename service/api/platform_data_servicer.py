@@ -9,12 +9,10 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from integrity.v1 import platform_data_pb2, platform_data_pb2_grpc
 
-from service.api.callers import current_principal
+from service.api.request_handling import ApiCall
 from service.app.ingestion import PlatformIngestion, RecordOutcome
 from service.domain.licence import DateParts
 from service.domain.platform_ingest import RecordDraft
-
-Context = Any  # grpc-stubs lags the aio API
 
 _OUTCOMES = {
     RecordOutcome.ACCEPTED: platform_data_pb2.RECORD_OUTCOME_ACCEPTED,
@@ -56,11 +54,11 @@ class PlatformDataServicer(platform_data_pb2_grpc.PlatformDataServiceServicer):
     def __init__(self, ingestion: PlatformIngestion) -> None:
         self._ingestion = ingestion
 
-    async def IngestPlatformRecords(
-        self, request: platform_data_pb2.IngestPlatformRecordsRequest, context: Context
+    async def IngestPlatformRecords(  # type: ignore[override]  # an ApiCall, not grpc's context
+        self, request: platform_data_pb2.IngestPlatformRecordsRequest, call: ApiCall
     ) -> platform_data_pb2.IngestPlatformRecordsResponse:
         report = await self._ingestion.ingest(
-            current_principal().caller,
+            call.principal.caller,
             request.platform,
             [record_draft(record) for record in request.records],
         )

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from integrity.v1 import verification_pb2, verification_pb2_grpc
 
-from service.api.callers import Principal, current_principal
+from service.api.callers import Principal
 from service.api.convert import authorisation_draft, licence_draft, verification_to_proto
+from service.api.request_handling import ApiCall
 from service.app.verifications import SubmitVerification, VerificationService
 from service.domain.callers import Scope
-
-Context = Any  # grpc-stubs lags the aio API
 
 
 def _reader(principal: Principal) -> str | None:
@@ -23,12 +20,12 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
     def __init__(self, verifications: VerificationService) -> None:
         self._verifications = verifications
 
-    async def CreateVerification(
-        self, request: verification_pb2.CreateVerificationRequest, context: Context
+    async def CreateVerification(  # type: ignore[override]  # an ApiCall, not grpc's context
+        self, request: verification_pb2.CreateVerificationRequest, call: ApiCall
     ) -> verification_pb2.CreateVerificationResponse:
         resource = request.verification
         command = SubmitVerification(
-            caller=current_principal().caller.id,
+            caller=call.principal.caller.id,
             parent=request.parent,
             request_id=request.request_id,
             licence=licence_draft(resource.licence) if resource.HasField("licence") else None,
@@ -41,19 +38,19 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
             verification=verification_to_proto(verification)
         )
 
-    async def GetVerification(
-        self, request: verification_pb2.GetVerificationRequest, context: Context
+    async def GetVerification(  # type: ignore[override]  # an ApiCall, not grpc's context
+        self, request: verification_pb2.GetVerificationRequest, call: ApiCall
     ) -> verification_pb2.GetVerificationResponse:
-        verification = await self._verifications.get(request.name, _reader(current_principal()))
+        verification = await self._verifications.get(request.name, _reader(call.principal))
         return verification_pb2.GetVerificationResponse(
             verification=verification_to_proto(verification)
         )
 
-    async def ListVerifications(
-        self, request: verification_pb2.ListVerificationsRequest, context: Context
+    async def ListVerifications(  # type: ignore[override]  # an ApiCall, not grpc's context
+        self, request: verification_pb2.ListVerificationsRequest, call: ApiCall
     ) -> verification_pb2.ListVerificationsResponse:
         page = await self._verifications.list(
-            request.parent, request.page_size, request.page_token, _reader(current_principal())
+            request.parent, request.page_size, request.page_token, _reader(call.principal)
         )
         return verification_pb2.ListVerificationsResponse(
             verifications=[verification_to_proto(v) for v in page.verifications],

@@ -13,7 +13,8 @@ the wire in one table (service/api/errors.py).
     ├── Unauthenticated
     ├── PermissionDenied
     ├── ResourceExhausted     carries retry_after_seconds
-    └── Unavailable           a dependency (registry, database) cannot be reached
+    └── Unavailable           a dependency (registry, database) cannot be reached;
+                              carries retry_after_seconds
 
 InvalidIdentifier is raised by the identifier parsers; it is a ValueError
 describing one problem with one value, which callers turn into a
@@ -64,12 +65,18 @@ class InvalidArgument(ServiceError):
     status = Status.INVALID_ARGUMENT
     reason = "INVALID_ARGUMENT"
 
-    def __init__(self, violations: Iterable[FieldViolation], message: str | None = None) -> None:
+    def __init__(
+        self,
+        violations: Iterable[FieldViolation],
+        message: str | None = None,
+        *,
+        reason: str | None = None,
+    ) -> None:
         self.violations = tuple(violations)
         if not self.violations:
             raise ValueError("InvalidArgument needs at least one violation")
         fields = ", ".join(v.field for v in self.violations)
-        super().__init__(message or f"invalid request: {fields}")
+        super().__init__(message or f"invalid request: {fields}", reason=reason)
 
 
 class NotFound(ServiceError):
@@ -107,8 +114,16 @@ class ResourceExhausted(ServiceError):
 
 
 class Unavailable(ServiceError):
+    """Nothing the caller did: storage or a dependency is down. Safe to retry after a pause."""
+
     status = Status.UNAVAILABLE
     reason = "UNAVAILABLE"
+
+    def __init__(
+        self, message: str, *, retry_after_seconds: float = 1.0, reason: str | None = None
+    ) -> None:
+        super().__init__(message, reason=reason)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class InvalidIdentifier(ValueError):

@@ -1,9 +1,11 @@
 """The request handling around every API method: request id, credentials and rate (the
-call gate), the structured access log, and the error mapping.
+call gate), parsing and the first screen of the request, the structured access log, and
+the error mapping. The caller's principal is handed to the servicer on the call itself.
 
-Servicers raise ServiceError; this turns it into a gRPC status with details. Anything
-else is a bug: logged by type only (messages may hold personal data) and answered
-INTERNAL with the request id to quote.
+Servicers raise ServiceError; this turns it into a gRPC status with details. A storage
+outage (the database down, unreachable or full) is UNAVAILABLE with a retry delay.
+Anything else is a bug: logged by type only (messages may hold personal data) and
+answered INTERNAL with the request id to quote.
 """
 
 from __future__ import annotations
@@ -13,16 +15,19 @@ import itertools
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import grpc
 import structlog
+from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
 from grpc_status import rpc_status
 
-from service.api.callers import CallGate
+from service.api.callers import METHOD_SCOPES, CallGate, Principal
 from service.api.errors import GRPC_CODES, internal_status, to_rpc_status
-from service.domain.errors import ServiceError
+from service.api.request_screen import screen_request
+from service.domain.errors import FieldViolation, InvalidArgument, ServiceError, Unavailable
 from service.logging import CallContext, current_call, info_enabled
 
 log = structlog.get_logger("integrity.access")
@@ -32,7 +37,6 @@ _MAX_INBOUND_REQUEST_ID = 64
 
 # grpc-stubs lags the aio API (abort_with_status and friends), so contexts are typed Any here.
 Context = Any
-Behaviour = Callable[[Any, Context], Awaitable[Any]]
 Metadata = tuple[tuple[str, str | bytes], ...]
 
 # grpc-stubs make the handler classes generic; at run time they are not subscriptable.
@@ -76,8 +80,34 @@ class _StatusWithRequestId(grpc.Status):
         self.trailing_metadata = (*base.trailing_metadata, (REQUEST_ID_HEADER, request_id))
 
 
-def _wrap(behaviour: Behaviour, method: str, gate: CallGate) -> Behaviour:
-    async def handle(request: Any, context: Context) -> Any:
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    """What a servicer method gets besides its request: who is calling, handed to it
+    explicitly for this one call, and grpc's own context for anything else."""
+
+    principal: Principal
+    grpc_context: Context
+
+
+Behaviour = Callable[[Any, ApiCall], Awaitable[Any]]
+Parse = Callable[[bytes], Any]
+IsOutage = Callable[[BaseException], bool]
+
+def _parse(parse: Parse, payload: bytes) -> Any:
+    try:
+        return parse(payload)
+    except (DecodeError, ValueError, RecursionError) as error:
+        raise InvalidArgument(
+            [FieldViolation("", "not a serialized request message", "REQUEST_MALFORMED")],
+            "the request could not be parsed (invalid protobuf or invalid UTF-8 in a text field)",
+            reason="REQUEST_MALFORMED",
+        ) from error
+
+
+def _wrap(
+    behaviour: Behaviour, parse: Parse, method: str, gate: CallGate, is_outage: IsOutage
+) -> Callable[[bytes, Context], Awaitable[Any]]:
+    async def handle(payload: bytes, context: Context) -> Any:
         metadata: Metadata = context.invocation_metadata() or ()
         request_id = _request_id(metadata)
         call = CallContext(request_id, method)
@@ -88,9 +118,14 @@ def _wrap(behaviour: Behaviour, method: str, gate: CallGate) -> Behaviour:
         try:
             headers = {key: value for key, value in metadata if isinstance(value, str)}
             principal = await gate.admit(method, headers)
-            if principal is not None:
-                call.caller = principal.caller.id
-            return await behaviour(request, context)
+            call.caller = principal.caller.id
+            # Parsed here, not by grpc: a request grpc cannot parse would otherwise be
+            # answered INTERNAL, with no request id and no access-log line.
+            request = _parse(parse, payload)
+            problems = screen_request(request)
+            if problems:
+                raise InvalidArgument(problems)
+            return await behaviour(request, ApiCall(principal, context))
         except ServiceError as error:
             code = GRPC_CODES[error.status]
             await context.abort_with_status(_StatusWithRequestId(to_rpc_status(error), request_id))
@@ -102,6 +137,16 @@ def _wrap(behaviour: Behaviour, method: str, gate: CallGate) -> Behaviour:
             code = grpc.StatusCode.CANCELLED  # the client went away or its deadline passed
             raise
         except Exception as error:
+            if is_outage(error):
+                code = grpc.StatusCode.UNAVAILABLE
+                log.warning("storage_unavailable", error_type=type(error).__name__)
+                outage = Unavailable(
+                    "storage is unavailable; nothing was changed, retry",
+                    reason="STORAGE_UNAVAILABLE",
+                )
+                await context.abort_with_status(
+                    _StatusWithRequestId(to_rpc_status(outage), request_id)
+                )
             code = grpc.StatusCode.INTERNAL
             log.error("unhandled_error", error_type=type(error).__name__)
             await context.abort_with_status(
@@ -141,9 +186,10 @@ class WrappingRegistrar:
     a large share of the per-call cost.
     """
 
-    def __init__(self, server: Any, gate: CallGate) -> None:
+    def __init__(self, server: Any, gate: CallGate, is_outage: IsOutage) -> None:
         self._server = server
         self._gate = gate
+        self._is_outage = is_outage
         self._table = _MethodTable()
         server.add_generic_rpc_handlers((self._table,))
 
@@ -151,10 +197,21 @@ class WrappingRegistrar:
         """Ignored: the same methods arrive through add_registered_method_handlers."""
 
     def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
+        unscoped = sorted(f"/{service}/{name}" for name in handlers)
+        unscoped = [method for method in unscoped if method not in METHOD_SCOPES]
+        if unscoped:
+            raise RuntimeError(f"methods with no scope in METHOD_SCOPES: {', '.join(unscoped)}")
         wrapped = {
             name: grpc.unary_unary_rpc_method_handler(
-                _wrap(handler.unary_unary, f"/{service}/{name}", self._gate),
-                request_deserializer=handler.request_deserializer,
+                _wrap(
+                    handler.unary_unary,
+                    handler.request_deserializer,
+                    f"/{service}/{name}",
+                    self._gate,
+                    self._is_outage,
+                ),
+                # The payload arrives as bytes and is parsed inside the request handling.
+                request_deserializer=None,
                 response_serializer=handler.response_serializer,
             )
             for name, handler in handlers.items()
@@ -165,3 +222,10 @@ class WrappingRegistrar:
         # grpc.aio ignores registered methods today; the sync server and later releases
         # look them up first.
         self._server.add_registered_method_handlers(service, wrapped)
+
+    def check_complete(self) -> None:
+        """Every method the scope table names is served: a scope for a method that is not
+        registered means the table and the server disagree, so the server does not start."""
+        missing = sorted(set(METHOD_SCOPES) - set(self._table.handlers))
+        if missing:
+            raise RuntimeError(f"METHOD_SCOPES names methods not served: {', '.join(missing)}")
