@@ -119,10 +119,10 @@ def test_identifiers_issued_under_codes_the_old_table_lacked_parse(code: str) ->
 @pytest.mark.parametrize(
     "code",
     [
-        "110110",  # 燕山区, 1980-1986
-        "422921",  # 神农架林区 under 郧阳地区, until 1993 (429021 since)
-        "110201",  # 昌平县 under Beijing's county grouping, until 1982 (loc.dat only)
-        "332821",  # 定海县 until 1982, then 丽水县 until 1986 (loc.dat only)
+        "110110",  # 燕山区, listed 1980-1985
+        "422921",  # 神农架林区, listed until 1993 (429021 since)
+        "110201",  # 昌平县, until 1982 (only loc.dat has it)
+        "332821",  # 定海县 until 1982, then 丽水县 until 1986 (only loc.dat has it)
     ],
 )
 def test_codes_retired_long_ago_are_known(code: str) -> None:
