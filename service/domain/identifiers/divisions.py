@@ -1,15 +1,24 @@
 """GB/T 2260 administrative division codes.
 
-The table is the one python-stdnum ships (``stdnum/cn/loc.dat``, compiled from
-the Chinese Wikipedia lists): a two-digit province line followed by indented
-four-digit suffix lines, each naming the division, optionally with the years
-the name was in use, e.g. ``0110 county="[-1991]东郊区,[1992-]东丽区"``.
+The table is ``gb2260.tsv`` beside this module: every code ever published, in
+the Ministry of Civil Affairs' yearly lists since 1980, the GB/T 2260 editions,
+the statistics bureau's lists and python-stdnum's table, with each name and the
+years it was listed. ``scripts/build_gb2260_table.py`` builds it; its header
+names the sources and their snapshots. A row is tab-separated::
+
+    code    name    first   last    sources
+    120110  东郊区  1980    1991    amgsp
+    120110  东丽区  1992            amgsp
+
+``last`` is empty while the code is in use; ``first`` is empty where no source
+dates the name.
 
 Identifiers keep the division code they were issued under for life: a resident
 ID number issued in a county that was later merged, or an enterprise registered
 by a bureau whose district was renamed, is still valid. Validation therefore
-uses the union of every code that has ever been in the table, whatever its
-years; only the synthetic data generator needs the codes that are valid today.
+uses the union of every code that has ever been published, whatever its years,
+the groupings such as "市辖区" that the lists number like divisions included;
+only the synthetic data generator needs the codes that are valid today.
 """
 
 from __future__ import annotations
@@ -20,9 +29,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 
-_PROVINCE_LINE = re.compile(r'(\d{2}) province="([^"]+)"')
-_DIVISION_LINE = re.compile(r'  (\d{4}) county="([^"]+)"')
-_NAME_PERIOD = re.compile(r"(?:\[(\d{4})?-(\d{4})?\])?([^\[\],]+)")
+_TABLE_PACKAGE, _TABLE_FILE = "service.domain.identifiers", "gb2260.tsv"
+_TABLE_HEADER = "code\tname\tfirst\tlast\tsources"
+_TABLE_ROW = re.compile(r"(\d{6})\t([^\t]+)\t(\d{4})?\t(\d{4})?\t([amgsp]+)")
 
 # Taiwan, Hong Kong and Macao: their codes exist in GB/T 2260 but no mainland
 # registry registers enterprises there, so the generator never uses them.
@@ -31,73 +40,54 @@ _OUTSIDE_MAINLAND_PROVINCES = frozenset({"71", "81", "82"})
 # Statistical groupings that GB/T 2260 numbers like divisions but that are not
 # places: "市辖区" (the districts of a city, taken together), "县" (its
 # counties) and the headings for what a province administers directly
-# ("省直辖县级行政单位", "自治区直辖县级行政单位", ...).
+# ("省直辖县级行政单位", "自治区直辖县级行政区划", ...).
 _GROUPING_NAMES = frozenset({"市辖区", "县"})
 _GROUPING_MARKER = "直辖"
-
-# loc.dat gives these codes no end year although their divisions moved to
-# other codes (随州市 became the prefecture-level 421300 in 2000; 神农架林区 is
-# 429021): leave them out of what is "valid today", keep them as known codes.
-_STALE_CURRENT_CODES = frozenset({"422921", "429001"})
 
 
 @dataclass(frozen=True)
 class _NamePeriod:
+    """A name of a code and the first and last years it was listed under it."""
+
     name: str
-    start_year: int | None
-    end_year: int | None
+    first_year: int | None
+    last_year: int | None  # None: still in use
 
     @property
     def is_current(self) -> bool:
-        return self.end_year is None
-
-
-def _parse_name_periods(field: str) -> tuple[_NamePeriod, ...]:
-    periods = []
-    for part in field.split(","):
-        match = _NAME_PERIOD.fullmatch(part)
-        if match is None:
-            raise ValueError(f"unexpected division name in loc.dat: {part!r}")
-        start, end, name = match.groups()
-        periods.append(
-            _NamePeriod(
-                name=name,
-                start_year=int(start) if start else None,
-                end_year=int(end) if end else None,
-            )
-        )
-    return tuple(periods)
+        return self.last_year is None
 
 
 def _parse_table(text: str) -> dict[str, tuple[_NamePeriod, ...]]:
-    table: dict[str, tuple[_NamePeriod, ...]] = {}
-    province = ""
-    for line in text.splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        if match := _PROVINCE_LINE.fullmatch(line):
-            province, name = match.groups()
-            # A province always has a code of its own, even if the file only
-            # names it on the province line.
-            table.setdefault(province + "0000", (_NamePeriod(name, None, None),))
-        elif (match := _DIVISION_LINE.fullmatch(line)) and province:
-            suffix, names = match.groups()
-            table[province + suffix] = _parse_name_periods(names)
-        else:
+    table: dict[str, list[_NamePeriod]] = {}
+    lines = (line for line in text.splitlines() if not line.startswith("#"))
+    if next(lines, None) != _TABLE_HEADER:
+        raise ValueError(f"the division table does not start with {_TABLE_HEADER!r}")
+    for line in lines:
+        match = _TABLE_ROW.fullmatch(line)
+        if match is None:
             # Fail loudly: a silently misread table would reject real IDs.
-            raise ValueError(f"unexpected line in loc.dat: {line!r}")
-    return table
+            raise ValueError(f"unexpected line in the division table: {line!r}")
+        code, name, first, last, _sources = match.groups()
+        period = _NamePeriod(name, int(first) if first else None, int(last) if last else None)
+        table.setdefault(code, []).append(period)
+    return {code: tuple(periods) for code, periods in table.items()}
 
 
 @functools.cache
 def _division_table() -> Mapping[str, tuple[_NamePeriod, ...]]:
-    text = resources.files("stdnum.cn").joinpath("loc.dat").read_text(encoding="utf-8")
+    text = resources.files(_TABLE_PACKAGE).joinpath(_TABLE_FILE).read_text(encoding="utf-8")
     return _parse_table(text)
+
+
+@functools.cache
+def _known_codes() -> frozenset[str]:
+    return frozenset(_division_table())
 
 
 def is_known_division(code: str) -> bool:
     """Whether ``code`` has ever been a GB/T 2260 division code (any year)."""
-    return code in _division_table()
+    return code in _known_codes()
 
 
 def division_name(code: str) -> str | None:
@@ -119,8 +109,7 @@ def current_county_codes() -> tuple[str, ...]:
     """County-level codes valid today in mainland China, sorted.
 
     Statistical headings such as "市辖区" are left out: they are not places a
-    registry or a person could be in. So are two codes the table wrongly
-    shows as still in use.
+    registry or a person could be in.
     """
     return tuple(
         sorted(
@@ -128,7 +117,6 @@ def current_county_codes() -> tuple[str, ...]:
             for code, periods in _division_table().items()
             if not code.endswith("00")
             and code[:2] not in _OUTSIDE_MAINLAND_PROVINCES
-            and code not in _STALE_CURRENT_CODES
             and any(period.is_current for period in periods)
             and not is_grouping_name(division_name(code) or "")
         )
