@@ -1,6 +1,6 @@
 # Two entry points: `make demo` (the service's main job on the embedded default) and
 # `make test` (everything CI checks). Both set the machine up first.
-.PHONY: demo test bootstrap codegen lint
+.PHONY: demo test test-shifted-clock bootstrap codegen lint
 
 VENV := .venv/bin
 
@@ -24,3 +24,9 @@ test:
 	$(VENV)/ruff format --check service clients tests bench scripts
 	$(VENV)/mypy
 	$(VENV)/pytest -q
+
+# The whole suite again with every clock of the run a year ahead (libfaketime): no test
+# may depend on the date it runs on. CI runs it after `make test`.
+test-shifted-clock:
+	@scripts/bootstrap.sh --with-postgres --with-faketime
+	faketime -f "+365d" $(VENV)/pytest -q -p no:cacheprovider

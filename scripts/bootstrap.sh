@@ -26,7 +26,12 @@ if [[ -f package-lock.json ]]; then
   fi
 fi
 
-if [[ ${1:-} == "--with-postgres" ]]; then
+if [[ " $* " == *" --with-faketime "* ]] && ! command -v faketime >/dev/null; then
+  # Debian's libfaketime, for the suite's run under a shifted clock.
+  apt-get update -qq && apt-get install -y -qq faketime >/dev/null
+fi
+
+if [[ " $* " == *" --with-postgres "* ]]; then
   if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
     if command -v pg_ctlcluster >/dev/null && ls /etc/postgresql >/dev/null 2>&1; then
       pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
