@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -47,6 +48,10 @@ class Check:
     decide_time: dt.datetime
 
 
+# The shape policy documents give policy ids (service/domain/policy_documents.py).
+_POLICY_ID = re.compile(r"[a-z0-9_]{1,64}")
+
+
 class EligibilityChecker:
     def __init__(
         self,
@@ -70,6 +75,11 @@ class EligibilityChecker:
             violations.append(problem.at("uscc"))
         if not policy_id:
             violations.append(FieldViolation("policy", "is required", "REQUIRED"))
+        elif not _POLICY_ID.fullmatch(policy_id):
+            # Refused before it is looked up or named in any answer.
+            violations.append(
+                FieldViolation("policy", "1 to 64 of a-z, 0-9 and _", "POLICY_ID_INVALID")
+            )
         if violations:
             raise InvalidArgument(violations)
         if caller.platform is None:

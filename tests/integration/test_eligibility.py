@@ -138,6 +138,12 @@ async def test_no_policy_in_force_and_bad_requests(rig: Rig) -> None:
         with pytest.raises(IntegrityCallError) as caught:
             await client.check_eligibility("not-a-code", "")
         assert {v.field for v in caught.value.field_violations} == {"uscc", "policy"}
+        for bad_policy in ("Store_Opening", "store opening", "店铺", "s" * 65, "x" * 200, "a\tb"):
+            with pytest.raises(IntegrityCallError) as caught:
+                await client.check_eligibility(row["uscc"], bad_policy)
+            assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+            assert [v.field for v in caught.value.field_violations] == ["policy"]
+            assert bad_policy not in caught.value.message
 
 
 async def test_suspension_denies_with_its_own_reason_across_processes(

@@ -35,6 +35,10 @@ def is_storage_outage(error: BaseException) -> bool:
             return True  # the server is shutting down or the database is being dropped
         if isinstance(cause, asyncpg.exceptions.ReadOnlySQLTransactionError):
             return True  # a standby
+        if isinstance(cause, asyncpg.exceptions.InvalidCatalogNameError):
+            return True  # the database is gone (dropped, or being restored)
+        if isinstance(cause, asyncpg.exceptions.InvalidAuthorizationSpecificationError):
+            return True  # the server refuses our role: an operations problem, not the call's
         if isinstance(cause, sqlite3.OperationalError):
             message = str(cause).lower()
             if any(words in message for words in _SQLITE_OUTAGE_WORDS):
