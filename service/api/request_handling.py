@@ -93,6 +93,7 @@ Behaviour = Callable[[Any, ApiCall], Awaitable[Any]]
 Parse = Callable[[bytes], Any]
 IsOutage = Callable[[BaseException], bool]
 
+
 def _parse(parse: Parse, payload: bytes) -> Any:
     try:
         return parse(payload)
