@@ -102,21 +102,8 @@ def callers() -> None:
 
 
 def _credentials_call(flags: dict[str, Any], work: Any) -> Any:
-    from service.bootstrap import bootstrap
 
-    settings = _settings(**flags)
-
-    async def run() -> Any:
-        app = await bootstrap(settings, clock=_clock())
-        try:
-            return await work(app.credentials)
-        finally:
-            await app.close()
-
-    try:
-        return asyncio.run(run())
-    except ServiceError as error:
-        raise click.ClickException(error.message) from error
+    return _app_call(flags, lambda app: work(app.credentials))
 
 
 @callers.command("create")
@@ -188,18 +175,8 @@ def ledger() -> None:
 @_with_db_options
 def ledger_verify(**flags: Any) -> None:
     """Recompute the ledger's hash chain; name the first entry that does not fit."""
-    from service.bootstrap import bootstrap
 
-    settings = _settings(**flags)
-
-    async def run() -> Any:
-        app = await bootstrap(settings, clock=_clock())
-        try:
-            return await app.disclosures.verify()
-        finally:
-            await app.close()
-
-    check = asyncio.run(run())
+    check = _app_call(flags, lambda app: app.disclosures.verify())
     if check.first_broken is None:
         click.echo(f"ledger intact: {check.checked} entries")
         return
@@ -227,19 +204,12 @@ def judicial_import(path: Path, quiet: bool, **flags: Any) -> None:
     removal_date, expiry_date, source, case_number.
     """
     from service.adapters.registry_files import count_lines, read_registry_file
-    from service.bootstrap import bootstrap
 
-    settings = _settings(**flags)
+    async def run(app: Any) -> Any:
+        with tqdm(total=count_lines(path), unit="row", disable=quiet, file=sys.stderr) as bar:
+            return await app.judicial_importer.run(read_registry_file(path), bar.update)
 
-    async def run() -> Any:
-        app = await bootstrap(settings, clock=_clock())
-        try:
-            with tqdm(total=count_lines(path), unit="row", disable=quiet, file=sys.stderr) as bar:
-                return await app.judicial_importer.run(read_registry_file(path), bar.update)
-        finally:
-            await app.close()
-
-    report = asyncio.run(run())
+    report = _app_call(flags, run)
     click.echo(
         f"{report.changed} entries added or changed, {report.unchanged} unchanged, "
         f"{len(report.rejected)} rejected"
@@ -269,10 +239,8 @@ def platform_import(path: Path, platform_code: str, quiet: bool, **flags: Any) -
     from service.adapters.registry_files import count_lines
     from service.api.platform_data_servicer import record_draft
     from service.app.ingestion import RecordOutcome
-    from service.bootstrap import bootstrap
     from service.domain.callers import Caller
 
-    settings = _settings(**flags)
     operator = Caller("integrity-ops", CallerKind.OPS, "integrity-ops", None, frozenset(Scope))
     totals = dict.fromkeys(RecordOutcome, 0)
     problems: list[str] = []
@@ -286,39 +254,32 @@ def platform_import(path: Path, platform_code: str, quiet: bool, **flags: Any) -
             for violation in result.violations:
                 problems.append(f"  line {line}: {violation.field}: {violation.description}")
 
-    async def run() -> None:
-        app = await bootstrap(settings, clock=_clock())
+    async def run(app: Any) -> None:
         batch: list[tuple[int, Any]] = []
-        try:
-            with (
-                tqdm(total=count_lines(path), unit="row", disable=quiet, file=sys.stderr) as bar,
-                path.open(encoding="utf-8") as stream,
-            ):
-                for line_number, line in enumerate(stream, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        record = json_format.Parse(line, platform_data_pb2.PlatformRecord())
-                    except json_format.ParseError as error:
-                        totals[RecordOutcome.REJECTED] += 1
-                        problems.append(f"  line {line_number}: {error}")
-                        bar.update(1)
-                        continue
-                    batch.append((line_number, record))
-                    if len(batch) == 1000:
-                        await ingest(batch, app)
-                        bar.update(len(batch))
-                        batch = []
-                if batch:
+        with (
+            tqdm(total=count_lines(path), unit="row", disable=quiet, file=sys.stderr) as bar,
+            path.open(encoding="utf-8") as stream,
+        ):
+            for line_number, line in enumerate(stream, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json_format.Parse(line, platform_data_pb2.PlatformRecord())
+                except json_format.ParseError as error:
+                    totals[RecordOutcome.REJECTED] += 1
+                    problems.append(f"  line {line_number}: {error}")
+                    bar.update(1)
+                    continue
+                batch.append((line_number, record))
+                if len(batch) == 1000:
                     await ingest(batch, app)
                     bar.update(len(batch))
-        finally:
-            await app.close()
+                    batch = []
+            if batch:
+                await ingest(batch, app)
+                bar.update(len(batch))
 
-    try:
-        asyncio.run(run())
-    except ServiceError as error:
-        raise click.ClickException(error.message) from error
+    _app_call(flags, run)
     click.echo(
         f"{totals[RecordOutcome.ACCEPTED]} accepted, {totals[RecordOutcome.DUPLICATE]} "
         f"duplicates, {totals[RecordOutcome.REJECTED]} rejected"
@@ -528,7 +489,6 @@ def registry_import(path: Path, snapshot_time: str | None, quiet: bool, **flags:
     """Import a registry snapshot file (JSON Lines, or .csv). Safe to run again."""
     from service.adapters.registry_files import count_lines, read_registry_file
     from service.adapters.storage.migrate import migrate
-    from service.bootstrap import bootstrap
 
     if snapshot_time:
         try:
@@ -539,20 +499,15 @@ def registry_import(path: Path, snapshot_time: str | None, quiet: bool, **flags:
             raise click.BadParameter("needs a UTC offset", param_hint="--snapshot-time")
     else:
         default_time = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
-    settings = _settings(**flags)
     started = time.perf_counter()
 
-    async def run() -> Any:
-        app = await bootstrap(settings, clock=_clock())
-        try:
-            if app.registry_engine is not app.engine:
-                await migrate(app.registry_engine)
-            with tqdm(total=count_lines(path), unit="row", disable=quiet, file=sys.stderr) as bar:
-                return await app.importer.run(read_registry_file(path), default_time, bar.update)
-        finally:
-            await app.close()
+    async def run(app: Any) -> Any:
+        if app.registry_engine is not app.engine:
+            await migrate(app.registry_engine)
+        with tqdm(total=count_lines(path), unit="row", disable=quiet, file=sys.stderr) as bar:
+            return await app.importer.run(read_registry_file(path), default_time, bar.update)
 
-    report = asyncio.run(run())
+    report = _app_call(flags, run)
     elapsed = time.perf_counter() - started
     click.echo(
         f"read {report.read} rows in {elapsed:.1f}s: {report.inserted} inserted, "
