@@ -51,12 +51,12 @@ class DocumentFields:
         self.violations.append(FieldViolation(self.at(name), description, reason))
 
     def get(self, name: str, *, required: bool) -> Any:
+        """The raw value; None when absent or null (JSON null sets nothing)."""
         self.read.add(name)
-        if name not in self.raw:
-            if required:
-                self.add(name, "is required", "REQUIRED")
-            return None
-        return self.raw[name]
+        value = self.raw.get(name)
+        if value is None and required:
+            self.add(name, "is required", "REQUIRED")
+        return value
 
     def refuse_unread(self, description: str, reason: str) -> None:
         """Call once every known field was read: what is left is unknown."""
