@@ -12,13 +12,8 @@ import structlog
 from service.app.ports import Clock
 from service.domain.archive import Fact, assemble_archive
 from service.domain.errors import FailedPrecondition, NotFound
-from service.domain.scorecard import (
-    IntegrityLevel,
-    Scorecard,
-    VerificationSummary,
-    compute_level,
-    parse_scorecard,
-)
+from service.domain.scorecard import IntegrityLevel, VerificationSummary, compute_level
+from service.domain.scorecard_document import Scorecard, parse_scorecard
 
 log = structlog.get_logger("integrity.levels")
 
