@@ -321,11 +321,15 @@ def _conduct(f: DocumentFields) -> ConductFactor | None:
     # Above a small floor: the tolerance divides the weighted count.
     tolerated = f.number("tolerated_per_thousand", 0.001, 1_000_000)
     neutral = f.number("no_history_share", 0, 1)
-    parts = (top, window, kinds, severities, tolerated, neutral)
-    if any(part is None for part in parts):
+    if (
+        top is None
+        or window is None
+        or kinds is None
+        or severities is None
+        or tolerated is None
+        or neutral is None
+    ):
         return None
-    assert top is not None and window is not None and kinds is not None
-    assert severities is not None and tolerated is not None and neutral is not None
     return ConductFactor(top, window, kinds, severities, tolerated, neutral)
 
 
@@ -386,7 +390,9 @@ def _classes(top: DocumentFields) -> tuple[LevelClass, ...] | None:
         )
         minimum = entry.whole_number("min_score", 0, CLOSED_CLASS_SCORE, required=True)
         entry.refuse_unread("not a field of a class", "FIELD_UNKNOWN")
-        if name in (INSUFFICIENT_DATA, *(c.name for c in classes)):
+        if name == INSUFFICIENT_DATA:
+            entry.add("name", "is what a level without enough data reports", "CLASS_NAME_RESERVED")
+        elif name in [c.name for c in classes]:
             entry.add("name", "class names must be distinct", "CLASSES_DUPLICATE")
         elif name is not None and minimum is not None:
             if classes and minimum > classes[-1].min_score:
