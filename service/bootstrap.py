@@ -197,7 +197,11 @@ async def _ensure_scorecard(levels: LevelService) -> None:
     """A fresh database starts with the packaged scorecard active."""
     try:
         await levels.scorecards()
-    except FailedPrecondition:
+    except FailedPrecondition as error:
+        if error.reason != "NO_ACTIVE_SCORECARD":
+            # A stored active version the reader refuses (logged) is not replaced behind
+            # ops' back: the server starts, and levels wait for a valid version.
+            return
         packaged = resources.files("service.config.scorecards") / DEFAULT_SCORECARD
         await levels.load_scorecard(json.loads(packaged.read_text(encoding="utf-8")), shadow=False)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -11,14 +12,9 @@ import structlog
 
 from service.app.ports import Clock
 from service.domain.archive import Fact, assemble_archive
-from service.domain.errors import FailedPrecondition, NotFound
-from service.domain.scorecard import (
-    IntegrityLevel,
-    Scorecard,
-    VerificationSummary,
-    compute_level,
-    parse_scorecard,
-)
+from service.domain.errors import FailedPrecondition, InvalidArgument, NotFound
+from service.domain.scorecard import IntegrityLevel, VerificationSummary, compute_level
+from service.domain.scorecard_document import Scorecard, parse_scorecard
 
 log = structlog.get_logger("integrity.levels")
 
@@ -92,21 +88,41 @@ class LevelService:
         self._cards = cards
         self._clock = clock
         self._parsed: dict[str, Scorecard] = {}
+        self._refused: dict[str, str] = {}
 
     async def scorecards(self) -> tuple[Scorecard, Scorecard | None]:
         active: Scorecard | None = None
         shadow: Scorecard | None = None
         for document, state in await self._cards.all():
-            version = str(document["version"])
-            card = self._parsed.get(version) or parse_scorecard(document)
-            self._parsed[version] = card
             if state == ACTIVE:
-                active = card
+                active = self._stored(document, state)
             elif state == SHADOW:
-                shadow = card
+                # Logged once; a shadow that cannot be read must not stop the active levels.
+                with contextlib.suppress(FailedPrecondition):
+                    shadow = self._stored(document, state)
         if active is None:
             raise FailedPrecondition("no active scorecard", reason="NO_ACTIVE_SCORECARD")
         return active, shadow
+
+    def _stored(self, document: Mapping[str, Any], state: str) -> Scorecard:
+        """A stored version, read again with today's reader (once per version: versions
+        never change). One stored before the reader checked every key may fail it: that is
+        a FailedPrecondition naming the version, logged once, never a crash mid-score.
+        """
+        version = str(document.get("version"))
+        if version not in self._parsed and version not in self._refused:
+            try:
+                self._parsed[version] = parse_scorecard(document)
+            except InvalidArgument as invalid:
+                problems = [f"{v.field}: {v.description}" for v in invalid.violations]
+                log.error("scorecard_invalid", version=version, state=state, problems=problems)
+                self._refused[version] = (
+                    f"stored scorecard {version} is not valid ({'; '.join(problems)}); "
+                    "load a corrected scorecard under a new version"
+                )
+        if version in self._refused:
+            raise FailedPrecondition(self._refused[version], reason="SCORECARD_INVALID")
+        return self._parsed[version]
 
     async def class_names(self) -> Sequence[str]:
         # Asked twice a second by the change follower: the active version alone is enough
@@ -127,8 +143,9 @@ class LevelService:
         return card
 
     async def activate(self, version: str) -> None:
-        for document, _state in await self._cards.all():
-            if str(document["version"]) == version:
+        for document, state in await self._cards.all():
+            if str(document.get("version")) == version:
+                self._stored(document, state)  # a version that cannot score stays inactive
                 await self._cards.put(version, document, ACTIVE, self._clock.now())
                 return
         raise NotFound(f"no scorecard version {version}")

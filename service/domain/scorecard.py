@@ -1,9 +1,10 @@
 """The integrity level: a versioned scorecard applied to an enterprise's archive.
 
-A scorecard is data (factors, weights, bands, thresholds, caps), parsed and checked
-here; the code below only applies it. Every level names the factors that cost it the
-most points and the records behind them, says what would most improve it, and carries
-the scorecard version and a digest of its inputs so it can be recomputed exactly.
+A scorecard is data (factors, weights, bands, thresholds, caps), read and checked whole
+by service/domain/scorecard_document.py; the code here only applies it. Every level
+names the factors that cost it the most points and the records behind them, says what
+would most improve it, and carries the scorecard version and a digest of its inputs so
+it can be recomputed exactly.
 """
 
 from __future__ import annotations
@@ -11,68 +12,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from service.domain.archive import EnterpriseArchive
-from service.domain.errors import FieldViolation, InvalidArgument
 from service.domain.judicial import JudicialEntryKind
 from service.domain.licence import RegistrationStatus
 from service.domain.platform_records import ConductKind, Severity
+from service.domain.scorecard_document import INSUFFICIENT_DATA, Bands, Cap, Scorecard
 
-INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
-FACTORS = (
-    "identity_verification",
-    "business_status",
-    "establishment_years",
-    "registered_capital",
-    "judicial_entries",
-    "platform_history",
-    "conduct",
-    "onsite_certification",
-)
-CAP_CONDITIONS = (
-    "not_in_business",
-    "licence_expired",
-    "active_dishonest_debtor",
-    "active_serious_violation",
-)
 MAX_REASONS = 4
 MAX_IMPROVEMENTS = 2
-
-Bands = tuple[tuple[float, int], ...]
-
-
-@dataclass(frozen=True)
-class LevelClass:
-    name: str
-    min_score: int
-
-
-@dataclass(frozen=True)
-class Cap:
-    when: str
-    max_class: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Scorecard:
-    version: str
-    description: str
-    classes: tuple[LevelClass, ...]  # best first
-    factors: Mapping[str, Mapping[str, Any]]
-    caps: tuple[Cap, ...]
-    document: Mapping[str, Any]
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.classes)
-
-    @property
-    def max_score(self) -> int:
-        return sum(int(self.factors[f]["max_points"]) for f in FACTORS)
 
 
 @dataclass(frozen=True)
@@ -105,133 +55,14 @@ class IntegrityLevel:
     compute_time: dt.datetime
 
 
-# -- parsing ----------------------------------------------------------------------------
-
-
-def _bands(value: Any, path: str, problems: list[FieldViolation]) -> None:
-    ok = (
-        isinstance(value, list)
-        and value
-        and all(
-            isinstance(b, list) and len(b) == 2 and all(isinstance(x, int | float) for x in b)
-            for b in value
-        )
-    )
-    if not ok or [b[0] for b in value] != sorted(b[0] for b in value):
-        problems.append(
-            FieldViolation(
-                path, "bands are [threshold, points] pairs, thresholds ascending", "BANDS_INVALID"
-            )
-        )
-
-
-def parse_scorecard(document: Mapping[str, Any]) -> Scorecard:
-    """A scorecard from its JSON document; every problem reported at once."""
-    problems: list[FieldViolation] = []
-
-    def bad(path: str, description: str, reason: str) -> None:
-        problems.append(FieldViolation(path, description, reason))
-
-    version = document.get("version")
-    if not isinstance(version, str) or not 1 <= len(version) <= 32:
-        bad("version", "a version string of 1 to 32 characters", "VERSION_INVALID")
-    raw_classes = document.get("classes")
-    classes: list[LevelClass] = []
-    if not isinstance(raw_classes, list) or len(raw_classes) < 2:
-        bad("classes", "at least two classes, best first", "CLASSES_INVALID")
-    else:
-        for index, entry in enumerate(raw_classes):
-            try:
-                classes.append(LevelClass(str(entry["name"]), int(entry["min_score"])))
-            except (KeyError, TypeError, ValueError):
-                bad(f"classes[{index}]", "needs name and min_score", "CLASS_INVALID")
-        minimums = [c.min_score for c in classes]
-        if minimums != sorted(minimums, reverse=True) or (minimums and minimums[-1] != 0):
-            bad(
-                "classes",
-                "min_score must fall from the best class to 0 for the last",
-                "CLASSES_ORDER",
-            )
-        if len({c.name for c in classes}) != len(classes) or INSUFFICIENT_DATA in {
-            c.name for c in classes
-        }:
-            bad("classes", "class names must be distinct", "CLASSES_DUPLICATE")
-    factors = document.get("factors")
-    if not isinstance(factors, dict):
-        bad("factors", "an object of factors", "FACTORS_INVALID")
-        factors = {}
-    for name in FACTORS:
-        entry = factors.get(name)
-        if not isinstance(entry, dict):
-            bad(f"factors.{name}", "is required", "FACTOR_MISSING")
-            continue
-        points = entry.get("max_points")
-        if not isinstance(points, int) or isinstance(points, bool) or points < 0:
-            bad(f"factors.{name}.max_points", "a whole number, 0 or more", "POINTS_INVALID")
-    for name in set(factors) - set(FACTORS):
-        bad(f"factors.{name}", "is not a factor this service scores", "FACTOR_UNKNOWN")
-    if isinstance(factors.get("establishment_years"), dict):
-        _bands(
-            factors["establishment_years"].get("bands"),
-            "factors.establishment_years.bands",
-            problems,
-        )
-    if isinstance(factors.get("registered_capital"), dict):
-        _bands(
-            factors["registered_capital"].get("bands"), "factors.registered_capital.bands", problems
-        )
-    history = factors.get("platform_history")
-    if isinstance(history, dict):
-        for key in ("membership_years", "transactions", "buyers", "repeat_purchase_rate"):
-            _bands(history.get(key), f"factors.platform_history.{key}", problems)
-    judicial = factors.get("judicial_entries")
-    if isinstance(judicial, dict):
-        penalties = judicial.get("penalties")
-        if not isinstance(penalties, dict) or set(penalties) - {k.value for k in JudicialEntryKind}:
-            bad("factors.judicial_entries.penalties", "points per entry kind", "PENALTIES_INVALID")
-    conduct = factors.get("conduct")
-    if isinstance(conduct, dict) and (
-        not isinstance(conduct.get("tolerated_per_thousand"), int | float)
-        or conduct["tolerated_per_thousand"] <= 0
-    ):
-        bad("factors.conduct.tolerated_per_thousand", "a positive number", "TOLERANCE_INVALID")
-    caps: list[Cap] = []
-    names = {c.name for c in classes}
-    for index, entry in enumerate(document.get("caps") or []):
-        try:
-            cap = Cap(str(entry["when"]), str(entry["max_class"]), str(entry["reason"]))
-        except (KeyError, TypeError):
-            bad(f"caps[{index}]", "needs when, max_class and reason", "CAP_INVALID")
-            continue
-        if cap.when not in CAP_CONDITIONS:
-            bad(
-                f"caps[{index}].when",
-                "one of " + ", ".join(CAP_CONDITIONS),
-                "CAP_CONDITION_UNKNOWN",
-            )
-        if cap.max_class not in names:
-            bad(f"caps[{index}].max_class", "not one of the classes", "CAP_CLASS_UNKNOWN")
-        caps.append(cap)
-    if problems:
-        raise InvalidArgument(problems, "the scorecard is malformed")
-    return Scorecard(
-        version=str(version),
-        description=str(document.get("description", "")),
-        classes=tuple(classes),
-        factors=factors,
-        caps=tuple(caps),
-        document=document,
-    )
-
-
 # -- scoring ----------------------------------------------------------------------------
 
 
-def _band_points(bands: Sequence[Sequence[float]], value: float) -> int:
+def _band_points(bands: Bands, value: float) -> int:
     points = 0
-    for threshold, band_points in bands:
-        if value >= threshold:
-            points = int(band_points)
+    for band in bands:
+        if value >= band.threshold:
+            points = band.points
     return points
 
 
@@ -248,8 +79,8 @@ class _Scored:
 def _identity(
     card: Scorecard, verification: VerificationSummary | None, on: dt.datetime
 ) -> _Scored:
-    f = card.factors["identity_verification"]
-    top = int(f["max_points"])
+    f = card.factors.identity_verification
+    top = f.max_points
     if verification is None or not verification.verified:
         return _Scored(
             "IDENTITY_VERIFICATION",
@@ -261,11 +92,11 @@ def _identity(
         )
     age = (on - verification.time).days
     record = (f"verification:{verification.verification_id}",)
-    if age <= int(f["fresh_days"]):
+    if age <= f.fresh_days:
         return _Scored(
             "IDENTITY_VERIFICATION", top, top, f"identity verified {age} days ago", record
         )
-    stale = int(f["stale_points"])
+    stale = f.stale_points
     return _Scored(
         "IDENTITY_VERIFICATION", stale, top, f"identity last verified {age} days ago", record,
         "renew identity verification",
@@ -273,7 +104,7 @@ def _identity(
 
 
 def _business_status(card: Scorecard, archive: EnterpriseArchive) -> _Scored:
-    top = int(card.factors["business_status"]["max_points"])
+    top = card.factors.business_status.max_points
     record = archive.registry
     assert record is not None
     if record.licence_valid(archive.read_date):
@@ -290,49 +121,47 @@ def _business_status(card: Scorecard, archive: EnterpriseArchive) -> _Scored:
 
 
 def _years(card: Scorecard, archive: EnterpriseArchive) -> _Scored:
-    f = card.factors["establishment_years"]
+    f = card.factors.establishment_years
     record = archive.registry
     assert record is not None
     years = (archive.read_date - record.establishment_date).days / 365.25
-    points = _band_points(f["bands"], years)
+    points = _band_points(f.bands, years)
     return _Scored(
         "ESTABLISHMENT_YEARS",
         points,
-        int(f["max_points"]),
+        f.max_points,
         f"established {years:.1f} years ago",
         ("registry",),
     )
 
 
 def _capital(card: Scorecard, archive: EnterpriseArchive) -> _Scored:
-    f = card.factors["registered_capital"]
+    f = card.factors.registered_capital
     record = archive.registry
     assert record is not None
     capital = float(record.registered_capital or 0)
-    points = _band_points(f["bands"], capital)
+    points = _band_points(f.bands, capital)
     return _Scored(
         "REGISTERED_CAPITAL",
         points,
-        int(f["max_points"]),
+        f.max_points,
         f"registered capital {capital:,.0f}",
         ("registry",),
     )
 
 
 def _judicial(card: Scorecard, archive: EnterpriseArchive) -> _Scored:
-    f = card.factors["judicial_entries"]
-    top = int(f["max_points"])
+    f = card.factors.judicial_entries
+    top = f.max_points
     on = archive.read_date
     penalty = 0.0
     records = []
     for entry in archive.judicial_entries:
         if not entry.is_active(on):
             continue
-        base = float(f["penalties"].get(entry.kind_on(on).value, 0))
+        base = f.penalties[entry.kind_on(on)]
         age_days = (on - entry.listing_date).days
-        weight = max(
-            float(f["minimum_weight"]), 0.5 ** (age_days / float(f["recency_half_life_days"]))
-        )
+        weight = max(f.minimum_weight, 0.5 ** (age_days / float(f.recency_half_life_days)))
         penalty += base * weight
         records.append(f"judicial:{entry.entry_id}")
     points = max(0, round(top - penalty))
@@ -346,8 +175,8 @@ def _judicial(card: Scorecard, archive: EnterpriseArchive) -> _Scored:
 
 
 def _platform_history(card: Scorecard, archive: EnterpriseArchive) -> _Scored:
-    f = card.factors["platform_history"]
-    top = int(f["max_points"])
+    f = card.factors.platform_history
+    top = f.max_points
     if not archive.platforms:
         return _Scored(
             "PLATFORM_HISTORY",
@@ -365,10 +194,10 @@ def _platform_history(card: Scorecard, archive: EnterpriseArchive) -> _Scored:
     repeat = max((t.repeat_purchase_rate for t in trades), default=0.0)
     points = min(
         top,
-        _band_points(f["membership_years"], years)
-        + _band_points(f["transactions"], transactions)
-        + _band_points(f["buyers"], buyers)
-        + _band_points(f["repeat_purchase_rate"], repeat),
+        _band_points(f.membership_years, years)
+        + _band_points(f.transactions, transactions)
+        + _band_points(f.buyers, buyers)
+        + _band_points(f.repeat_purchase_rate, repeat),
     )
     records = tuple(f"platform:{p.platform}" for p in archive.platforms)
     description = f"{years} years of membership, {transactions} transactions, {buyers} buyers"
@@ -378,36 +207,32 @@ def _platform_history(card: Scorecard, archive: EnterpriseArchive) -> _Scored:
 
 
 def _conduct(card: Scorecard, archive: EnterpriseArchive) -> _Scored:
-    f = card.factors["conduct"]
-    top = int(f["max_points"])
+    f = card.factors.conduct
+    top = f.max_points
     on = archive.read_date
     transactions = sum(p.trade.cumulative_transactions for p in archive.platforms if p.trade)
     counted = [
         (p.platform, c)
         for p in archive.platforms
         for c in p.conduct_records
-        if not c.withdrawn and 0 <= (on - c.date).days <= int(f["window_days"])
+        if not c.withdrawn and 0 <= (on - c.date).days <= f.window_days
     ]
     if not archive.platforms:
-        neutral = round(top * float(f["no_history_share"]))
+        neutral = round(top * f.no_history_share)
         return _Scored("CONDUCT", neutral, top, "no platform history to judge conduct by")
     weighted = 0.0
     for _platform, record in counted:
-        recency = 1 - (on - record.date).days / (2 * int(f["window_days"]))
-        weighted += (
-            float(f["kind_weights"][record.kind.value])
-            * float(f["severity_weights"][record.severity.value])
-            * recency
-        )
+        recency = 1 - (on - record.date).days / (2 * f.window_days)
+        weighted += f.kind_weights[record.kind] * f.severity_weights[record.severity] * recency
     per_thousand = weighted / max(1.0, transactions / 1000)
-    points = max(0, round(top * (1 - per_thousand / float(f["tolerated_per_thousand"]))))
+    points = max(0, round(top * (1 - per_thousand / f.tolerated_per_thousand)))
     if not counted:
         return _Scored("CONDUCT", top, top, "no disputes, complaints or punishments in the window")
     serious = sum(
         1 for _, c in counted
         if c.kind is ConductKind.PUNISHMENT and c.severity in (Severity.SERIOUS, Severity.SEVERE)
     )  # fmt: skip
-    description = f"{len(counted)} disputes, complaints or punishments in {f['window_days']} days"
+    description = f"{len(counted)} disputes, complaints or punishments in {f.window_days} days"
     if serious:
         description += f", {serious} of them serious punishments"
     records = tuple(f"conduct:{platform}:{c.record_id}" for platform, c in counted)
@@ -417,7 +242,7 @@ def _conduct(card: Scorecard, archive: EnterpriseArchive) -> _Scored:
 
 
 def _certification(card: Scorecard, archive: EnterpriseArchive) -> _Scored:
-    top = int(card.factors["onsite_certification"]["max_points"])
+    top = card.factors.onsite_certification.max_points
     on = archive.read_date
     valid = [
         f"certification:{p.platform}:{c.record_id}"

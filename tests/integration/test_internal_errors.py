@@ -14,13 +14,14 @@ from service.bootstrap import bootstrap, build_server
 from service.domain.callers import CallerKind
 from service.settings import PiiKeys, Settings
 from tests.builders import registry_row, verification_for
+from tests.clock import TestClock
 
 
 async def test_unexpected_failure_is_internal_and_quotable(
     tmp_path: Path, log_stream: io.StringIO
 ) -> None:
     settings = Settings(pii_keys=PiiKeys.generate(), database_url=f"sqlite:///{tmp_path / 'x.db'}")
-    app = await bootstrap(settings)
+    app = await bootstrap(settings, clock=TestClock())
     async with app.engine.begin() as connection:
         await connection.execute(text("DROP TABLE verifications"))
     _caller, token = await app.credentials.create_caller(CallerKind.PLATFORM, "p", platform="p")

@@ -19,6 +19,7 @@ from service.domain.disclosure import DisclosureEntry
 from service.domain.errors import Unavailable
 from service.settings import PiiKeys, Settings
 from tests.builders import disclosure_entry, import_rows, registry_row
+from tests.clock import TestClock
 
 
 def entry(n: int) -> DisclosureEntry:
@@ -45,7 +46,7 @@ async def test_concurrent_disclosures_share_one_write_transaction(app: Applicati
 
 async def test_no_answer_leaves_without_its_ledger_entry(tmp_path: Path) -> None:
     settings = Settings(pii_keys=PiiKeys.generate(), database_url=f"sqlite:///{tmp_path / 'l.db'}")
-    app = await bootstrap(settings)
+    app = await bootstrap(settings, clock=TestClock())
     row = registry_row()
     await import_rows(app, [row])
     async with app.engine.begin() as connection:

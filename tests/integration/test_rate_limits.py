@@ -13,6 +13,7 @@ from service.domain.callers import CallerKind
 from service.domain.rate_limits import DEFAULT_LIMITS, Limit, LimitClass
 from service.settings import Settings
 from tests.builders import import_rows, registry_row
+from tests.clock import TestClock
 
 
 @pytest.fixture
@@ -21,7 +22,10 @@ async def strict(settings: Settings) -> AsyncIterator[tuple[Application, int]]:
     limits[LimitClass.ANONYMOUS] = Limit(per_second=0.001, burst=2, per_day=100)
     limits[LimitClass.PLATFORM] = Limit(per_second=0.001, burst=3)
     app = await bootstrap(
-        Settings(pii_keys=settings.pii_keys, database_url=settings.database_url, rate_limits=limits)
+        Settings(
+            pii_keys=settings.pii_keys, database_url=settings.database_url, rate_limits=limits
+        ),
+        clock=TestClock(),
     )
     server, _health = build_server(app)
     port = server.add_insecure_port("127.0.0.1:0")

@@ -14,6 +14,7 @@ from service.bootstrap import Application, bootstrap, build_server
 from service.domain.callers import CallerKind
 from service.settings import Settings
 from tests.builders import registry_row, verification_for
+from tests.clock import TestClock
 
 UNREACHABLE = [
     # A PostgreSQL that answers but has no such database.
@@ -33,7 +34,7 @@ async def app_without_registry(
         registry_url=request.param,
         registry_timeout_seconds=5,
     )
-    application = await bootstrap(configured)
+    application = await bootstrap(configured, clock=TestClock())
     yield application
     await application.close()
 

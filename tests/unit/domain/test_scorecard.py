@@ -29,13 +29,8 @@ from service.domain.platform_records import (
     Severity,
     TradeSummary,
 )
-from service.domain.scorecard import (
-    INSUFFICIENT_DATA,
-    IntegrityLevel,
-    VerificationSummary,
-    compute_level,
-    parse_scorecard,
-)
+from service.domain.scorecard import IntegrityLevel, VerificationSummary, compute_level
+from service.domain.scorecard_document import INSUFFICIENT_DATA, parse_scorecard
 
 NOW = dt.datetime(2026, 11, 23, 4, tzinfo=dt.UTC)
 USCC = "91330106MA27XXXXXX"
@@ -294,12 +289,12 @@ def test_scorecard_data_changes_the_result_not_code() -> None:
     ("mutate", "field"),
     [
         (lambda d: d.pop("version"), "version"),
-        (lambda d: d["classes"].reverse(), "classes"),
+        (lambda d: d["classes"].reverse(), "classes[1].min_score"),
         (lambda d: d["factors"].pop("conduct"), "factors.conduct"),
         (lambda d: d["factors"].update(luck={"max_points": 5}), "factors.luck"),
         (
             lambda d: d["factors"]["establishment_years"].update(bands=[[5, 1], [1, 2]]),
-            "factors.establishment_years.bands",
+            "factors.establishment_years.bands[1][0]",
         ),
         (
             lambda d: d["caps"].append({"when": "moon_phase", "max_class": "C", "reason": "X"}),
