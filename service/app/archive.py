@@ -21,7 +21,7 @@ from service.domain.errors import (
 from service.domain.names import normalise_name
 from service.domain.scorecard import IntegrityLevel
 from service.domain.text import TextKind, check_text
-from service.domain.visibility import ArchiveView, FieldGroup, PurposeTable, Tier, decide_view
+from service.domain.visibility import ArchiveView, FieldGroup, PurposeTable, decide_view
 
 _CLOCK_SKEW = dt.timedelta(minutes=5)
 
@@ -93,21 +93,21 @@ class ArchiveReader:
         archive = assemble_archive(uscc, facts, request.read_time or now)
         if archive is None:
             raise NotFound(f"no archive for enterprises/{uscc}", reason="ARCHIVE_NOT_FOUND")
-        if view.tier is not Tier.OPS:
-            # Durable before the answer leaves: a disclosure nobody can see never happened.
-            await self._ledger.record(
-                DisclosureEntry(
-                    subject_uscc=uscc,
-                    recipient_id=request.caller.id,
-                    recipient_name=request.caller.name,
-                    recipient_kind=request.caller.kind.value,
-                    tier=view.tier.value,
-                    purpose=view.purpose,
-                    scenario=view.scenario,
-                    fields=tuple(sorted(view.groups)),
-                    disclose_time=now,
-                )
+        # Durable before the answer leaves: a disclosure nobody can see never happened.
+        # Ops reads too: the merchant sees that ops looked, and why.
+        await self._ledger.record(
+            DisclosureEntry(
+                subject_uscc=uscc,
+                recipient_id=request.caller.id,
+                recipient_name=request.caller.name,
+                recipient_kind=request.caller.kind.value,
+                tier=view.tier.value,
+                purpose=view.purpose,
+                scenario=view.scenario,
+                fields=tuple(sorted(view.groups)),
+                disclose_time=now,
             )
+        )
         level = None
         if FieldGroup.INTEGRITY_LEVEL in view.groups:
             level = await self._levels.current(uscc, request.read_time)
