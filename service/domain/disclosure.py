@@ -8,6 +8,7 @@ the chain names the first entry that no longer fits.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import unicodedata
@@ -112,6 +113,7 @@ _CODE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _CODE_SHAPE = "1 to 64 of a-z, 0-9, '_', '.' and '-', starting a-z or 0-9"
 _RECIPIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,35}")
 _USCC_SHAPE = re.compile(r"[0-9A-HJ-NP-RTUWXY]{18}")
+_USCC_SHAPE_TEXT = "18 characters of the USCC alphabet"
 RECIPIENT_NAME_MAX = 200
 # Invisible or meaningless in a name, and refused by databases (surrogates, NUL).
 _UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
@@ -136,6 +138,8 @@ def _name_problem(value: Any) -> tuple[str, str] | None:
         return "is required", "REQUIRED"
     if len(value) > RECIPIENT_NAME_MAX:
         return f"has at most {RECIPIENT_NAME_MAX} characters", "TOO_LONG"
+    if value.isprintable():  # the usual case, at a fraction of the cost of the walk below
+        return None
     for position, char in enumerate(value, start=1):
         if unicodedata.category(char) in _UNPRINTABLE:
             return (
@@ -157,10 +161,11 @@ def _fields_problem(value: Any) -> tuple[str, str] | None:
         return "must be a tuple of field group names", "NOT_TEXT"
     if not value:
         return "an entry discloses at least one field group", "REQUIRED"
-    unknown = sorted(set(value) - DISCLOSABLE_FIELDS)
-    if unknown:
-        return f"unknown field groups: {', '.join(unknown)}", "FIELD_UNKNOWN"
-    if len(set(value)) != len(value):
+    names = set(value)
+    if not names <= DISCLOSABLE_FIELDS:
+        unknown = ", ".join(sorted(names - DISCLOSABLE_FIELDS))
+        return f"unknown field groups: {unknown}", "FIELD_UNKNOWN"
+    if len(names) != len(value):
         return "names a field group twice", "FIELD_REPEATED"
     return None
 
@@ -173,22 +178,54 @@ def _time_problem(value: Any) -> tuple[str, str] | None:
     return None
 
 
+def _recipient_problems(
+    recipient_id: Any,
+    recipient_name: Any,
+    recipient_kind: Any,
+    tier: Any,
+    purpose: Any,
+    scenario: Any,
+    fields: Any,
+) -> dict[str, tuple[str, str] | None]:
+    return {
+        "recipient_id": _text_problem(
+            recipient_id, _RECIPIENT_ID, "1 to 36 letters, digits, '_', '.', ':' or '-'"
+        ),
+        "recipient_name": _name_problem(recipient_name),
+        "recipient_kind": _member_problem(recipient_kind, _KINDS, "KIND"),
+        "tier": _member_problem(tier, _TIERS, "TIER"),
+        "purpose": _text_problem(purpose, _CODE, _CODE_SHAPE),
+        "scenario": _text_problem(scenario, _CODE, _CODE_SHAPE),
+        "fields": _fields_problem(fields),
+    }
+
+
+@functools.lru_cache(maxsize=4096)
+def _recipient_acceptable(*recipient_and_purpose: Any) -> bool:
+    # Every read by one caller for one purpose repeats these: check each combination once.
+    return not any(_recipient_problems(*recipient_and_purpose).values())
+
+
+def _recipient_and_purpose(entry: DisclosureEntry) -> tuple[Any, ...]:
+    return (
+        entry.recipient_id,
+        entry.recipient_name,
+        entry.recipient_kind,
+        entry.tier,
+        entry.purpose,
+        entry.scenario,
+        entry.fields,
+    )
+
+
 def entry_problems(entry: DisclosureEntry) -> list[FieldViolation]:
     """Every field the ledger stores, checked as the ledger's table and hash need it.
 
     Descriptions never quote the value: a scenario or a name may carry anything.
     """
     problems = {
-        "subject_uscc": _text_problem(entry.subject_uscc, _USCC_SHAPE, "18 USCC characters"),
-        "recipient_id": _text_problem(
-            entry.recipient_id, _RECIPIENT_ID, "1 to 36 letters, digits, '_', '.', ':' or '-'"
-        ),
-        "recipient_name": _name_problem(entry.recipient_name),
-        "recipient_kind": _member_problem(entry.recipient_kind, _KINDS, "KIND"),
-        "tier": _member_problem(entry.tier, _TIERS, "TIER"),
-        "purpose": _text_problem(entry.purpose, _CODE, _CODE_SHAPE),
-        "scenario": _text_problem(entry.scenario, _CODE, _CODE_SHAPE),
-        "fields": _fields_problem(entry.fields),
+        "subject_uscc": _text_problem(entry.subject_uscc, _USCC_SHAPE, _USCC_SHAPE_TEXT),
+        **_recipient_problems(*_recipient_and_purpose(entry)),
         "disclose_time": _time_problem(entry.disclose_time),
     }
     return [FieldViolation(field, *problem) for field, problem in problems.items() if problem]
@@ -196,6 +233,16 @@ def entry_problems(entry: DisclosureEntry) -> list[FieldViolation]:
 
 def check_entry(entry: DisclosureEntry) -> None:
     """Raise DisclosureEntryInvalid naming every field of the entry the ledger would refuse."""
-    problems = entry_problems(entry)
-    if problems:
-        raise DisclosureEntryInvalid(problems, "the disclosure could not be recorded as asked")
+    try:
+        recipient_acceptable = _recipient_acceptable(*_recipient_and_purpose(entry))
+    except TypeError:  # unhashable, so certainly not text or a tuple of text
+        recipient_acceptable = False
+    if (
+        recipient_acceptable
+        and _text_problem(entry.subject_uscc, _USCC_SHAPE, _USCC_SHAPE_TEXT) is None
+        and _time_problem(entry.disclose_time) is None
+    ):
+        return
+    raise DisclosureEntryInvalid(
+        entry_problems(entry), "the disclosure could not be recorded as asked"
+    )
