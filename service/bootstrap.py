@@ -57,6 +57,7 @@ from service.app.levels import LevelService
 from service.app.ports import Clock
 from service.app.registry_import import RegistryImporter
 from service.app.standings import PolicyBook, StandingCache
+from service.app.verification_disclosure import DisclosingVerifications
 from service.app.verifications import VerificationService
 from service.domain.errors import FailedPrecondition
 from service.domain.rate_limits import RateLimiter
@@ -78,7 +79,8 @@ class Application:
     registry_engine: AsyncEngine
     vault: AesGcmVault
     registry: SqlRegistrySnapshot
-    verifications: VerificationService
+    # Each answer recorded in the disclosure ledger before it leaves.
+    verifications: DisclosingVerifications
     importer: RegistryImporter
     credentials: CredentialService
     ledger: SqlDisclosureLedger
@@ -142,7 +144,7 @@ async def bootstrap(
         registry_engine=registry_engine,
         vault=vault,
         registry=registry,
-        verifications=verifications,
+        verifications=DisclosingVerifications(verifications, ledger, clock),
         importer=RegistryImporter(registry, vault, clock, on_change=levels.archive_changed),
         credentials=credentials,
         ledger=ledger,

@@ -8,7 +8,8 @@ from integrity.v1 import verification_pb2, verification_pb2_grpc
 
 from service.api.callers import Principal, current_principal
 from service.api.convert import authorisation_draft, licence_draft, verification_to_proto
-from service.app.verifications import SubmitVerification, VerificationService
+from service.app.verification_disclosure import DisclosingVerifications
+from service.app.verifications import SubmitVerification
 from service.domain.callers import Scope
 
 Context = Any  # grpc-stubs lags the aio API
@@ -20,15 +21,16 @@ def _reader(principal: Principal) -> str | None:
 
 
 class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
-    def __init__(self, verifications: VerificationService) -> None:
+    def __init__(self, verifications: DisclosingVerifications) -> None:
         self._verifications = verifications
 
     async def CreateVerification(
         self, request: verification_pb2.CreateVerificationRequest, context: Context
     ) -> verification_pb2.CreateVerificationResponse:
         resource = request.verification
+        caller = current_principal().caller
         command = SubmitVerification(
-            caller=current_principal().caller.id,
+            caller=caller.id,
             parent=request.parent,
             request_id=request.request_id,
             licence=licence_draft(resource.licence) if resource.HasField("licence") else None,
@@ -36,7 +38,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
             if resource.HasField("authorization")
             else None,
         )
-        verification = await self._verifications.submit(command)
+        verification = await self._verifications.submit(caller, command)
         return verification_pb2.CreateVerificationResponse(
             verification=verification_to_proto(verification)
         )
@@ -44,7 +46,10 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
     async def GetVerification(
         self, request: verification_pb2.GetVerificationRequest, context: Context
     ) -> verification_pb2.GetVerificationResponse:
-        verification = await self._verifications.get(request.name, _reader(current_principal()))
+        principal = current_principal()
+        verification = await self._verifications.get(
+            principal.caller, request.name, _reader(principal)
+        )
         return verification_pb2.GetVerificationResponse(
             verification=verification_to_proto(verification)
         )
@@ -52,8 +57,13 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
     async def ListVerifications(
         self, request: verification_pb2.ListVerificationsRequest, context: Context
     ) -> verification_pb2.ListVerificationsResponse:
+        principal = current_principal()
         page = await self._verifications.list(
-            request.parent, request.page_size, request.page_token, _reader(current_principal())
+            principal.caller,
+            request.parent,
+            request.page_size,
+            request.page_token,
+            _reader(principal),
         )
         return verification_pb2.ListVerificationsResponse(
             verifications=[verification_to_proto(v) for v in page.verifications],

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from service.app.ports import Clock
+from service.app.ports import Clock, DisclosureLedger
 from service.domain.archive import EnterpriseArchive, Fact, assemble_archive
 from service.domain.callers import Caller, Viewer
-from service.domain.disclosure import DisclosureEntry
+from service.domain.disclosure import disclosed_to
 from service.domain.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -36,10 +36,6 @@ class LevelReader(Protocol):
     async def current(
         self, uscc: str, as_of: dt.datetime | None = None
     ) -> IntegrityLevel | None: ...
-
-
-class DisclosureLedger(Protocol):
-    async def record(self, entry: DisclosureEntry) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -96,16 +92,14 @@ class ArchiveReader:
         # Durable before the answer leaves: a disclosure nobody can see never happened.
         # Ops reads too: the merchant sees that ops looked, and why.
         await self._ledger.record(
-            DisclosureEntry(
-                subject_uscc=uscc,
-                recipient_id=request.caller.id,
-                recipient_name=request.caller.name,
-                recipient_kind=request.caller.kind.value,
+            disclosed_to(
+                request.caller,
+                uscc,
                 tier=view.tier.value,
                 purpose=view.purpose,
                 scenario=view.scenario,
-                fields=tuple(sorted(view.groups)),
-                disclose_time=now,
+                fields=view.groups,
+                at=now,
             )
         )
         level = None

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring as _json_string
 from typing import Any
 
-from service.domain.callers import CallerKind
+from service.domain.callers import Caller, CallerKind
 from service.domain.errors import FieldViolation, InvalidArgument
+from service.domain.verification import Decision
 from service.domain.visibility import FieldGroup, Tier
 
 GENESIS = bytes(32)
@@ -31,6 +32,16 @@ VERIFICATION_FIELD_CHECKS = "verification.field_checks"
 DISCLOSABLE_FIELDS = frozenset(
     {*FieldGroup, ELIGIBILITY_DECISION, VERIFICATION_OUTCOME, VERIFICATION_FIELD_CHECKS}
 )
+
+
+def verification_fields(decision: Decision) -> frozenset[str]:
+    """What a verification's answer shows of its enterprise: the outcome and reasons, the
+    result for each submitted field, the legal representative (masked) and, when the
+    registry had a record, that record's name, authority, status and licence term."""
+    fields = {VERIFICATION_OUTCOME, VERIFICATION_FIELD_CHECKS, FieldGroup.LEGAL_REPRESENTATIVE}
+    if decision.registry is not None:
+        fields |= {FieldGroup.IDENTITY, FieldGroup.STATUS}
+    return frozenset(fields)
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,31 @@ class DisclosureEntry:
             f'"subject": {_json_string(self.subject_uscc)}, "tier": {_json_string(self.tier)}, '
             f'"time": "{time}"}}'
         ).encode()
+
+
+def disclosed_to(
+    caller: Caller,
+    subject_uscc: str,
+    *,
+    tier: str,
+    purpose: str,
+    scenario: str,
+    fields: Iterable[str],
+    at: dt.datetime,
+) -> DisclosureEntry:
+    """The entry for showing `fields` of an enterprise to a caller; field groups sorted, so
+    the same disclosure always reads (and hashes) the same."""
+    return DisclosureEntry(
+        subject_uscc=subject_uscc,
+        recipient_id=caller.id,
+        recipient_name=caller.name,
+        recipient_kind=caller.kind.value,
+        tier=tier,
+        purpose=purpose,
+        scenario=scenario,
+        fields=tuple(sorted(fields)),
+        disclose_time=at,
+    )
 
 
 def chain_hash(previous: bytes, entry: DisclosureEntry) -> bytes:
