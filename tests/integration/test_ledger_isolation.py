@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -136,6 +137,39 @@ async def test_a_refused_entry_fails_alone_and_the_others_commit_around_it(
     assert all(r.previous_hash == before.entry_hash for before, r in itertools.pairwise(rows))
     check = await app.disclosures.verify()
     assert check.first_broken is None and check.checked == 9
+    if app.engine.dialect.name == "postgresql":
+        # Its own sequence stays level, for any row inserted without a number.
+        async with app.engine.connect() as connection:
+            drawn = await connection.scalar(
+                text("SELECT last_value FROM disclosure_ledger_sequence_seq")
+            )
+        assert drawn == rows[-1].sequence
+
+
+async def test_values_the_database_itself_rejects_fail_only_their_own_entries(
+    app: Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if the domain's checks had missed them: the database's own refusals (a NOT NULL
+    # column, text it cannot encode, a time without a zone) are told from its failures.
+    monkeypatch.setattr("service.adapters.storage.ledger.check_entry", lambda _entry: None)
+    bad = {
+        2: disclosure_entry(recipient_name=None),
+        4: disclosure_entry(recipient_name="平台\ud800"),
+        6: disclosure_entry(disclose_time=dt.datetime(2026, 11, 23)),
+    }
+    results = await asyncio.gather(
+        *(app.ledger.record(bad.get(n) or entry(n)) for n in range(8)), return_exceptions=True
+    )
+    assert app.ledger.batches_split == 1
+    assert [getattr(r, "reason", None) for r in results] == [
+        "LEDGER_ENTRY_REFUSED" if n in bad else None for n in range(8)
+    ]
+    rows = await stored(app.engine)
+    assert [r.disclose_time for r in rows] == [
+        entry(n).disclose_time for n in range(8) if n not in bad
+    ]
+    check = await app.disclosures.verify()
+    assert check.first_broken is None and check.checked == 5
 
 
 async def test_an_entry_the_ledger_would_not_store_is_refused_before_it_is_queued(

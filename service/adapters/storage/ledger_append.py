@@ -39,6 +39,7 @@ from service.domain.disclosure import GENESIS, DisclosureEntry, chain_hash
 
 # Writers on several replicas take turns appending, so the chain stays one chain.
 PG_LEDGER_LOCK = 0x4C454447  # "LEDG"
+_PG_SEQUENCE = "pg_get_serial_sequence('disclosure_ledger', 'sequence')"
 
 _APPENDED = (
     "sequence",
@@ -233,10 +234,12 @@ class PostgresLedgerAppender:
             try:
                 await driver.execute(f"BEGIN; SELECT pg_advisory_xact_lock({PG_LEDGER_LOCK})")
                 last = await driver.fetchrow(self._statements.last_entry)
-                await driver.executemany(
-                    self._statements.insert, self._statements.rows(last, entries)
-                )
-                await driver.execute("COMMIT")
+                rows = self._statements.rows(last, entries)
+                await driver.executemany(self._statements.insert, rows)
+                # The table's own sequence is kept level with the numbers given here, so a
+                # row inserted without one (an older replica during an upgrade, a hand-made
+                # row) goes on from the last entry; sent with the COMMIT: no round trip more.
+                await driver.execute(f"SELECT setval({_PG_SEQUENCE}, {int(rows[-1][0])}); COMMIT")
             except BaseException as error:
                 await _abandon(pooled, driver)
                 if _refused_by_postgres(error):
