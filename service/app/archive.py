@@ -10,7 +10,7 @@ from typing import Protocol
 from service.app.ports import Clock, DisclosureLedger
 from service.domain.archive import EnterpriseArchive, Fact, assemble_archive
 from service.domain.callers import Caller, Viewer
-from service.domain.disclosure import disclosed_to
+from service.domain.disclosure import check_entry, disclosed_to
 from service.domain.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -85,23 +85,24 @@ class ArchiveReader:
             request.scenario,
             self._purposes,
         )
+        # Ops reads too: the merchant sees that ops looked, and why.
+        disclosure = disclosed_to(
+            request.caller,
+            uscc,
+            tier=view.tier.value,
+            purpose=view.purpose,
+            scenario=view.scenario,
+            fields=view.groups,
+            at=now,
+        )
+        # A scenario the ledger would refuse is refused before anything is read.
+        check_entry(disclosure)
         facts = await self._store.load(uscc, request.read_time)
         archive = assemble_archive(uscc, facts, request.read_time or now)
         if archive is None:
             raise NotFound(f"no archive for enterprises/{uscc}", reason="ARCHIVE_NOT_FOUND")
         # Durable before the answer leaves: a disclosure nobody can see never happened.
-        # Ops reads too: the merchant sees that ops looked, and why.
-        await self._ledger.record(
-            disclosed_to(
-                request.caller,
-                uscc,
-                tier=view.tier.value,
-                purpose=view.purpose,
-                scenario=view.scenario,
-                fields=view.groups,
-                at=now,
-            )
-        )
+        await self._ledger.record(disclosure)
         level = None
         if FieldGroup.INTEGRITY_LEVEL in view.groups:
             level = await self._levels.current(uscc, request.read_time)

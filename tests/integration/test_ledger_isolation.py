@@ -291,3 +291,17 @@ async def test_concurrent_reads_and_checks_succeed_beside_refused_entries(
     )
     output = await asyncio.to_thread(ops_verify, app, tmp_path)
     assert "ledger intact: 20 entries" in output
+
+
+async def test_a_scenario_the_ledger_would_refuse_is_refused_before_anything_is_read(
+    app: Application, server: RunningServer
+) -> None:
+    _gateway, token = await app.credentials.create_caller(CallerKind.GATEWAY, "gw")
+    async with AsyncIntegrityClient(server.target, token=token, on_behalf_of="viewer:u") as viewer:
+        with pytest.raises(IntegrityCallError) as caught:
+            # No such archive: had it been looked up first, the answer would be NOT_FOUND.
+            await viewer.get_archive(str(registry_row()["uscc"]), scenario="s" * 65)
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [(v.field, v.reason) for v in caught.value.field_violations] == [
+        ("scenario", "FORMAT_INVALID")
+    ]
