@@ -59,6 +59,7 @@ from service.app.page_tokens import PageTokens
 from service.app.ports import Clock
 from service.app.registry_import import RegistryImporter
 from service.app.standings import PolicyBook, StandingCache
+from service.app.verification_disclosure import DisclosingVerifications
 from service.app.verifications import VerificationService
 from service.domain.errors import FailedPrecondition
 from service.domain.rate_limits import RateLimiter
@@ -81,7 +82,8 @@ class Application:
     registry_engine: AsyncEngine
     vault: AesGcmVault
     registry: SqlRegistrySnapshot
-    verifications: VerificationService
+    # Each answer recorded in the disclosure ledger before it leaves.
+    verifications: DisclosingVerifications
     importer: RegistryImporter
     credentials: CredentialService
     ledger: SqlDisclosureLedger
@@ -148,7 +150,7 @@ async def bootstrap(
         registry_engine=registry_engine,
         vault=vault,
         registry=registry,
-        verifications=verifications,
+        verifications=DisclosingVerifications(verifications, ledger, clock),
         importer=RegistryImporter(registry, vault, clock, on_change=levels.archive_changed),
         credentials=credentials,
         ledger=ledger,

@@ -7,7 +7,8 @@ from integrity.v1 import verification_pb2, verification_pb2_grpc
 from service.api.callers import Principal
 from service.api.convert import authorisation_draft, licence_draft, verification_to_proto
 from service.api.request_handling import ApiCall
-from service.app.verifications import SubmitVerification, VerificationService
+from service.app.verification_disclosure import DisclosingVerifications
+from service.app.verifications import SubmitVerification
 from service.domain.callers import Scope
 
 
@@ -17,15 +18,16 @@ def _reader(principal: Principal) -> str | None:
 
 
 class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
-    def __init__(self, verifications: VerificationService) -> None:
+    def __init__(self, verifications: DisclosingVerifications) -> None:
         self._verifications = verifications
 
     async def CreateVerification(  # type: ignore[override]  # an ApiCall, not grpc's context
         self, request: verification_pb2.CreateVerificationRequest, call: ApiCall
     ) -> verification_pb2.CreateVerificationResponse:
         resource = request.verification
+        caller = call.principal.caller
         command = SubmitVerification(
-            caller=call.principal.caller.id,
+            caller=caller.id,
             parent=request.parent,
             request_id=request.request_id,
             licence=licence_draft(resource.licence) if resource.HasField("licence") else None,
@@ -33,7 +35,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
             if resource.HasField("authorization")
             else None,
         )
-        verification = await self._verifications.submit(command)
+        verification = await self._verifications.submit(caller, command)
         return verification_pb2.CreateVerificationResponse(
             verification=verification_to_proto(verification)
         )
@@ -41,7 +43,10 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
     async def GetVerification(  # type: ignore[override]  # an ApiCall, not grpc's context
         self, request: verification_pb2.GetVerificationRequest, call: ApiCall
     ) -> verification_pb2.GetVerificationResponse:
-        verification = await self._verifications.get(request.name, _reader(call.principal))
+        principal = call.principal
+        verification = await self._verifications.get(
+            principal.caller, request.name, _reader(principal)
+        )
         return verification_pb2.GetVerificationResponse(
             verification=verification_to_proto(verification)
         )
@@ -49,8 +54,13 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
     async def ListVerifications(  # type: ignore[override]  # an ApiCall, not grpc's context
         self, request: verification_pb2.ListVerificationsRequest, call: ApiCall
     ) -> verification_pb2.ListVerificationsResponse:
+        principal = call.principal
         page = await self._verifications.list(
-            request.parent, request.page_size, request.page_token, _reader(call.principal)
+            principal.caller,
+            request.parent,
+            request.page_size,
+            request.page_token,
+            _reader(principal),
         )
         return verification_pb2.ListVerificationsResponse(
             verifications=[verification_to_proto(v) for v in page.verifications],

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from service.app.ports import Clock
+from service.app.ports import Clock, DisclosureLedger
 from service.domain.archive import EnterpriseArchive, Fact, assemble_archive
 from service.domain.callers import Caller, Viewer
-from service.domain.disclosure import DisclosureEntry
+from service.domain.disclosure import check_entry, disclosed_to
 from service.domain.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -21,7 +21,7 @@ from service.domain.errors import (
 from service.domain.names import normalise_name
 from service.domain.scorecard import IntegrityLevel
 from service.domain.text import TextKind, check_text
-from service.domain.visibility import ArchiveView, FieldGroup, PurposeTable, Tier, decide_view
+from service.domain.visibility import ArchiveView, FieldGroup, PurposeTable, decide_view
 
 _CLOCK_SKEW = dt.timedelta(minutes=5)
 
@@ -36,10 +36,6 @@ class LevelReader(Protocol):
     async def current(
         self, uscc: str, as_of: dt.datetime | None = None
     ) -> IntegrityLevel | None: ...
-
-
-class DisclosureLedger(Protocol):
-    async def record(self, entry: DisclosureEntry) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -89,25 +85,24 @@ class ArchiveReader:
             request.scenario,
             self._purposes,
         )
+        # Ops reads too: the merchant sees that ops looked, and why.
+        disclosure = disclosed_to(
+            request.caller,
+            uscc,
+            tier=view.tier.value,
+            purpose=view.purpose,
+            scenario=view.scenario,
+            fields=view.groups,
+            at=now,
+        )
+        # A scenario the ledger would refuse is refused before anything is read.
+        check_entry(disclosure)
         facts = await self._store.load(uscc, request.read_time)
         archive = assemble_archive(uscc, facts, request.read_time or now)
         if archive is None:
             raise NotFound(f"no archive for enterprises/{uscc}", reason="ARCHIVE_NOT_FOUND")
-        if view.tier is not Tier.OPS:
-            # Durable before the answer leaves: a disclosure nobody can see never happened.
-            await self._ledger.record(
-                DisclosureEntry(
-                    subject_uscc=uscc,
-                    recipient_id=request.caller.id,
-                    recipient_name=request.caller.name,
-                    recipient_kind=request.caller.kind.value,
-                    tier=view.tier.value,
-                    purpose=view.purpose,
-                    scenario=view.scenario,
-                    fields=tuple(sorted(view.groups)),
-                    disclose_time=now,
-                )
-            )
+        # Durable before the answer leaves: a disclosure nobody can see never happened.
+        await self._ledger.record(disclosure)
         level = None
         if FieldGroup.INTEGRITY_LEVEL in view.groups:
             level = await self._levels.current(uscc, request.read_time)

@@ -8,11 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from service.app.archive import DisclosureLedger
-from service.app.ports import Clock
+from service.app.ports import Clock, DisclosureLedger
 from service.app.standings import PolicyBook, StandingCache
 from service.domain.callers import Caller
-from service.domain.disclosure import DisclosureEntry
+from service.domain.disclosure import ELIGIBILITY_DECISION, disclosed_to
 from service.domain.errors import (
     FieldViolation,
     InvalidArgument,
@@ -23,9 +22,10 @@ from service.domain.errors import (
 from service.domain.identifiers.uscc import check_uscc
 from service.domain.policies import EligibilityResult, Policy, evaluate
 from service.domain.policy_documents import parse_policy
+from service.domain.visibility import FieldGroup
 
 ELIGIBILITY_PURPOSE = "eligibility_evaluation"
-DISCLOSED = ("eligibility_decision", "integrity_level")
+DISCLOSED = (ELIGIBILITY_DECISION, FieldGroup.INTEGRITY_LEVEL.value)
 
 
 class ClassSource(Protocol):
@@ -100,16 +100,14 @@ class EligibilityChecker:
         result = evaluate(policy, standing, now, self._policies.known_classes)
         # Recorded before the answer leaves, like every disclosure.
         await self._ledger.record(
-            DisclosureEntry(
-                subject_uscc=uscc,
-                recipient_id=caller.id,
-                recipient_name=caller.name,
-                recipient_kind=caller.kind.value,
+            disclosed_to(
+                caller,
+                uscc,
                 tier="platform",
                 purpose=ELIGIBILITY_PURPOSE,
                 scenario=policy_id,
                 fields=DISCLOSED,
-                disclose_time=now,
+                at=now,
             )
         )
         return Check(result, policy, standing.level_class or "", now)

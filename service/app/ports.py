@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
 
+from service.domain.disclosure import DisclosureEntry
 from service.domain.registry import RegistryRecord
 from service.domain.sealed import PiiKind, SealedValue
 from service.domain.verification import Verification
@@ -30,6 +31,12 @@ class DuplicateRequest(Exception):
 
 class Clock(Protocol):
     def now(self) -> dt.datetime: ...
+
+
+class DisclosureLedger(Protocol):
+    async def record(self, entry: DisclosureEntry) -> None:
+        """Returns once the entry is durable; raises (and nothing may be disclosed) if not."""
+        ...
 
 
 class PiiVault(Protocol):

@@ -49,6 +49,9 @@ PLATFORM_GROUPS = LOGGED_IN
 
 VIEWER_PURPOSE = "archive_viewing"
 VIEWER_SCENARIO = "archive_page"
+# Ops may name what they read for (a dispute, a correction); otherwise this.
+OPS_PURPOSE = "ops"
+OPS_SCENARIO = "ops_review"
 
 
 class Tier(StrEnum):
@@ -143,7 +146,7 @@ def decide_view(
     table: PurposeTable,
 ) -> ArchiveView:
     if caller.may(Scope.OPS) and viewer is None:
-        return ArchiveView(Tier.OPS, EVERYTHING, purpose or "operations", scenario or "ops")
+        return ArchiveView(Tier.OPS, EVERYTHING, purpose or OPS_PURPOSE, scenario or OPS_SCENARIO)
     if viewer is not None:
         scenario = scenario or VIEWER_SCENARIO
         if viewer.kind is ViewerKind.ANONYMOUS:

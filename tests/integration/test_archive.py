@@ -259,20 +259,30 @@ async def test_every_disclosure_is_recorded_and_the_merchant_lists_them(
         scenario="account_verification",
     )
     await read(server, gateway_token, uscc, "viewer:user-42")
-    await read(server, ops_token, uscc)  # ops reads are not disclosures
+    await read(server, ops_token, uscc)  # ops reads are disclosures too
+    await read(server, ops_token, uscc, scenario="dispute_review")
     async with client_for(server, gateway_token, f"merchant:{uscc}:owner") as merchant:
         page = await merchant.list_disclosures(uscc, page_size=2)
         assert len(page.disclosures) == 2 and page.next_page_token
         rest = await merchant.list_disclosures(uscc, page_token=page.next_page_token)
     everything = [*page.disclosures, *rest.disclosures]
     assert [(d.recipient, d.tier) for d in everything] == [
+        ("ops desk", A.VIEWER_TIER_OPS),
+        ("ops desk", A.VIEWER_TIER_OPS),
         ("merchant gateway", A.VIEWER_TIER_LOGGED_IN),
         ("test platform", A.VIEWER_TIER_PLATFORM),
         ("merchant gateway", A.VIEWER_TIER_ANONYMOUS),
     ]
-    assert everything[1].purpose == "identity_authentication"
-    assert everything[1].scenario == "account_verification"
-    assert list(everything[1].fields) == ["public.identity", "public.status"]
+    assert [(d.purpose, d.scenario) for d in everything[:2]] == [
+        ("ops", "dispute_review"),
+        ("ops", "ops_review"),
+    ]
+    assert list(everything[0].fields) == sorted(
+        [*PUBLIC, "public.legal_representative", "business_integrity", "integrity_level"]
+    )
+    assert everything[3].purpose == "identity_authentication"
+    assert everything[3].scenario == "account_verification"
+    assert list(everything[3].fields) == ["public.identity", "public.status"]
     # Listing the ledger is not itself a disclosure of the archive.
     async with client_for(server, gateway_token, f"merchant:{uscc}:owner") as merchant:
         newest = (await merchant.list_disclosures(uscc, page_size=1)).disclosures[0]

@@ -5,6 +5,14 @@ transaction of its own. Reads hand their entries to one writer task and wait; th
 writes everything waiting in one transaction, chaining hashes, then wakes them all. At
 low load a batch is one entry and adds one commit's latency; under load batches grow
 and the commits per read fall.
+
+Sharing a transaction must not let one caller's entry fail another's. Entries are checked
+before they are queued (service/domain/disclosure.py), so a bad one is refused to its own
+caller at once. If the database still refuses a batch for what it holds, its entries are
+written again one by one, in order, each in a transaction of its own: only the refused one
+fails, and since each transaction chains onto what is committed, the others link up around
+it with neither a hole nor a broken link. A failure of the database itself fails the
+batch: retrying entry by entry against it would only fail slower.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.storage.engine import read_connection
-from service.adapters.storage.ledger_append import ledger_appender
+from service.adapters.storage.ledger_append import EntriesRefused, ledger_appender
 from service.adapters.storage.tables import disclosure_ledger
 from service.domain.disclosure import (
     GENESIS,
@@ -27,8 +35,9 @@ from service.domain.disclosure import (
     ChainedEntry,
     DisclosureEntry,
     check_chain,
+    check_entry,
 )
-from service.domain.errors import Unavailable
+from service.domain.errors import FailedPrecondition, Unavailable
 
 log = structlog.get_logger("integrity.ledger")
 
@@ -59,10 +68,27 @@ def _unrecorded(message: str) -> Unavailable:
     return Unavailable(f"{message}; nothing was disclosed, retry", reason="LEDGER_UNAVAILABLE")
 
 
-def _fail(waiting: list[tuple[DisclosureEntry, asyncio.Future[None]]], error: Exception) -> None:
+def _refused() -> FailedPrecondition:
+    # Not retryable: the same entry would be refused again.
+    return FailedPrecondition(
+        "the disclosure ledger refused this answer's entry; nothing was disclosed",
+        reason="LEDGER_ENTRY_REFUSED",
+    )
+
+
+Waiting = list[tuple[DisclosureEntry, asyncio.Future[None]]]
+
+
+def _fail(waiting: Waiting, error: Exception) -> None:
     for _, future in waiting:
         if not future.done():
             future.set_exception(error)
+
+
+def _done(waiting: Waiting) -> None:
+    for _, future in waiting:
+        if not future.done():
+            future.set_result(None)
 
 
 class SqlDisclosureLedger:
@@ -82,18 +108,32 @@ class SqlDisclosureLedger:
         self._engine = engine
         self._commit_interval = commit_interval
         self._max_batch = max_batch
-        self._pending: list[tuple[DisclosureEntry, asyncio.Future[None]]] = []
+        self._pending: Waiting = []
         self._wake = asyncio.Event()
         self._full = asyncio.Event()
         self._last_commit_start = float("-inf")
         self._last_batch_size = 0
+        self._writing = 0
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
         self.batches_written = 0
+        # Batches the database refused whose entries were then written one by one.
+        self.batches_split = 0
         self._appender = ledger_appender(engine)
 
+    @property
+    def unwritten(self) -> int:
+        """Entries handed to the ledger whose callers are still waiting for their commit."""
+        return len(self._pending) + self._writing
+
     async def record(self, entry: DisclosureEntry) -> None:
-        """Returns once the entry is committed; raises if it could not be."""
+        """Returns once the entry is committed; raises if it could not be.
+
+        DisclosureEntryInvalid at once for an entry the ledger would not store;
+        LEDGER_ENTRY_REFUSED if the database refused it all the same; LEDGER_UNAVAILABLE
+        if the database could not be written (retryable: nothing was disclosed).
+        """
+        check_entry(entry)
         if self._closing:
             raise Unavailable("the service is shutting down", reason="LEDGER_CLOSED")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -120,7 +160,7 @@ class SqlDisclosureLedger:
         await self._appender.close()
 
     async def _write_forever(self) -> None:
-        batch: list[tuple[DisclosureEntry, asyncio.Future[None]]] = []
+        batch: Waiting = []
         try:
             while True:
                 await self._wake.wait()
@@ -134,7 +174,9 @@ class SqlDisclosureLedger:
                 self._last_batch_size = len(batch)
                 self._last_commit_start = asyncio.get_running_loop().time()
                 if batch:
+                    self._writing = len(batch)
                     await self._write(batch)
+                    self._writing = 0
                 batch = []
                 if self._closing and not self._pending:
                     return
@@ -144,19 +186,43 @@ class SqlDisclosureLedger:
             self._pending = []
             raise
 
-    async def _write(self, batch: list[tuple[DisclosureEntry, asyncio.Future[None]]]) -> None:
+    async def _write(self, batch: Waiting) -> None:
         try:
             await self._appender.append([entry for entry, _ in batch])
+        except EntriesRefused as refusal:
+            log.error("ledger_batch_refused", entries=len(batch), error_type=str(refusal))
+            if len(batch) == 1:
+                _fail(batch, _refused())
+                return
+            self.batches_split += 1
+            await self._write_one_by_one(batch)
         except Exception as error:
-            log.error("ledger_write_failed", error_type=type(error).__name__)
-            failure = _unrecorded("the disclosure ledger could not record this answer")
-            failure.__cause__ = error
-            _fail(batch, failure)
+            self._fail_unrecorded(batch, error)
         else:
             self.batches_written += 1
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(None)
+            _done(batch)
+
+    async def _write_one_by_one(self, batch: Waiting) -> None:
+        for index, (entry, future) in enumerate(batch):
+            if future.done():  # its caller gave up meanwhile: nothing of it was disclosed
+                continue
+            try:
+                await self._appender.append([entry])
+            except EntriesRefused:
+                _fail([(entry, future)], _refused())
+            except Exception as error:
+                self._fail_unrecorded(batch[index:], error)
+                return
+            else:
+                self.batches_written += 1
+                _done([(entry, future)])
+
+    @staticmethod
+    def _fail_unrecorded(batch: Waiting, error: Exception) -> None:
+        log.error("ledger_write_failed", error_type=type(error).__name__)
+        failure = _unrecorded("the disclosure ledger could not record this answer")
+        failure.__cause__ = error
+        _fail(batch, failure)
 
     async def _gather(self) -> None:
         """Under load, let entries gather until the interval since the last commit is up."""

@@ -10,6 +10,16 @@ SQLite connection, or one pooled asyncpg connection used directly.
 The INSERT is compiled from the table by SQLAlchemy for the dialect, and each value is
 bound with the column type's own processor, so rows are stored exactly as Core would
 store them and read back through Core unchanged.
+
+Each batch numbers its entries on from the last one, under the append lock, rather than
+drawing numbers from a database sequence: PostgreSQL never gives back numbers drawn by a
+transaction that rolled back, and a refused batch would leave a gap that looks like a
+deleted entry.
+
+A batch the database refuses for what its entries hold (a constraint, a value it cannot
+store or encode) raises EntriesRefused: the same entries would fail again, while other
+entries need not. Anything else (the connection, the disk, a missing table) is the
+database's own failure and is raised as it is.
 """
 
 from __future__ import annotations
@@ -29,8 +39,10 @@ from service.domain.disclosure import GENESIS, DisclosureEntry, chain_hash
 
 # Writers on several replicas take turns appending, so the chain stays one chain.
 PG_LEDGER_LOCK = 0x4C454447  # "LEDG"
+_PG_SEQUENCE = "pg_get_serial_sequence('disclosure_ledger', 'sequence')"
 
 _APPENDED = (
+    "sequence",
     "subject_uscc",
     "recipient_id",
     "recipient_name",
@@ -43,6 +55,27 @@ _APPENDED = (
     "previous_hash",
     "entry_hash",
 )
+
+
+# Raised while turning entries into rows: by construction about the entries' content.
+_ROW_ERRORS = (ValueError, TypeError, AttributeError)
+# sqlite3 raises IntegrityError for constraints, DataError for values it cannot hold, and
+# UnicodeEncodeError (a ValueError) for text it cannot encode.
+_SQLITE_REFUSALS = (sqlite3.IntegrityError, sqlite3.DataError, *_ROW_ERRORS)
+# SQLSTATE classes 22 (data exception: too long, bad encoding, NUL in text, a value of the
+# wrong type, which asyncpg reports as 22000) and 23 (integrity constraint violation).
+_POSTGRES_REFUSED_CLASSES = ("22", "23")
+
+
+class EntriesRefused(Exception):
+    """The database refused a batch for what its entries hold, not for its own state."""
+
+
+def _refused_by_postgres(error: BaseException) -> bool:
+    sqlstate = getattr(error, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate.startswith(_POSTGRES_REFUSED_CLASSES)
+    return isinstance(error, _ROW_ERRORS)
 
 
 class LedgerAppender(Protocol):
@@ -79,23 +112,28 @@ class _Statements:
         )
         # Entries of one kind of read share their field list: bind each list once.
         self._bound_fields: dict[tuple[str, ...], Any] = {}
-        self.last_hash = str(
-            select(disclosure_ledger.c.entry_hash)
+        self.last_entry = str(
+            select(disclosure_ledger.c.sequence, disclosure_ledger.c.entry_hash)
             .order_by(disclosure_ledger.c.sequence.desc())
             .limit(1)
             .compile(dialect=dialect, compile_kwargs={"literal_binds": True})
         )
 
-    def rows(self, previous: bytes, entries: Sequence[DisclosureEntry]) -> list[tuple[Any, ...]]:
-        """Driver-ready rows, each entry chained to the one before it."""
+    def rows(
+        self, last: Sequence[Any] | None, entries: Sequence[DisclosureEntry]
+    ) -> list[tuple[Any, ...]]:
+        """Driver-ready rows, numbered and chained on from the last entry (None: the first)."""
+        sequence, previous = (0, GENESIS) if last is None else (int(last[0]), bytes(last[1]))
         rows = []
         bound_fields = self._bound_fields
         for entry in entries:
+            sequence += 1
             entry_hash = chain_hash(previous, entry)
             fields = bound_fields.get(entry.fields)
             if fields is None:
                 fields = bound_fields[entry.fields] = self._fields(list(entry.fields))
             row = [
+                sequence,
                 entry.subject_uscc,
                 entry.recipient_id,
                 entry.recipient_name,
@@ -165,19 +203,18 @@ class SqliteLedgerAppender:
         connection = self._connect()
         connection.execute("BEGIN IMMEDIATE")
         try:
-            last = connection.execute(self._statements.last_hash).fetchone()
-            previous = GENESIS if last is None else bytes(last[0])
-            connection.executemany(
-                self._statements.insert, self._statements.rows(previous, entries)
-            )
+            last = connection.execute(self._statements.last_entry).fetchone()
+            connection.executemany(self._statements.insert, self._statements.rows(last, entries))
             connection.execute("COMMIT")
-        except BaseException:
+        except BaseException as error:
             try:
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
             except sqlite3.Error:
                 # Left inside a transaction, the connection would fail every later BEGIN.
                 self._disconnect()
+            if isinstance(error, _SQLITE_REFUSALS):
+                raise EntriesRefused(type(error).__name__) from error
             raise
 
 
@@ -192,18 +229,21 @@ class PostgresLedgerAppender:
         async with self._engine.connect() as pooled:
             driver: Any = (await pooled.get_raw_connection()).driver_connection
             # BEGIN and the lock in one simple-protocol message: one round trip, not two.
-            # The last hash is read by a statement of its own, after the lock is held, so
+            # The last entry is read by a statement of its own, after the lock is held, so
             # its snapshot includes every batch committed before ours.
             try:
                 await driver.execute(f"BEGIN; SELECT pg_advisory_xact_lock({PG_LEDGER_LOCK})")
-                last = await driver.fetchval(self._statements.last_hash)
-                previous = GENESIS if last is None else bytes(last)
-                await driver.executemany(
-                    self._statements.insert, self._statements.rows(previous, entries)
-                )
-                await driver.execute("COMMIT")
-            except BaseException:
+                last = await driver.fetchrow(self._statements.last_entry)
+                rows = self._statements.rows(last, entries)
+                await driver.executemany(self._statements.insert, rows)
+                # The table's own sequence is kept level with the numbers given here, so a
+                # row inserted without one (an older replica during an upgrade, a hand-made
+                # row) goes on from the last entry; sent with the COMMIT: no round trip more.
+                await driver.execute(f"SELECT setval({_PG_SEQUENCE}, {int(rows[-1][0])}); COMMIT")
+            except BaseException as error:
                 await _abandon(pooled, driver)
+                if _refused_by_postgres(error):
+                    raise EntriesRefused(type(error).__name__) from error
                 raise
 
     async def close(self) -> None:
@@ -212,9 +252,12 @@ class PostgresLedgerAppender:
 
 async def _abandon(pooled: AsyncConnection, driver: Any) -> None:
     """Roll back a failed batch; a connection that cannot is closed, never pooled again
-    mid-transaction (SQLAlchemy's reset on return knows nothing of this transaction)."""
+    mid-transaction (SQLAlchemy's reset on return knows nothing of this transaction), and
+    one the server dropped is never pooled again at all (the next batch would fail on it)."""
     try:
-        if not driver.is_closed() and driver.is_in_transaction():
+        if driver.is_closed():
+            await pooled.invalidate()
+        elif driver.is_in_transaction():
             await driver.execute("ROLLBACK")
     except BaseException:
         await pooled.invalidate()

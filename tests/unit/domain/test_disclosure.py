@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,8 +15,11 @@ from service.domain.disclosure import (
     GENESIS,
     ChainedEntry,
     DisclosureEntry,
+    DisclosureEntryInvalid,
     chain_hash,
     check_chain,
+    check_entry,
+    entry_problems,
 )
 
 ENTRY = DisclosureEntry(
@@ -94,3 +99,48 @@ def test_a_changed_entry_is_named_and_so_is_a_removed_one() -> None:
     removed = intact[:2] + intact[3:]
     assert check_chain(removed).first_broken == 4
     assert "follow" in check_chain(removed).problem
+
+
+def test_the_entries_the_service_writes_pass_the_ledgers_checks() -> None:
+    assert entry_problems(ENTRY) == []
+    for tier in ("anonymous", "logged_in", "merchant", "platform", "ops"):
+        for fields in (("public.identity",), ("verification.outcome", "public.status")):
+            assert entry_problems(dataclasses.replace(ENTRY, tier=tier, fields=fields)) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("subject_uscc", "91330106MA27XXXXX", "FORMAT_INVALID"),
+        ("subject_uscc", "91330106MA27XXXXXI", "FORMAT_INVALID"),
+        ("recipient_id", "", "REQUIRED"),
+        ("recipient_id", "x" * 37, "FORMAT_INVALID"),
+        ("recipient_name", " ", "REQUIRED"),
+        ("recipient_name", "平" * 201, "TOO_LONG"),
+        ("recipient_name", "平台\x00", "CHARACTER_NOT_ALLOWED"),
+        ("recipient_name", "平台\ud800", "CHARACTER_NOT_ALLOWED"),
+        ("recipient_name", "平台\u202e", "CHARACTER_NOT_ALLOWED"),
+        ("recipient_name", None, "NOT_TEXT"),
+        ("recipient_kind", "merchant", "KIND_UNKNOWN"),
+        ("tier", "everyone", "TIER_UNKNOWN"),
+        ("purpose", "", "REQUIRED"),
+        ("purpose", "Marketing", "FORMAT_INVALID"),
+        ("scenario", "s" * 65, "FORMAT_INVALID"),
+        ("scenario", "page\x00", "FORMAT_INVALID"),
+        ("scenario", 7, "NOT_TEXT"),
+        ("fields", (), "REQUIRED"),
+        ("fields", ["public.identity"], "NOT_TEXT"),
+        ("fields", ("public.identity", "contact_details"), "FIELD_UNKNOWN"),
+        ("fields", ("public.identity", "public.identity"), "FIELD_REPEATED"),
+        ("disclose_time", dt.datetime(2026, 11, 23), "TIME_NAIVE"),
+        ("disclose_time", None, "REQUIRED"),
+    ],
+)
+def test_each_field_the_ledger_stores_is_checked(field: str, value: Any, reason: str) -> None:
+    bad = dataclasses.replace(ENTRY, **{field: value})
+    with pytest.raises(DisclosureEntryInvalid) as refused:
+        check_entry(bad)
+    assert [(v.field, v.reason) for v in refused.value.violations] == [(field, reason)]
+    # The value itself is never quoted back: it may be anything.
+    if isinstance(value, str) and value.strip():
+        assert all(value not in v.description for v in refused.value.violations)
