@@ -110,12 +110,12 @@ async def bootstrap(
     registry_engine = engine
     if settings.effective_registry_url != settings.database_url:
         registry_engine = create_engine(settings.effective_registry_url)
-    if run_migrations:
-        await migrate(engine)
-        if registry_engine is not engine:
-            await _migrate_registry(registry_engine)
     keys = settings.pii_keys
     vault = AesGcmVault(keys.encryption_keys, keys.active_key_id, keys.digest_key)
+    if run_migrations:
+        await migrate(engine, vault)
+        if registry_engine is not engine:
+            await _migrate_registry(registry_engine, vault)
     registry = SqlRegistrySnapshot(registry_engine, archive_engine=engine)
     ledger = SqlDisclosureLedger(engine, commit_interval=settings.ledger_commit_interval_seconds)
     level_store = SqlLevelStore(engine)
@@ -166,11 +166,11 @@ async def bootstrap(
     )
 
 
-async def _migrate_registry(registry_engine: AsyncEngine) -> None:
+async def _migrate_registry(registry_engine: AsyncEngine, vault: AesGcmVault) -> None:
     # A registry that cannot be reached at start-up is an outage, not a reason to refuse to
     # serve: verifications answer PENDING until it is back.
     try:
-        await migrate(registry_engine)
+        await migrate(registry_engine, vault)
     except Exception as error:  # drivers raise their own types on connect (asyncpg does)
         log.warning("registry_unavailable_at_startup", error_type=type(error).__name__)
 

@@ -11,7 +11,7 @@ from service.domain.identifiers.uscc import Uscc, parse_uscc
 from service.domain.licence import DateParts, LicenceTerm
 from service.domain.personal_data_screen import screen_free_text
 from service.domain.text import TextKind, check_text
-from service.domain.verification import Authorisation, AuthorisationScope
+from service.domain.verification import AuthorisationScope
 
 # A grant time a little ahead of our clock is the platform's clock skew, not the future.
 _CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -44,6 +44,19 @@ class AuthorisationDraft:
     # Scope names; anything not an AuthorisationScope value is reported as unknown.
     scopes: tuple[str, ...]
     evidence_reference: str
+
+
+@dataclass(frozen=True)
+class ValidAuthorisation:
+    """A validated authorisation. Holds who granted it in plaintext: use and seal."""
+
+    granted_by: str
+    grant_time: dt.datetime
+    scopes: frozenset[AuthorisationScope]
+    evidence_reference: str | None
+
+    def __repr__(self) -> str:  # never print who granted it
+        return f"ValidAuthorisation(scopes={sorted(self.scopes)!r})"
 
 
 @dataclass(frozen=True)
@@ -152,7 +165,7 @@ def validate_licence(draft: LicenceDraft, today: dt.date, c: _Collector) -> Vali
 
 def validate_authorisation(
     draft: AuthorisationDraft | None, now: dt.datetime, c: _Collector
-) -> Authorisation | None:
+) -> ValidAuthorisation | None:
     if draft is None:
         c.add(
             "authorization",
@@ -190,13 +203,13 @@ def validate_authorisation(
         )
     if len(c.violations) > before or granted_by is None or draft.grant_time is None:
         return None
-    return Authorisation(granted_by, draft.grant_time, frozenset(scopes), evidence)
+    return ValidAuthorisation(granted_by, draft.grant_time, frozenset(scopes), evidence)
 
 
 @dataclass(frozen=True)
 class ValidVerificationRequest:
     licence: ValidLicence
-    authorisation: Authorisation
+    authorisation: ValidAuthorisation
 
 
 def validate_verification_request(

@@ -1,4 +1,8 @@
-"""The legal representative's name and ID number: encrypted at rest, masked out, never logged."""
+"""Names and ID numbers of people: encrypted at rest, masked out, never logged.
+
+That is the legal representative's name and ID number, and who granted the authorisation
+(the legal representative or the signer, by name or account).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,23 @@ from pathlib import Path
 
 import pytest
 from google.protobuf import text_format
+from integrity.v1 import verification_pb2
 from sqlalchemy import select
 
 from clients import AsyncIntegrityClient, IntegrityCallError
 from service.adapters.storage.tables import registry_records, verifications
+from service.adapters.storage.verification_rows import granted_by_from_row
 from service.bootstrap import Application
 from service.domain.sealed import PiiKind, SealedValue
 from tests.builders import import_rows, new_id_number, registry_row, verification_for
 
 REP_NAME = "欧阳明月"
+GRANTOR = "诸葛孔明"
+
+
+def granted_by(submission: verification_pb2.Verification) -> verification_pb2.Verification:
+    submission.authorization.granted_by = GRANTOR
+    return submission
 
 
 async def test_responses_and_logs_never_show_the_plaintext(
@@ -32,12 +44,15 @@ async def test_responses_and_logs_never_show_the_plaintext(
             registry_row(legal_representative={"name": REP_NAME, "id_number": id_number})
         ),  # pending
     ):
-        result = await client.create_verification(submission)
+        result = await client.create_verification(granted_by(submission))
+        assert result.authorization.granted_by == "诸***"
+        fetched = await client.get_verification(result.name)
+        shown.append(text_format.MessageToString(fetched, as_utf8=True))
         shown.append(text_format.MessageToString(result, as_utf8=True))
         shown.append(result.SerializeToString().decode("utf-8", "replace"))
         listed = await client.list_verifications(result.licence.uscc)
         shown.append(text_format.MessageToString(listed, as_utf8=True))
-    bad = verification_for(row)
+    bad = granted_by(verification_for(row))
     bad.licence.enterprise_name = "<bad>"
     with pytest.raises(IntegrityCallError) as caught:
         await client.create_verification(bad)
@@ -46,6 +61,7 @@ async def test_responses_and_logs_never_show_the_plaintext(
     everything = "\n".join(shown)
     assert id_number not in everything
     assert REP_NAME not in everything
+    assert GRANTOR not in everything
     assert f"{id_number[0]}****************{id_number[-1]}" in everything  # the masked form
     assert "欧***" in everything
 
@@ -53,6 +69,7 @@ async def test_responses_and_logs_never_show_the_plaintext(
     assert '"event": "rpc"' in logs  # the access log was written
     assert id_number not in logs
     assert REP_NAME not in logs
+    assert GRANTOR not in logs
 
 
 async def test_stored_rows_hold_ciphertext_only(
@@ -61,15 +78,15 @@ async def test_stored_rows_hold_ciphertext_only(
     id_number = new_id_number()
     row = registry_row(legal_representative={"name": REP_NAME, "id_number": id_number})
     await import_rows(app, [row])
-    await client.create_verification(verification_for(row))
+    await client.create_verification(granted_by(verification_for(row)))
     async with app.engine.connect() as connection:
         for table in (registry_records, verifications):
             for stored in (await connection.execute(select(table))).mappings():
                 dump = repr(dict(stored))
-                assert id_number not in dump and REP_NAME not in dump
-                assert id_number.encode() not in b"".join(
-                    v for v in stored.values() if isinstance(v, bytes)
-                )
+                assert id_number not in dump and REP_NAME not in dump and GRANTOR not in dump
+                stored_bytes = b"".join(v for v in stored.values() if isinstance(v, bytes))
+                assert id_number.encode() not in stored_bytes
+                assert GRANTOR.encode() not in stored_bytes
                 sealed = SealedValue(
                     PiiKind.ID_NUMBER,
                     stored["legal_rep_id_ct"],
@@ -77,9 +94,13 @@ async def test_stored_rows_hold_ciphertext_only(
                     stored["legal_rep_id_masked"],
                 )
                 assert app.vault.open(sealed) == id_number
+        [stored] = (await connection.execute(select(verifications))).mappings()
+        assert app.vault.open(granted_by_from_row(stored)) == GRANTOR
+        assert stored["auth_granted_by_masked"] == "诸***"
     if app.engine.dialect.name == "sqlite":
         # The database file and its write-ahead log, whatever has been checkpointed.
         database_file = Path(app.engine.url.database or "")
         raw = b"".join(p.read_bytes() for p in database_file.parent.glob(database_file.name + "*"))
         assert id_number.encode() not in raw
         assert REP_NAME.encode() not in raw
+        assert GRANTOR.encode() not in raw
