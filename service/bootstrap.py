@@ -32,6 +32,7 @@ from service.adapters.pii_vault import AesGcmVault
 from service.adapters.registry_snapshot import SqlRegistrySnapshot
 from service.adapters.standings import ChangeFollower, SqlStandingSource
 from service.adapters.storage.archive_store import SqlArchiveStore
+from service.adapters.storage.authorisations import SqlAuthorisationRecords
 from service.adapters.storage.callers import SqlCallerStore
 from service.adapters.storage.engine import create_engine
 from service.adapters.storage.facts import SqlFactWriter
@@ -147,7 +148,12 @@ async def bootstrap(
         credentials=credentials,
         ledger=ledger,
         archive=ArchiveReader(
-            SqlArchiveStore(engine, registry_engine), ledger, load_purposes(settings), clock, levels
+            SqlArchiveStore(engine, registry_engine),
+            ledger,
+            load_purposes(settings),
+            clock,
+            levels,
+            SqlAuthorisationRecords(engine),
         ),
         disclosures=DisclosureQueries(ledger),
         ingestion=PlatformIngestion(

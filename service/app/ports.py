@@ -10,7 +10,7 @@ from typing import Protocol, Self
 
 from service.domain.registry import RegistryRecord
 from service.domain.sealed import PiiKind, SealedValue
-from service.domain.verification import Verification
+from service.domain.verification import AuthorisationScope, Verification
 
 OnChange = Callable[[Sequence[str]], Awaitable[object]]
 """Told which enterprises' archives changed, so their levels are worked out again."""
@@ -30,6 +30,13 @@ class DuplicateRequest(Exception):
 
 class Clock(Protocol):
     def now(self) -> dt.datetime: ...
+
+
+class AuthorisationRecords(Protocol):
+    async def archive_scopes(self, uscc: str, as_of: dt.datetime) -> frozenset[AuthorisationScope]:
+        """The scopes granted with the enterprise's latest VERIFIED verification made by
+        as_of; empty when there is none (see service/domain/consent.py)."""
+        ...
 
 
 class PiiVault(Protocol):

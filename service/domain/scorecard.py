@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.domain.archive import EnterpriseArchive
+from service.domain.consent import level_scope_missing_description
 from service.domain.errors import FieldViolation, InvalidArgument
 from service.domain.judicial import JudicialEntryKind
 from service.domain.licence import RegistrationStatus
@@ -80,6 +81,9 @@ class VerificationSummary:
     verification_id: str
     verified: bool
     time: dt.datetime
+    # Whether its authorisation covers the integrity level (see consent.py): without it
+    # the verification is not used here.
+    integrity_level_authorised: bool = True
 
 
 @dataclass(frozen=True)
@@ -261,6 +265,12 @@ def _identity(
         )
     age = (on - verification.time).days
     record = (f"verification:{verification.verification_id}",)
+    if not verification.integrity_level_authorised:
+        return _Scored(
+            "IDENTITY_VERIFICATION", 0, top, level_scope_missing_description(), record,
+            "verify again with the legal representative's authorisation covering the "
+            "integrity level",
+        )  # fmt: skip
     if age <= int(f["fresh_days"]):
         return _Scored(
             "IDENTITY_VERIFICATION", top, top, f"identity verified {age} days ago", record
