@@ -15,11 +15,14 @@ from integrity.v1 import verification_pb2
 from sqlalchemy import select
 
 from clients import AsyncIntegrityClient, IntegrityCallError
-from service.adapters.storage.tables import registry_records, verifications
+from service.adapters.registry_snapshot import record_from_row
+from service.adapters.storage.tables import archive_facts, registry_records, verifications
 from service.adapters.storage.verification_rows import granted_by_from_row
 from service.bootstrap import Application
+from service.domain.callers import CallerKind
 from service.domain.sealed import PiiKind, SealedValue
 from tests.builders import import_rows, new_id_number, registry_row, verification_for
+from tests.conftest import RunningServer
 
 REP_NAME = "欧阳明月"
 GRANTOR = "诸葛孔明"
@@ -104,3 +107,51 @@ async def test_stored_rows_hold_ciphertext_only(
         assert id_number.encode() not in raw
         assert REP_NAME.encode() not in raw
         assert GRANTOR.encode() not in raw
+
+
+HOLDER = "慕容复"
+HOLDING_COMPANY = "杭州燕子坞投资有限公司"
+
+
+async def test_natural_person_shareholders_are_sealed_and_shown_masked(
+    app: Application, server: RunningServer, log_stream: io.StringIO
+) -> None:
+    row = registry_row(
+        shareholders=[
+            {"name": HOLDER, "kind": "natural_person", "subscribed_capital": "3000000.00",
+             "ratio": "0.6"},
+            {"name": HOLDING_COMPANY, "kind": "enterprise", "subscribed_capital": "2000000.00",
+             "ratio": "0.4"},
+        ]
+    )  # fmt: skip
+    await import_rows(app, [row])
+    uscc = str(row["uscc"])
+    shown = []
+    for kind, behalf in ((CallerKind.GATEWAY, "anonymous:203.0.113.9"), (CallerKind.OPS, "")):
+        _caller, token = await app.credentials.create_caller(kind, f"{kind.value} reader")
+        async with AsyncIntegrityClient(server.target, token=token, on_behalf_of=behalf) as c:
+            archive = await c.get_archive(uscc)
+        holders = {(s.name, s.kind) for s in archive.public_information.shareholders}
+        assert holders == {("慕**", "natural_person"), (HOLDING_COMPANY, "enterprise")}
+        shown.append(text_format.MessageToString(archive, as_utf8=True))
+    assert HOLDER not in "\n".join(shown)
+    assert HOLDER not in log_stream.getvalue()
+
+    async with app.engine.connect() as connection:
+        [record] = (
+            await connection.execute(
+                select(registry_records).where(registry_records.c.uscc == uscc)
+            )
+        ).mappings()
+        facts = (
+            await connection.execute(select(archive_facts).where(archive_facts.c.uscc == uscc))
+        ).mappings()
+        dumps = [repr(dict(record)), *(repr(dict(fact)) for fact in facts)]
+    assert all(HOLDER not in dump for dump in dumps)
+    assert HOLDING_COMPANY in dumps[0]  # an enterprise's name is no personal data
+    [person] = [s for s in record_from_row(record).shareholders if s.is_person]
+    assert person.sealed_name is not None and app.vault.open(person.sealed_name) == HOLDER
+    if app.engine.dialect.name == "sqlite":
+        database_file = Path(app.engine.url.database or "")
+        raw = b"".join(p.read_bytes() for p in database_file.parent.glob(database_file.name + "*"))
+        assert HOLDER.encode() not in raw

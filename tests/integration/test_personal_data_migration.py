@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import AsyncIterator
+from importlib import resources
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, MetaData, Table, Text, select
+from sqlalchemy import Column, MetaData, Table, Text, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clients import AsyncIntegrityClient
 from service.adapters.pii_vault import AesGcmVault
+from service.adapters.registry_snapshot import record_from_row
 from service.adapters.storage.engine import create_engine
 from service.adapters.storage.migrate import migrate
-from service.adapters.storage.tables import verifications
+from service.adapters.storage.tables import archive_facts, registry_records, verifications
 from service.adapters.storage.verification_rows import granted_by_from_row, verification_to_row
 from service.app.resource_names import verification_name
-from service.bootstrap import bootstrap, build_server
+from service.bootstrap import DEFAULT_SCORECARD, bootstrap, build_server
 from service.domain.callers import CallerKind
 from service.domain.sealed import PiiKind, SealedLegalRepresentative
 from service.domain.verification import (
@@ -29,10 +33,11 @@ from service.domain.verification import (
     Verification,
 )
 from service.settings import PiiKeys, Settings
-from tests.builders import new_id_number, new_uscc
+from tests.builders import import_rows, new_id_number, new_uscc, registry_row
 from tests.conftest import PG_ADMIN_DSN, _admin
 
 GRANTOR = "诸葛孔明"
+HOLDER = "慕容复"
 CREATED = dt.datetime(2026, 11, 1, 2, 0, tzinfo=dt.UTC)
 _NEW_COLUMNS = {"auth_granted_by_ct", "auth_granted_by_masked"}
 # The verifications table as revision 0004 left it: who granted in clear text.
@@ -56,6 +61,27 @@ async def empty_database_url(database_url: str) -> AsyncIterator[str]:
         yield f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
     finally:
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+USCC = new_uscc()
+HOLDING = {"name": HOLDER, "kind": "natural_person", "subscribed_capital": "1", "ratio": "1"}
+
+
+async def store_shareholders_in_clear(connection: AsyncConnection) -> None:
+    """What revision 0004's importer wrote: natural persons' names as registered."""
+    legacy = [{"name": HOLDER, "kind": "natural_person", "subscribed_capital": "1", "ratio": "1"}]
+    await connection.execute(update(registry_records).values(shareholders=legacy))
+    for fact_id, payload in (
+        await connection.execute(
+            select(archive_facts.c.id, archive_facts.c.payload).where(
+                archive_facts.c.kind == "registry"
+            )
+        )
+    ).all():
+        clear = payload | {"shareholders": [[HOLDER, "natural_person", "1", "1"]]}
+        await connection.execute(
+            update(archive_facts).where(archive_facts.c.id == fact_id).values(payload=clear)
+        )
 
 
 def vault_of(keys: PiiKeys) -> AesGcmVault:
@@ -106,11 +132,15 @@ async def test_a_row_stored_before_the_upgrade_is_encrypted_and_still_readable(
             caller, token = await app.credentials.create_caller(
                 CallerKind.PLATFORM, "old platform", platform="old-platform"
             )
+            packaged = resources.files("service.config.scorecards") / DEFAULT_SCORECARD
+            await app.levels.load_scorecard(json.loads(packaged.read_text("utf-8")), shadow=False)
+            await import_rows(app, [registry_row(uscc=USCC, shareholders=[HOLDING])])
         finally:
             await app.close()
         row = legacy_row(vault, caller.id)
         async with engine.begin() as connection:
             await connection.execute(legacy_verifications.insert().values(**row))
+            await store_shareholders_in_clear(connection)
 
         # Without the keys the migration refuses, and leaves the row as it was.
         with pytest.raises(RuntimeError, match="PII keys"):
@@ -123,6 +153,13 @@ async def test_a_row_stored_before_the_upgrade_is_encrypted_and_still_readable(
         async with engine.connect() as connection:
             [stored] = (await connection.execute(select(verifications))).mappings()
             columns = (await connection.exec_driver_sql("SELECT * FROM verifications")).keys()
+            [record] = (await connection.execute(select(registry_records))).mappings()
+            facts = (await connection.execute(select(archive_facts.c.payload))).scalars().all()
+        [holder] = record_from_row(record).shareholders
+        assert holder.name == "慕**" and holder.sealed_name is not None
+        assert vault.open(holder.sealed_name) == HOLDER
+        assert [f["shareholders"][0][0] for f in facts] == ["慕**"]
+        assert HOLDER not in repr(dict(record)) + repr(facts)
         assert "auth_granted_by" not in columns
         assert GRANTOR not in repr(dict(stored))
         assert GRANTOR.encode() not in stored["auth_granted_by_ct"]
@@ -132,6 +169,7 @@ async def test_a_row_stored_before_the_upgrade_is_encrypted_and_still_readable(
             database = Path(engine.url.database or "")
             raw = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
             assert GRANTOR.encode() not in raw
+            assert HOLDER.encode() not in raw
     finally:
         await engine.dispose()
 
@@ -145,6 +183,10 @@ async def test_a_row_stored_before_the_upgrade_is_encrypted_and_still_readable(
             fetched = await client.get_verification(verification_name(row["uscc"], row["id"]))
         assert fetched.authorization.granted_by == "诸***"
         assert fetched.licence.enterprise_name == "杭州云启网络科技有限公司"
+        _ops, ops_token = await app.credentials.create_caller(CallerKind.OPS, "ops")
+        async with AsyncIntegrityClient(f"127.0.0.1:{port}", token=ops_token) as ops:
+            archive = await ops.get_archive(USCC)
+        assert [s.name for s in archive.public_information.shareholders] == ["慕**"]
     finally:
         await grpc_server.stop(None)
         await app.close()

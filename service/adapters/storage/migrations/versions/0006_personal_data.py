@@ -1,24 +1,35 @@
-"""Who granted an authorisation is personal data: encrypt it.
+"""Names of people that were kept in clear text: encrypt them.
 
 Revision ID: 0006
 Revises: 0004
 
-Existing rows are encrypted here, in the same transaction that drops the clear-text
-column, so no database is ever left with some rows in clear text: the migration runner
-hands over the PII vault (config attribute "pii_vault"), and a database that holds
-verifications refuses to migrate without it. Downgrading decrypts the same way.
+Who granted an authorisation (verifications.auth_granted_by) becomes ciphertext and masked
+form. Natural-person shareholders in registry records get their name sealed (ciphertext in
+base64, since the shareholders are JSON) and masked; in archive facts, which never need the
+full name, masked only, in every version.
+
+Existing rows are encrypted here, in the same transaction that changes the schema, so no
+database is ever left half in clear text: the migration runner hands over the PII vault
+(config attribute "pii_vault"), and a database holding verifications or registry records
+refuses to migrate without it. Downgrading decrypts what was sealed; archive facts keep
+the masked names.
 
 On PostgreSQL, earlier versions of the rows (dead tuples) keep the clear text on disk until
-the table is rewritten: run VACUUM FULL verifications after the upgrade.
+the tables are rewritten: run VACUUM FULL on verifications, registry_records and
+archive_facts after the upgrade.
 """
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 from alembic import context, op
+from sqlalchemy.dialects.postgresql import JSONB
 
+from service.domain.masking import mask_person_name
 from service.domain.sealed import PiiKind, SealedValue
 
 revision = "0006"
@@ -26,13 +37,24 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
 _BATCH = 500
+_PERSON = "natural_person"
 _verifications = sa.table(
     "verifications",
     sa.column("id", sa.String),
     sa.column("auth_granted_by", sa.Text),
     sa.column("auth_granted_by_ct", sa.LargeBinary),
     sa.column("auth_granted_by_masked", sa.Text),
+)
+_registry_records = sa.table(
+    "registry_records", sa.column("uscc", sa.String), sa.column("shareholders", Json)
+)
+_archive_facts = sa.table(
+    "archive_facts",
+    sa.column("id", sa.Integer),
+    sa.column("kind", sa.String),
+    sa.column("payload", Json),
 )
 
 
@@ -42,35 +64,56 @@ class _Vault(Protocol):
     def open(self, sealed: SealedValue) -> str: ...
 
 
-def _vault(connection: sa.Connection) -> _Vault | None:
+Row = Any
+Convert = Callable[[Row], dict[str, Any] | None]
+
+
+def _vault(connection: sa.Connection) -> _Vault:
     vault: _Vault | None = context.config.attributes.get("pii_vault")
-    if (
-        vault is None
-        and connection.execute(sa.select(sa.func.count()).select_from(_verifications)).scalar_one()
-    ):
-        raise RuntimeError(
-            "migration 0006 encrypts who granted each stored authorisation and needs the "
-            "PII keys: run it through the service (integrity-ops migrate with the keys file)"
-        )
-    return vault
+    if vault is not None:
+        return vault
+    for table in (_verifications, _registry_records):
+        if connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one():
+            raise RuntimeError(
+                "migration 0006 encrypts names of people already stored and needs the PII "
+                "keys: run it through the service (integrity-ops migrate with the keys file)"
+            )
+    return _NoVault()
 
 
-def _rewrite(connection: sa.Connection, convert: Any, source: str) -> None:
-    """Page through the rows by id, converting each one's value."""
-    last = ""
+class _NoVault:
+    """Stands in on an empty database, where nothing is ever sealed or opened."""
+
+    def seal(self, kind: PiiKind, plaintext: str) -> SealedValue:
+        raise AssertionError("nothing to seal in an empty database")
+
+    def open(self, sealed: SealedValue) -> str:
+        raise AssertionError("nothing to open in an empty database")
+
+
+def _rewrite(
+    connection: sa.Connection,
+    table: sa.TableClause,
+    columns: list[str],
+    convert: Convert,
+    where: sa.ColumnElement[bool] | None = None,
+) -> None:
+    """Page through the rows by key (the first column), updating those convert changes."""
+    key = table.c[columns[0]]
+    last: Any = None
     while True:
-        rows = connection.execute(
-            sa.select(_verifications.c.id, *(_verifications.c[name] for name in source.split()))
-            .where(_verifications.c.id > last)
-            .order_by(_verifications.c.id)
-            .limit(_BATCH)
-        ).all()
+        query = sa.select(*(table.c[name] for name in columns)).order_by(key).limit(_BATCH)
+        if where is not None:
+            query = query.where(where)
+        if last is not None:
+            query = query.where(key > last)
+        rows = connection.execute(query).all()
         if not rows:
             return
         for row in rows:
-            connection.execute(
-                _verifications.update().where(_verifications.c.id == row[0]).values(**convert(row))
-            )
+            values = convert(row)
+            if values is not None:
+                connection.execute(table.update().where(key == row[0]).values(**values))
         last = rows[-1][0]
 
 
@@ -80,13 +123,13 @@ def upgrade() -> None:
     if connection.dialect.name == "sqlite":
         # Zero what the rewrite frees, so the clear text does not linger in free pages.
         connection.exec_driver_sql("PRAGMA secure_delete=ON")
+
     with op.batch_alter_table("verifications") as batch:
         batch.add_column(sa.Column("auth_granted_by_ct", sa.LargeBinary))
         batch.add_column(sa.Column("auth_granted_by_masked", sa.Text))
         batch.alter_column("auth_granted_by", existing_type=sa.Text, nullable=True)
 
-    def seal(row: Any) -> dict[str, Any]:
-        assert vault is not None
+    def seal_granted_by(row: Row) -> dict[str, Any]:
         sealed = vault.seal(PiiKind.PERSON_NAME, row[1])
         # Cleared in the same update: PostgreSQL keeps a dropped column's values in the
         # live rows until they are rewritten.
@@ -96,26 +139,78 @@ def upgrade() -> None:
             "auth_granted_by": None,
         }
 
-    if vault is not None:
-        _rewrite(op.get_bind(), seal, "auth_granted_by")
+    _rewrite(connection, _verifications, ["id", "auth_granted_by"], seal_granted_by)
     with op.batch_alter_table("verifications") as batch:
         batch.alter_column("auth_granted_by_ct", existing_type=sa.LargeBinary, nullable=False)
         batch.alter_column("auth_granted_by_masked", existing_type=sa.Text, nullable=False)
         batch.drop_column("auth_granted_by")
 
+    def seal_shareholders(row: Row) -> dict[str, Any] | None:
+        changed = False
+        shareholders = []
+        for holder in row[1]:
+            if holder.get("kind") == _PERSON and "name_ct" not in holder:
+                sealed = vault.seal(PiiKind.PERSON_NAME, holder["name"])
+                ciphertext = base64.b64encode(sealed.ciphertext).decode()
+                holder = holder | {"name": sealed.masked, "name_ct": ciphertext}
+                changed = True
+            shareholders.append(holder)
+        return {"shareholders": shareholders} if changed else None
+
+    _rewrite(connection, _registry_records, ["uscc", "shareholders"], seal_shareholders)
+
+    def mask_fact_shareholders(row: Row) -> dict[str, Any] | None:
+        payload = row[1]
+        if not payload or not payload.get("shareholders"):
+            return None
+        shareholders = [
+            [mask_person_name(name) if kind == _PERSON else name, kind, *rest]
+            for name, kind, *rest in payload["shareholders"]
+        ]
+        if shareholders == payload["shareholders"]:
+            return None
+        return {"payload": payload | {"shareholders": shareholders}}
+
+    _rewrite(
+        connection,
+        _archive_facts,
+        ["id", "payload"],
+        mask_fact_shareholders,
+        _archive_facts.c.kind == "registry",
+    )
+
 
 def downgrade() -> None:
-    vault = _vault(op.get_bind())
+    connection = op.get_bind()
+    vault = _vault(connection)
+
+    def open_shareholders(row: Row) -> dict[str, Any] | None:
+        shareholders = []
+        for holder in row[1]:
+            if "name_ct" in holder:
+                sealed = SealedValue(
+                    PiiKind.PERSON_NAME, base64.b64decode(holder["name_ct"]), b"", holder["name"]
+                )
+                holder = {k: v for k, v in holder.items() if k != "name_ct"}
+                holder["name"] = vault.open(sealed)
+            shareholders.append(holder)
+        return {"shareholders": shareholders}
+
+    _rewrite(connection, _registry_records, ["uscc", "shareholders"], open_shareholders)
+
     with op.batch_alter_table("verifications") as batch:
         batch.add_column(sa.Column("auth_granted_by", sa.Text))
 
-    def unseal(row: Any) -> dict[str, Any]:
-        assert vault is not None
+    def open_granted_by(row: Row) -> dict[str, Any]:
         sealed = SealedValue(PiiKind.PERSON_NAME, row[1], b"", row[2])
         return {"auth_granted_by": vault.open(sealed)}
 
-    if vault is not None:
-        _rewrite(op.get_bind(), unseal, "auth_granted_by_ct auth_granted_by_masked")
+    _rewrite(
+        connection,
+        _verifications,
+        ["id", "auth_granted_by_ct", "auth_granted_by_masked"],
+        open_granted_by,
+    )
     with op.batch_alter_table("verifications") as batch:
         batch.alter_column("auth_granted_by", existing_type=sa.Text, nullable=False)
         batch.drop_column("auth_granted_by_masked")
