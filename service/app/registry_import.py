@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from service.app.ports import Clock, OnChange, PiiVault, no_change
 from service.domain.licence import china_today
+from service.domain.masking import mask_change
 from service.domain.registry import RegistryRecord, Shareholder
 from service.domain.registry_rows import RegistryRowDraft, RowRejected, parse_registry_row
 from service.domain.sealed import PiiKind, SealedLegalRepresentative
@@ -124,7 +125,7 @@ class RegistryImporter:
             address=draft.address,
             business_scope=draft.business_scope,
             shareholders=tuple(self._seal_shareholder(s) for s in draft.shareholders),
-            changes=draft.changes,
+            changes=tuple(mask_change(c) for c in draft.changes),
             snapshot_time=snapshot_time,
         )
 

@@ -113,7 +113,7 @@ HOLDER = "慕容复"
 HOLDING_COMPANY = "杭州燕子坞投资有限公司"
 
 
-async def test_natural_person_shareholders_are_sealed_and_shown_masked(
+async def test_people_among_shareholders_and_changes_are_shown_masked(
     app: Application, server: RunningServer, log_stream: io.StringIO
 ) -> None:
     row = registry_row(
@@ -122,7 +122,13 @@ async def test_natural_person_shareholders_are_sealed_and_shown_masked(
              "ratio": "0.6"},
             {"name": HOLDING_COMPANY, "kind": "enterprise", "subscribed_capital": "2000000.00",
              "ratio": "0.4"},
-        ]
+        ],
+        changes=[
+            {"date": "2020-01-01", "item": "法定代表人变更", "before": HOLDER, "after": REP_NAME},
+            {"date": "2021-01-01", "item": "投资人变更", "before": f"{HOLDER}(自然人股东)",
+             "after": f"{HOLDER}、{HOLDING_COMPANY}"},
+            {"date": "2022-01-01", "item": "经营范围变更", "before": "技术开发", "after": "技术服务"},
+        ],
     )  # fmt: skip
     await import_rows(app, [row])
     uscc = str(row["uscc"])
@@ -133,8 +139,14 @@ async def test_natural_person_shareholders_are_sealed_and_shown_masked(
             archive = await c.get_archive(uscc)
         holders = {(s.name, s.kind) for s in archive.public_information.shareholders}
         assert holders == {("慕**", "natural_person"), (HOLDING_COMPANY, "enterprise")}
+        changes = [(c.before, c.after) for c in archive.public_information.changes]
+        assert changes == [
+            ("慕**", "欧***"),
+            ("慕**(自然人股东)", f"慕**、{HOLDING_COMPANY}"),
+            ("技术开发", "技术服务"),
+        ]
         shown.append(text_format.MessageToString(archive, as_utf8=True))
-    assert HOLDER not in "\n".join(shown)
+    assert HOLDER not in "\n".join(shown) and REP_NAME not in "\n".join(shown)
     assert HOLDER not in log_stream.getvalue()
 
     async with app.engine.connect() as connection:
@@ -147,11 +159,11 @@ async def test_natural_person_shareholders_are_sealed_and_shown_masked(
             await connection.execute(select(archive_facts).where(archive_facts.c.uscc == uscc))
         ).mappings()
         dumps = [repr(dict(record)), *(repr(dict(fact)) for fact in facts)]
-    assert all(HOLDER not in dump for dump in dumps)
+    assert all(HOLDER not in dump and REP_NAME not in dump for dump in dumps)
     assert HOLDING_COMPANY in dumps[0]  # an enterprise's name is no personal data
     [person] = [s for s in record_from_row(record).shareholders if s.is_person]
     assert person.sealed_name is not None and app.vault.open(person.sealed_name) == HOLDER
     if app.engine.dialect.name == "sqlite":
         database_file = Path(app.engine.url.database or "")
         raw = b"".join(p.read_bytes() for p in database_file.parent.glob(database_file.name + "*"))
-        assert HOLDER.encode() not in raw
+        assert HOLDER.encode() not in raw and REP_NAME.encode() not in raw

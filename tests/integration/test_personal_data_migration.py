@@ -67,10 +67,13 @@ USCC = new_uscc()
 HOLDING = {"name": HOLDER, "kind": "natural_person", "subscribed_capital": "1", "ratio": "1"}
 
 
-async def store_shareholders_in_clear(connection: AsyncConnection) -> None:
+async def store_names_in_clear(connection: AsyncConnection) -> None:
     """What revision 0004's importer wrote: natural persons' names as registered."""
     legacy = [{"name": HOLDER, "kind": "natural_person", "subscribed_capital": "1", "ratio": "1"}]
-    await connection.execute(update(registry_records).values(shareholders=legacy))
+    changes = [
+        {"date": "2020-01-01", "item": "法定代表人变更", "before": HOLDER, "after": "王小明"}
+    ]
+    await connection.execute(update(registry_records).values(shareholders=legacy, changes=changes))
     for fact_id, payload in (
         await connection.execute(
             select(archive_facts.c.id, archive_facts.c.payload).where(
@@ -78,7 +81,10 @@ async def store_shareholders_in_clear(connection: AsyncConnection) -> None:
             )
         )
     ).all():
-        clear = payload | {"shareholders": [[HOLDER, "natural_person", "1", "1"]]}
+        clear = payload | {
+            "shareholders": [[HOLDER, "natural_person", "1", "1"]],
+            "changes": [["2020-01-01", "法定代表人变更", HOLDER, "王小明"]],
+        }
         await connection.execute(
             update(archive_facts).where(archive_facts.c.id == fact_id).values(payload=clear)
         )
@@ -140,7 +146,7 @@ async def test_a_row_stored_before_the_upgrade_is_encrypted_and_still_readable(
         row = legacy_row(vault, caller.id)
         async with engine.begin() as connection:
             await connection.execute(legacy_verifications.insert().values(**row))
-            await store_shareholders_in_clear(connection)
+            await store_names_in_clear(connection)
 
         # Without the keys the migration refuses, and leaves the row as it was.
         with pytest.raises(RuntimeError, match="PII keys"):
@@ -159,6 +165,8 @@ async def test_a_row_stored_before_the_upgrade_is_encrypted_and_still_readable(
         assert holder.name == "慕**" and holder.sealed_name is not None
         assert vault.open(holder.sealed_name) == HOLDER
         assert [f["shareholders"][0][0] for f in facts] == ["慕**"]
+        assert [f["changes"][0][2:] for f in facts] == [["慕**", "王**"]]
+        assert [(c["before"], c["after"]) for c in record["changes"]] == [("慕**", "王**")]
         assert HOLDER not in repr(dict(record)) + repr(facts)
         assert "auth_granted_by" not in columns
         assert GRANTOR not in repr(dict(stored))

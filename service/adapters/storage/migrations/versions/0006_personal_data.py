@@ -6,7 +6,8 @@ Revises: 0004
 Who granted an authorisation (verifications.auth_granted_by) becomes ciphertext and masked
 form. Natural-person shareholders in registry records get their name sealed (ciphertext in
 base64, since the shareholders are JSON) and masked; in archive facts, which never need the
-full name, masked only, in every version.
+full name, masked only, in every version. Registered changes that name people (legal
+representative, investors, directors...) keep their values with the names masked.
 
 Existing rows are encrypted here, in the same transaction that changes the schema, so no
 database is ever left half in clear text: the migration runner hands over the PII vault
@@ -29,7 +30,7 @@ import sqlalchemy as sa
 from alembic import context, op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from service.domain.masking import mask_person_name
+from service.domain.masking import change_names_people, mask_names_in, mask_person_name
 from service.domain.sealed import PiiKind, SealedValue
 
 revision = "0006"
@@ -48,7 +49,10 @@ _verifications = sa.table(
     sa.column("auth_granted_by_masked", sa.Text),
 )
 _registry_records = sa.table(
-    "registry_records", sa.column("uscc", sa.String), sa.column("shareholders", Json)
+    "registry_records",
+    sa.column("uscc", sa.String),
+    sa.column("shareholders", Json),
+    sa.column("changes", Json),
 )
 _archive_facts = sa.table(
     "archive_facts",
@@ -117,6 +121,13 @@ def _rewrite(
         last = rows[-1][0]
 
 
+def _masked(item: str, values: dict[str, str]) -> tuple[str, str]:
+    """A registered change's before and after, people's names masked where it names them."""
+    if not change_names_people(item):
+        return values["before"], values["after"]
+    return mask_names_in(values["before"]), mask_names_in(values["after"])
+
+
 def upgrade() -> None:
     connection = op.get_bind()
     vault = _vault(connection)
@@ -145,8 +156,12 @@ def upgrade() -> None:
         batch.alter_column("auth_granted_by_masked", existing_type=sa.Text, nullable=False)
         batch.drop_column("auth_granted_by")
 
-    def seal_shareholders(row: Row) -> dict[str, Any] | None:
-        changed = False
+    def protect_registry_names(row: Row) -> dict[str, Any] | None:
+        changes = [
+            change | dict(zip(("before", "after"), _masked(change["item"], change), strict=True))
+            for change in row[2]
+        ]
+        changed = changes != row[2]
         shareholders = []
         for holder in row[1]:
             if holder.get("kind") == _PERSON and "name_ct" not in holder:
@@ -155,27 +170,33 @@ def upgrade() -> None:
                 holder = holder | {"name": sealed.masked, "name_ct": ciphertext}
                 changed = True
             shareholders.append(holder)
-        return {"shareholders": shareholders} if changed else None
+        return {"shareholders": shareholders, "changes": changes} if changed else None
 
-    _rewrite(connection, _registry_records, ["uscc", "shareholders"], seal_shareholders)
+    _rewrite(
+        connection, _registry_records, ["uscc", "shareholders", "changes"], protect_registry_names
+    )
 
-    def mask_fact_shareholders(row: Row) -> dict[str, Any] | None:
+    def mask_fact_names(row: Row) -> dict[str, Any] | None:
         payload = row[1]
-        if not payload or not payload.get("shareholders"):
+        if not payload:
             return None
         shareholders = [
             [mask_person_name(name) if kind == _PERSON else name, kind, *rest]
             for name, kind, *rest in payload["shareholders"]
         ]
-        if shareholders == payload["shareholders"]:
+        changes = [
+            [day, item, *_masked(item, {"before": before, "after": after})]
+            for day, item, before, after in payload["changes"]
+        ]
+        if shareholders == payload["shareholders"] and changes == payload["changes"]:
             return None
-        return {"payload": payload | {"shareholders": shareholders}}
+        return {"payload": payload | {"shareholders": shareholders, "changes": changes}}
 
     _rewrite(
         connection,
         _archive_facts,
         ["id", "payload"],
-        mask_fact_shareholders,
+        mask_fact_names,
         _archive_facts.c.kind == "registry",
     )
 
