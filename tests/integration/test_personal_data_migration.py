@@ -10,14 +10,16 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, MetaData, Table, Text, select, update
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Column, Connection, MetaData, Table, Text, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clients import AsyncIntegrityClient
 from service.adapters.pii_vault import AesGcmVault
 from service.adapters.registry_snapshot import record_from_row
 from service.adapters.storage.engine import create_engine
-from service.adapters.storage.migrate import migrate
+from service.adapters.storage.migrate import MIGRATIONS, migrate
 from service.adapters.storage.tables import archive_facts, registry_records, verifications
 from service.adapters.storage.verification_rows import granted_by_from_row, verification_to_row
 from service.app.resource_names import verification_name
@@ -95,7 +97,12 @@ def vault_of(keys: PiiKeys) -> AesGcmVault:
 
 
 def legacy_row(vault: AesGcmVault, caller: str) -> dict[str, object]:
-    verification = Verification(
+    row = verification_to_row(sample_verification(vault, caller))
+    return {k: v for k, v in row.items() if k not in _NEW_COLUMNS} | {"auth_granted_by": GRANTOR}
+
+
+def sample_verification(vault: AesGcmVault, caller: str) -> Verification:
+    return Verification(
         id=str(uuid.uuid4()),
         caller=caller,
         request_id=str(uuid.uuid4()),
@@ -119,8 +126,6 @@ def legacy_row(vault: AesGcmVault, caller: str) -> dict[str, object]:
         decision=Decision(Outcome.PENDING, (), (), None),
         create_time=CREATED,
     )
-    row = {k: v for k, v in verification_to_row(verification).items() if k not in _NEW_COLUMNS}
-    return row | {"auth_granted_by": GRANTOR}
 
 
 async def test_a_row_stored_before_the_upgrade_is_encrypted_and_still_readable(
@@ -198,3 +203,40 @@ async def test_a_row_stored_before_the_upgrade_is_encrypted_and_still_readable(
     finally:
         await grpc_server.stop(None)
         await app.close()
+
+
+async def test_downgrading_opens_what_the_upgrade_sealed(
+    empty_database_url: str, pii_keys: PiiKeys
+) -> None:
+    vault = vault_of(pii_keys)
+    settings = Settings(
+        pii_keys=pii_keys, database_url=empty_database_url, listen_address="127.0.0.1:0"
+    )
+    app = await bootstrap(settings)
+    try:
+        await import_rows(app, [registry_row(uscc=USCC, shareholders=[HOLDING])])
+        async with app.engine.begin() as connection:
+            row = verification_to_row(sample_verification(vault, "caller-1"))
+            await connection.execute(verifications.insert().values(**row))
+    finally:
+        await app.close()
+
+    def downgrade(connection: Connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        config.attributes["pii_vault"] = vault
+        command.downgrade(config, "0004")
+
+    engine = create_engine(empty_database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(downgrade)
+        async with engine.connect() as connection:
+            [stored] = (await connection.execute(select(legacy_verifications))).mappings()
+            [record] = (await connection.execute(select(registry_records))).mappings()
+    finally:
+        await engine.dispose()
+    assert stored["auth_granted_by"] == GRANTOR
+    assert record["shareholders"][0]["name"] == HOLDER
+    assert "name_ct" not in record["shareholders"][0]
