@@ -247,6 +247,9 @@ class _Scored:
     description: str
     records: tuple[str, ...] = ()
     advice: str = ""
+    # A factor the service refused to score (a missing authorisation scope): its reason is
+    # always among the principal ones, so the refusal is never silent.
+    refused: bool = False
 
 
 def _identity(
@@ -270,6 +273,7 @@ def _identity(
             "IDENTITY_VERIFICATION", 0, top, level_scope_missing_description(), record,
             "verify again with the legal representative's authorisation covering the "
             "integrity level",
+            refused=True,
         )  # fmt: skip
     if age <= int(f["fresh_days"]):
         return _Scored(
@@ -515,9 +519,12 @@ def compute_level(
         (s for s in scored if s.points < s.max_points),
         key=lambda s: (s.points - s.max_points, s.factor),
     )
+    refused = [s for s in shortfalls if s.refused]
+    principal = refused + [s for s in shortfalls if not s.refused][: MAX_REASONS - len(refused)]
     reasons = tuple(
         LevelReason(s.factor, s.points, s.max_points, s.description, s.records)
-        for s in shortfalls[:MAX_REASONS]
+        for s in shortfalls
+        if s in principal
     )
     improvements = tuple(dict.fromkeys(s.advice for s in shortfalls if s.advice))[:MAX_IMPROVEMENTS]
     return IntegrityLevel(
