@@ -32,6 +32,7 @@ from service.adapters.pii_vault import AesGcmVault
 from service.adapters.registry_snapshot import SqlRegistrySnapshot
 from service.adapters.standings import ChangeFollower, SqlStandingSource
 from service.adapters.storage.archive_store import SqlArchiveStore
+from service.adapters.storage.authorisations import SqlAuthorisationRecords
 from service.adapters.storage.callers import SqlCallerStore
 from service.adapters.storage.engine import create_engine
 from service.adapters.storage.facts import SqlFactWriter
@@ -115,12 +116,12 @@ async def bootstrap(
     registry_engine = engine
     if settings.effective_registry_url != settings.database_url:
         registry_engine = create_engine(settings.effective_registry_url)
-    if run_migrations:
-        await migrate(engine)
-        if registry_engine is not engine:
-            await _migrate_registry(registry_engine)
     keys = settings.pii_keys
     vault = AesGcmVault(keys.encryption_keys, keys.active_key_id, keys.digest_key)
+    if run_migrations:
+        await migrate(engine, vault)
+        if registry_engine is not engine:
+            await _migrate_registry(registry_engine, vault)
     registry = SqlRegistrySnapshot(registry_engine, archive_engine=engine)
     ledger = SqlDisclosureLedger(engine, commit_interval=settings.ledger_commit_interval_seconds)
     level_store = SqlLevelStore(engine)
@@ -155,7 +156,12 @@ async def bootstrap(
         credentials=credentials,
         ledger=ledger,
         archive=ArchiveReader(
-            SqlArchiveStore(engine, registry_engine), ledger, load_purposes(settings), clock, levels
+            SqlArchiveStore(engine, registry_engine),
+            ledger,
+            load_purposes(settings),
+            clock,
+            levels,
+            SqlAuthorisationRecords(engine),
         ),
         disclosures=DisclosureQueries(ledger, page_tokens),
         ingestion=PlatformIngestion(
@@ -174,11 +180,11 @@ async def bootstrap(
     )
 
 
-async def _migrate_registry(registry_engine: AsyncEngine) -> None:
+async def _migrate_registry(registry_engine: AsyncEngine, vault: AesGcmVault) -> None:
     # A registry that cannot be reached at start-up is an outage, not a reason to refuse to
     # serve: verifications answer PENDING until it is back.
     try:
-        await migrate(registry_engine)
+        await migrate(registry_engine, vault)
     except Exception as error:  # drivers raise their own types on connect (asyncpg does)
         log.warning("registry_unavailable_at_startup", error_type=type(error).__name__)
 

@@ -84,7 +84,12 @@ def verification_for(
     rep_id: str | None = None,
     address: str | None = None,
     with_term: bool = True,
-    scopes: Iterable[int] = (verification_pb2.AUTHORIZATION_SCOPE_IDENTITY_VERIFICATION,),
+    # What platforms usually obtain: every use of the verification.
+    scopes: Iterable[int] = (
+        verification_pb2.AUTHORIZATION_SCOPE_IDENTITY_VERIFICATION,
+        verification_pb2.AUTHORIZATION_SCOPE_ARCHIVE,
+        verification_pb2.AUTHORIZATION_SCOPE_INTEGRITY_LEVEL,
+    ),
     granted_at: dt.datetime = GRANT_TIME,
 ) -> verification_pb2.Verification:
     """What a platform would submit for the enterprise in a registry row."""

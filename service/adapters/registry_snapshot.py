@@ -7,8 +7,9 @@ The snapshot may live in the service's own database or in another one
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +30,33 @@ from service.domain.sealed import PiiKind, SealedLegalRepresentative, SealedValu
 
 def _decimal_text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
+
+
+def shareholder_to_json(shareholder: Shareholder) -> dict[str, Any]:
+    document = {
+        "name": shareholder.name,
+        "kind": shareholder.kind.value,
+        "subscribed_capital": _decimal_text(shareholder.subscribed_capital),
+        "ratio": _decimal_text(shareholder.ratio),
+    }
+    if shareholder.sealed_name is not None:
+        # JSON holds no bytes: the ciphertext goes in base64.
+        document["name_ct"] = base64.b64encode(shareholder.sealed_name.ciphertext).decode()
+    return document
+
+
+def shareholder_from_json(document: Mapping[str, Any]) -> Shareholder:
+    sealed = None
+    if document.get("name_ct"):
+        ciphertext = base64.b64decode(document["name_ct"])
+        sealed = SealedValue(PiiKind.PERSON_NAME, ciphertext, b"", document["name"])
+    return Shareholder(
+        document["name"],
+        ShareholderKind(document["kind"]),
+        _optional_decimal(document["subscribed_capital"]),
+        _optional_decimal(document["ratio"]),
+        sealed,
+    )
 
 
 def record_to_row(
@@ -57,15 +85,7 @@ def record_to_row(
         "status": record.status.value,
         "address": record.address,
         "business_scope": record.business_scope,
-        "shareholders": [
-            {
-                "name": s.name,
-                "kind": s.kind.value,
-                "subscribed_capital": _decimal_text(s.subscribed_capital),
-                "ratio": _decimal_text(s.ratio),
-            }
-            for s in record.shareholders
-        ],
+        "shareholders": [shareholder_to_json(s) for s in record.shareholders],
         "changes": [
             {"date": c.date.isoformat(), "item": c.item, "before": c.before, "after": c.after}
             for c in record.changes
@@ -111,15 +131,7 @@ def record_from_row(row: RowMapping) -> RegistryRecord:
         status=RegistrationStatus(row["status"]),
         address=row["address"],
         business_scope=row["business_scope"],
-        shareholders=tuple(
-            Shareholder(
-                s["name"],
-                ShareholderKind(s["kind"]),
-                _optional_decimal(s["subscribed_capital"]),
-                _optional_decimal(s["ratio"]),
-            )
-            for s in row["shareholders"]
-        ),
+        shareholders=tuple(shareholder_from_json(s) for s in row["shareholders"]),
         changes=tuple(
             ChangeRecord(dt.date.fromisoformat(c["date"]), c["item"], c["before"], c["after"])
             for c in row["changes"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from integrity.v1 import archive_pb2, licence_pb2
+from integrity.v1 import archive_pb2, licence_pb2, verification_pb2
 
 from service.api.proto_values import date_out, status_out, term_out, timestamp_out
 from service.app.archive import ShownArchive
@@ -11,9 +11,17 @@ from service.domain.archive import EnterpriseArchive, PublicRegistryRecord
 from service.domain.judicial import JudicialEntryKind
 from service.domain.platform_records import PlatformBusiness
 from service.domain.scorecard import IntegrityLevel
+from service.domain.verification import AuthorisationScope
 from service.domain.visibility import FieldGroup as G
 from service.domain.visibility import Tier
 
+_SCOPES = {
+    AuthorisationScope.IDENTITY_VERIFICATION: (
+        verification_pb2.AUTHORIZATION_SCOPE_IDENTITY_VERIFICATION
+    ),
+    AuthorisationScope.ARCHIVE: verification_pb2.AUTHORIZATION_SCOPE_ARCHIVE,
+    AuthorisationScope.INTEGRITY_LEVEL: verification_pb2.AUTHORIZATION_SCOPE_INTEGRITY_LEVEL,
+}
 TIERS = {
     Tier.ANONYMOUS: archive_pb2.VIEWER_TIER_ANONYMOUS,
     Tier.LOGGED_IN: archive_pb2.VIEWER_TIER_LOGGED_IN,
@@ -183,6 +191,12 @@ def archive_to_proto(shown: ShownArchive) -> archive_pb2.Archive:
         tier=TIERS[view.tier],
         read_time=timestamp_out(archive.read_time),
         disclosed_fields=sorted(view.groups),
+        withheld_fields=[
+            archive_pb2.WithheldField(
+                field_group=w.group.value, reason=w.reason, missing_scope=_SCOPES[w.missing_scope]
+            )
+            for w in shown.withheld
+        ],
     )
     if any(group.value.startswith("public.") for group in view.groups):
         message.public_information.CopyFrom(_public(archive, view.groups))

@@ -107,7 +107,8 @@ def verification_to_proto(v: Verification) -> verification_pb2.Verification:
         name=verification_name(s.uscc, v.id),
         licence=licence,
         authorization=verification_pb2.Authorization(
-            granted_by=a.granted_by,
+            # Masked like the legal representative: it names a person.
+            granted_by=a.granted_by.masked,
             grant_time=timestamp_out(a.grant_time),
             scopes=sorted(_SCOPES_OUT[scope] for scope in a.scopes),
             evidence_reference=a.evidence_reference or "",

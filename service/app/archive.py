@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from service.app.ports import Clock, DisclosureLedger
+from service.app.ports import AuthorisationRecords, Clock, DisclosureLedger
 from service.domain.archive import EnterpriseArchive, Fact, assemble_archive
 from service.domain.callers import Caller, Viewer
+from service.domain.consent import Withheld, needs_authorisation, withhold_unauthorised
 from service.domain.disclosure import check_entry, disclosed_to
 from service.domain.errors import (
     FailedPrecondition,
@@ -54,6 +56,8 @@ class ShownArchive:
     archive: EnterpriseArchive
     view: ArchiveView
     level: IntegrityLevel | None
+    # Groups the tier allowed but the legal representative's authorisation does not.
+    withheld: tuple[Withheld, ...] = ()
 
 
 class ArchiveReader:
@@ -64,7 +68,9 @@ class ArchiveReader:
         purposes: PurposeTable,
         clock: Clock,
         levels: LevelReader,
+        authorisations: AuthorisationRecords,
     ) -> None:
+        self._authorisations = authorisations
         self._levels = levels
         self._store = store
         self._ledger = ledger
@@ -101,12 +107,18 @@ class ArchiveReader:
         archive = assemble_archive(uscc, facts, request.read_time or now)
         if archive is None:
             raise NotFound(f"no archive for enterprises/{uscc}", reason="ARCHIVE_NOT_FOUND")
+        withheld: tuple[Withheld, ...] = ()
+        if needs_authorisation(view):
+            # Before the ledger entry: what is withheld is not disclosed.
+            granted = await self._authorisations.archive_scopes(uscc, archive.read_time)
+            view, withheld = withhold_unauthorised(view, granted)
+            disclosure = dataclasses.replace(disclosure, fields=tuple(sorted(view.groups)))
         # Durable before the answer leaves: a disclosure nobody can see never happened.
         await self._ledger.record(disclosure)
         level = None
         if FieldGroup.INTEGRITY_LEVEL in view.groups:
             level = await self._levels.current(uscc, request.read_time)
-        return ShownArchive(archive, view, level)
+        return ShownArchive(archive, view, level, withheld)
 
     async def lookup(self, registered_name: str, request: ArchiveRead) -> ShownArchive:
         try:

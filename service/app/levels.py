@@ -63,7 +63,12 @@ def canonical_inputs(facts: Sequence[Fact], verification: VerificationSummary | 
         "facts": sorted([f.kind.value, f.key, f.platform, f.payload] for f in facts),
         "verification": None
         if verification is None
-        else [verification.verification_id, verification.verified, verification.time.isoformat()],
+        else [
+            verification.verification_id,
+            verification.verified,
+            verification.time.isoformat(),
+            verification.integrity_level_authorised,
+        ],
     }
 
 

@@ -11,7 +11,7 @@ from typing import Protocol, Self
 from service.domain.disclosure import DisclosureEntry
 from service.domain.registry import RegistryRecord
 from service.domain.sealed import PiiKind, SealedValue
-from service.domain.verification import Verification
+from service.domain.verification import AuthorisationScope, Verification
 
 OnChange = Callable[[Sequence[str]], Awaitable[object]]
 """Told which enterprises' archives changed, so their levels are worked out again."""
@@ -36,6 +36,12 @@ class Clock(Protocol):
 class DisclosureLedger(Protocol):
     async def record(self, entry: DisclosureEntry) -> None:
         """Returns once the entry is durable; raises (and nothing may be disclosed) if not."""
+
+
+class AuthorisationRecords(Protocol):
+    async def archive_scopes(self, uscc: str, as_of: dt.datetime) -> frozenset[AuthorisationScope]:
+        """The scopes granted with the enterprise's latest VERIFIED verification made by
+        as_of; empty when there is none (see service/domain/consent.py)."""
         ...
 
 

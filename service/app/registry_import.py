@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from service.app.ports import Clock, OnChange, PiiVault, no_change
 from service.domain.licence import china_today
-from service.domain.registry import RegistryRecord
+from service.domain.masking import mask_change
+from service.domain.registry import RegistryRecord, Shareholder
 from service.domain.registry_rows import RegistryRowDraft, RowRejected, parse_registry_row
 from service.domain.sealed import PiiKind, SealedLegalRepresentative
 
@@ -96,6 +97,12 @@ class RegistryImporter:
         self._clock = clock
         self._on_change = on_change
 
+    def _seal_shareholder(self, shareholder: Shareholder) -> Shareholder:
+        if not shareholder.is_person:
+            return shareholder
+        sealed = self._vault.seal(PiiKind.PERSON_NAME, shareholder.name)
+        return replace(shareholder, name=sealed.masked, sealed_name=sealed)
+
     def _record(self, draft: RegistryRowDraft, snapshot_time: dt.datetime) -> RegistryRecord:
         id_number = None
         if draft.legal_rep_id_number is not None:
@@ -117,8 +124,8 @@ class RegistryImporter:
             status=draft.status,
             address=draft.address,
             business_scope=draft.business_scope,
-            shareholders=draft.shareholders,
-            changes=draft.changes,
+            shareholders=tuple(self._seal_shareholder(s) for s in draft.shareholders),
+            changes=tuple(mask_change(c) for c in draft.changes),
             snapshot_time=snapshot_time,
         )
 

@@ -32,10 +32,12 @@ from service.domain.sealed import PiiKind, SealedLegalRepresentative
 from service.domain.submission import (
     AuthorisationDraft,
     LicenceDraft,
+    ValidAuthorisation,
     ValidVerificationRequest,
     validate_verification_request,
 )
 from service.domain.verification import (
+    Authorisation,
     Decision,
     LicenceSubmission,
     ReasonCode,
@@ -158,6 +160,7 @@ class VerificationService:
             return self._replay(earlier, fingerprint)
 
         submission = self._seal(request)
+        authorisation = self._seal_authorisation(request.authorisation)
         decision = await self._decide(request, submission, now)
         verification = Verification(
             id=self._new_id(),
@@ -165,7 +168,7 @@ class VerificationService:
             request_id=command.request_id,
             fingerprint=fingerprint,
             submission=submission,
-            authorisation=request.authorisation,
+            authorisation=authorisation,
             decision=decision,
             create_time=now,
         )
@@ -211,6 +214,14 @@ class VerificationService:
             legal_representative=representative,
             registered_address=licence.registered_address,
             term=licence.term,
+        )
+
+    def _seal_authorisation(self, valid: ValidAuthorisation) -> Authorisation:
+        return Authorisation(
+            granted_by=self._vault.seal(PiiKind.PERSON_NAME, valid.granted_by),
+            grant_time=valid.grant_time,
+            scopes=valid.scopes,
+            evidence_reference=valid.evidence_reference,
         )
 
     async def _decide(

@@ -79,16 +79,19 @@ def _with_db_options(function: Any) -> Any:
 @_with_db_options
 def migrate_command(**flags: Any) -> None:
     """Bring the database schema up to date."""
+    from service.adapters.pii_vault import AesGcmVault
     from service.adapters.storage.engine import create_engine
     from service.adapters.storage.migrate import migrate
 
     settings = _settings(**flags)
+    keys = settings.pii_keys
+    vault = AesGcmVault(keys.encryption_keys, keys.active_key_id, keys.digest_key)
 
     async def run() -> None:
         for url in {settings.database_url, settings.effective_registry_url}:
             engine = create_engine(url)
             try:
-                await migrate(engine)
+                await migrate(engine, vault)
             finally:
                 await engine.dispose()
 
@@ -503,7 +506,7 @@ def registry_import(path: Path, snapshot_time: str | None, quiet: bool, **flags:
 
     async def run(app: Any) -> Any:
         if app.registry_engine is not app.engine:
-            await migrate(app.registry_engine)
+            await migrate(app.registry_engine, app.vault)
         with tqdm(total=count_lines(path), unit="row", disable=quiet, file=sys.stderr) as bar:
             return await app.importer.run(read_registry_file(path), default_time, bar.update)
 

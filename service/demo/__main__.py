@@ -136,7 +136,12 @@ def _submission(row: dict[str, Any], **changes: str) -> verification_pb2.Verific
         authorization=V.Authorization(
             granted_by=rep["name"],
             grant_time=grant,
-            scopes=[V.AUTHORIZATION_SCOPE_IDENTITY_VERIFICATION],
+            # The whole authorisation: the demo also shows the merchant's archive and level.
+            scopes=[
+                V.AUTHORIZATION_SCOPE_IDENTITY_VERIFICATION,
+                V.AUTHORIZATION_SCOPE_ARCHIVE,
+                V.AUTHORIZATION_SCOPE_INTEGRITY_LEVEL,
+            ],
             evidence_reference="demo/consent/1",
         ),
     )

@@ -12,6 +12,7 @@ from typing import Any
 from service.domain.errors import FieldViolation, InvalidIdentifier
 from service.domain.identifiers.uscc import parse_uscc
 from service.domain.licence import DateParts
+from service.domain.personal_data_screen import screen_free_text
 from service.domain.platform_records import (
     Certification,
     ConductKind,
@@ -61,11 +62,19 @@ class _Checks:
         value = str(self.values.get(name) or "")
         if not value and not required:
             return ""
+        self.free_text(f"{self.prefix}.{name}", value, kind)
+        return value.strip()
+
+    def free_text(self, path: str, value: str, kind: TextKind) -> None:
+        """Every text a platform fills ends up in archives others read: no personal data."""
         try:
             check_text(value, kind)
         except InvalidIdentifier as problem:
-            self.violations.append(problem.at(f"{self.prefix}.{name}"))
-        return value.strip()
+            self.violations.append(problem.at(path))
+            return
+        found = screen_free_text(path, value)
+        if found is not None:
+            self.violations.append(found)
 
     def date(self, name: str, *, required: bool = True) -> dt.date | None:
         parts = self.values.get(name)
@@ -107,10 +116,7 @@ def _store(c: _Checks) -> Store | None:
     if len(categories) > MAX_CATEGORIES:
         c.add("main_categories", f"at most {MAX_CATEGORIES}", "TOO_MANY_CATEGORIES")
     for index, category in enumerate(categories):
-        try:
-            check_text(str(category), TextKind.ENTERPRISE_NAME)
-        except InvalidIdentifier as problem:
-            c.violations.append(problem.at(f"store.main_categories[{index}]"))
+        c.free_text(f"store.main_categories[{index}]", str(category), TextKind.ENTERPRISE_NAME)
     status = c.choice("status", StoreStatus)
     opening = c.date("opening_date", required=False)
     if c.violations:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from service.domain.licence import LicenceTerm, RegistrationStatus
-from service.domain.sealed import SealedLegalRepresentative
+from service.domain.sealed import SealedLegalRepresentative, SealedValue
 
 
 class ShareholderKind(StrEnum):
@@ -19,10 +19,23 @@ class ShareholderKind(StrEnum):
 
 @dataclass(frozen=True)
 class Shareholder:
+    """A registered shareholder.
+
+    A natural person's name is personal data. As a registry row is parsed it is plaintext;
+    in a RegistryRecord (and everything after) ``name`` is the masked form and
+    ``sealed_name`` the sealed original. Enterprises' and other holders' names stay as
+    registered.
+    """
+
     name: str
     kind: ShareholderKind
     subscribed_capital: Decimal | None
     ratio: Decimal | None
+    sealed_name: SealedValue | None = None
+
+    @property
+    def is_person(self) -> bool:
+        return self.kind is ShareholderKind.NATURAL_PERSON
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.domain.archive import EnterpriseArchive
+from service.domain.consent import level_scope_missing_description
 from service.domain.judicial import JudicialEntryKind
 from service.domain.licence import RegistrationStatus
 from service.domain.platform_records import ConductKind, Severity
@@ -30,6 +31,9 @@ class VerificationSummary:
     verification_id: str
     verified: bool
     time: dt.datetime
+    # Whether its authorisation covers the integrity level (see consent.py): without it
+    # the verification is not used here.
+    integrity_level_authorised: bool = True
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,9 @@ class _Scored:
     description: str
     records: tuple[str, ...] = ()
     advice: str = ""
+    # A factor the service refused to score (a missing authorisation scope): its reason is
+    # always among the principal ones, so the refusal is never silent.
+    refused: bool = False
 
 
 def _identity(
@@ -92,6 +99,13 @@ def _identity(
         )
     age = (on - verification.time).days
     record = (f"verification:{verification.verification_id}",)
+    if not verification.integrity_level_authorised:
+        return _Scored(
+            "IDENTITY_VERIFICATION", 0, top, level_scope_missing_description(), record,
+            "verify again with the legal representative's authorisation covering the "
+            "integrity level",
+            refused=True,
+        )  # fmt: skip
     if age <= f.fresh_days:
         return _Scored(
             "IDENTITY_VERIFICATION", top, top, f"identity verified {age} days ago", record
@@ -330,9 +344,12 @@ def compute_level(
         (s for s in scored if s.points < s.max_points),
         key=lambda s: (s.points - s.max_points, s.factor),
     )
+    refused = [s for s in shortfalls if s.refused]
+    principal = refused + [s for s in shortfalls if not s.refused][: MAX_REASONS - len(refused)]
     reasons = tuple(
         LevelReason(s.factor, s.points, s.max_points, s.description, s.records)
-        for s in shortfalls[:MAX_REASONS]
+        for s in shortfalls
+        if s in principal
     )
     improvements = tuple(dict.fromkeys(s.advice for s in shortfalls if s.advice))[:MAX_IMPROVEMENTS]
     return IntegrityLevel(

@@ -9,8 +9,9 @@ from service.domain.errors import FieldViolation, InvalidIdentifier
 from service.domain.identifiers.resident_id import parse_resident_id
 from service.domain.identifiers.uscc import Uscc, parse_uscc
 from service.domain.licence import DateParts, LicenceTerm
+from service.domain.personal_data_screen import screen_free_text
 from service.domain.text import TextKind, check_text
-from service.domain.verification import Authorisation, AuthorisationScope
+from service.domain.verification import AuthorisationScope
 
 # A grant time a little ahead of our clock is the platform's clock skew, not the future.
 _CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -46,6 +47,19 @@ class AuthorisationDraft:
 
 
 @dataclass(frozen=True)
+class ValidAuthorisation:
+    """A validated authorisation. Holds who granted it in plaintext: use and seal."""
+
+    granted_by: str
+    grant_time: dt.datetime
+    scopes: frozenset[AuthorisationScope]
+    evidence_reference: str | None
+
+    def __repr__(self) -> str:  # never print who granted it
+        return f"ValidAuthorisation(scopes={sorted(self.scopes)!r})"
+
+
+@dataclass(frozen=True)
 class ValidLicence:
     """Validated licence fields. Holds the legal representative in plaintext: use and seal."""
 
@@ -67,11 +81,15 @@ class _Collector:
     def add(self, field: str, reason: str, description: str) -> None:
         self.violations.append(FieldViolation(field, description, reason))
 
-    def text(self, field: str, value: str, kind: TextKind) -> str | None:
+    def text(self, field: str, value: str, kind: TextKind, *, screened: bool = False) -> str | None:
+        """screened: free text that must not carry ID or phone numbers."""
         try:
             check_text(value, kind)
         except InvalidIdentifier as problem:
             self.violations.append(problem.at(field))
+            return None
+        if screened and (found := screen_free_text(field, value)) is not None:
+            self.violations.append(found)
             return None
         return value.strip()
 
@@ -129,7 +147,12 @@ def validate_licence(draft: LicenceDraft, today: dt.date, c: _Collector) -> Vali
             c.violations.append(problem.at("licence.legal_representative.id_number"))
     address: str | None = None
     if draft.registered_address:
-        address = c.text("licence.registered_address", draft.registered_address, TextKind.ADDRESS)
+        address = c.text(
+            "licence.registered_address",
+            draft.registered_address,
+            TextKind.ADDRESS,
+            screened=True,
+        )
     term = _validate_term(draft.term, c) if draft.term is not None else None
     if uscc is None or name is None or rep_name is None or rep_id is None:
         return None
@@ -142,7 +165,7 @@ def validate_licence(draft: LicenceDraft, today: dt.date, c: _Collector) -> Vali
 
 def validate_authorisation(
     draft: AuthorisationDraft | None, now: dt.datetime, c: _Collector
-) -> Authorisation | None:
+) -> ValidAuthorisation | None:
     if draft is None:
         c.add(
             "authorization",
@@ -173,17 +196,20 @@ def validate_authorisation(
     evidence: str | None = None
     if draft.evidence_reference:
         evidence = c.text(
-            "authorization.evidence_reference", draft.evidence_reference, TextKind.REFERENCE
+            "authorization.evidence_reference",
+            draft.evidence_reference,
+            TextKind.REFERENCE,
+            screened=True,
         )
     if len(c.violations) > before or granted_by is None or draft.grant_time is None:
         return None
-    return Authorisation(granted_by, draft.grant_time, frozenset(scopes), evidence)
+    return ValidAuthorisation(granted_by, draft.grant_time, frozenset(scopes), evidence)
 
 
 @dataclass(frozen=True)
 class ValidVerificationRequest:
     licence: ValidLicence
-    authorisation: Authorisation
+    authorisation: ValidAuthorisation
 
 
 def validate_verification_request(

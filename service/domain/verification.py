@@ -14,7 +14,7 @@ from enum import StrEnum
 from service.domain.licence import LicenceTerm, RegistrationStatus
 from service.domain.names import names_match
 from service.domain.registry import RegistryRecord, RegistrySummary
-from service.domain.sealed import SealedLegalRepresentative
+from service.domain.sealed import SealedLegalRepresentative, SealedValue
 
 
 class Outcome(StrEnum):
@@ -59,7 +59,8 @@ class AuthorisationScope(StrEnum):
 class Authorisation:
     """The legal representative's consent to process their name and ID number."""
 
-    granted_by: str
+    # Who granted it names a person (the legal representative or the signer): sealed.
+    granted_by: SealedValue
     grant_time: dt.datetime
     scopes: frozenset[AuthorisationScope]
     evidence_reference: str | None

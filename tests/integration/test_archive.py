@@ -18,7 +18,7 @@ from service.domain.archive import judicial_fact, platform_fact
 from service.domain.callers import CallerKind
 from service.domain.judicial import JudicialEntry, JudicialEntryKind
 from service.domain.platform_records import ConductKind, ConductRecord, Membership, Severity
-from tests.builders import import_rows, registry_row
+from tests.builders import import_rows, registry_row, verification_for
 from tests.conftest import OpsCommand, RunningServer
 
 A = archive_pb2
@@ -122,10 +122,12 @@ async def test_logged_in_viewer_also_sees_the_business_archive(
 
 
 async def test_own_merchant_sees_everything_with_the_representative_masked(
-    app: Application, server: RunningServer, gateway_token: str
+    app: Application, server: RunningServer, client: AsyncIntegrityClient, gateway_token: str
 ) -> None:
     row = await seed(app)
     uscc = str(row["uscc"])
+    # The legal representative's authorisation covers the archive (test_authorisation_scopes).
+    await client.create_verification(verification_for(row))
     archive = await read(server, gateway_token, uscc, f"merchant:{uscc}:owner-1")
     assert archive.tier == A.VIEWER_TIER_MERCHANT
     assert "public.legal_representative" in archive.disclosed_fields

@@ -199,7 +199,7 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("granted_by empty", _set(f"{AUTH}.granted_by", ""), f"{AUTH}.granted_by", "TEXT_REQUIRED"),
     ("grant time missing", _clear(f"{AUTH}.grant_time"), f"{AUTH}.grant_time", "REQUIRED"),
     ("grant time future", _future_grant, f"{AUTH}.grant_time", "GRANT_TIME_FUTURE"),
-    ("scope unknown", _unknown_scope, f"{AUTH}.scopes[1]", "ENUM_VALUE_UNKNOWN"),
+    ("scope unknown", _unknown_scope, f"{AUTH}.scopes[3]", "ENUM_VALUE_UNKNOWN"),
     (
         "evidence injection",
         _set(f"{AUTH}.evidence_reference", INJECTION),

@@ -121,7 +121,8 @@ def test_csv_import(ops_env: OpsCommand, tmp_path: Path) -> None:
     record = lookup(ops_env.env["INTEGRITY_DATABASE_URL"], rows[1]["uscc"])
     assert record.legal_representative.id_number is None
     assert record.term.open_ended
-    assert record.shareholders[0].name == "王小明"
+    # A natural person's name is sealed and masked like the legal representative's.
+    assert record.shareholders[0].name == "王**" and record.shareholders[0].sealed_name
 
 
 def test_generated_registry_imports_cleanly(ops_env: OpsCommand, tmp_path: Path) -> None:

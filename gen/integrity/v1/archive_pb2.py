@@ -27,9 +27,10 @@ from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from google.type import date_pb2 as google_dot_type_dot_date__pb2
 from integrity.v1 import licence_pb2 as integrity_dot_v1_dot_licence__pb2
+from integrity.v1 import verification_pb2 as integrity_dot_v1_dot_verification__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aintegrity/v1/archive.proto\x12\x0cintegrity.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x1aintegrity/v1/licence.proto\"\xfc\x02\n\x07\x41rchive\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12&\n\x04tier\x18\x02 \x01(\x0e\x32\x18.integrity.v1.ViewerTier\x12-\n\tread_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12;\n\x12public_information\x18\x04 \x01(\x0b\x32\x1f.integrity.v1.PublicInformation\x12;\n\x12\x62usiness_integrity\x18\x05 \x01(\x0b\x32\x1f.integrity.v1.BusinessIntegrity\x12\x35\n\x0fintegrity_level\x18\x06 \x01(\x0b\x32\x1c.integrity.v1.IntegrityLevel\x12\x18\n\x10\x64isclosed_fields\x18\x07 \x03(\t:;\xea\x41\x38\n\x14integrity.v1/Archive\x12 enterprises/{enterprise}/archive\"\x90\x05\n\x11PublicInformation\x12\x0c\n\x04uscc\x18\x01 \x01(\t\x12\x17\n\x0f\x65nterprise_name\x18\x02 \x01(\t\x12\x30\n\x06status\x18\x03 \x01(\x0e\x32 .integrity.v1.RegistrationStatus\x12\'\n\x04term\x18\x04 \x01(\x0b\x32\x19.integrity.v1.LicenceTerm\x12\x15\n\rlicence_valid\x18\x05 \x01(\x08\x12\x1a\n\x12registered_address\x18\x06 \x01(\t\x12-\n\x12\x65stablishment_date\x18\x07 \x01(\x0b\x32\x11.google.type.Date\x12\x1a\n\x12registered_capital\x18\x08 \x01(\t\x12\x18\n\x10\x63\x61pital_currency\x18\t \x01(\t\x12\x16\n\x0e\x62usiness_scope\x18\n \x01(\t\x12\x17\n\x0f\x65nterprise_type\x18\x0b \x01(\t\x12\x1e\n\x16registration_authority\x18\x0c \x01(\t\x12/\n\x0cshareholders\x18\r \x03(\x0b\x32\x19.integrity.v1.Shareholder\x12+\n\x07\x63hanges\x18\x0e \x03(\x0b\x32\x1a.integrity.v1.ChangeRecord\x12\x35\n\x10judicial_entries\x18\x0f \x03(\x0b\x32\x1b.integrity.v1.JudicialEntry\x12?\n\x14legal_representative\x18\x10 \x01(\x0b\x32!.integrity.v1.LegalRepresentative\x12:\n\x16registry_snapshot_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"T\n\x0bShareholder\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x1a\n\x12subscribed_capital\x18\x03 \x01(\t\x12\r\n\x05ratio\x18\x04 \x01(\t\"\\\n\x0c\x43hangeRecord\x12\x1f\n\x04\x64\x61te\x18\x01 \x01(\x0b\x32\x11.google.type.Date\x12\x0c\n\x04item\x18\x02 \x01(\t\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\x12\r\n\x05\x61\x66ter\x18\x04 \x01(\t\"\xa2\x02\n\rJudicialEntry\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\x12-\n\x04kind\x18\x02 \x01(\x0e\x32\x1f.integrity.v1.JudicialEntryKind\x12\x11\n\tauthority\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\'\n\x0clisting_date\x18\x05 \x01(\x0b\x32\x11.google.type.Date\x12\'\n\x0cremoval_date\x18\x06 \x01(\x0b\x32\x11.google.type.Date\x12&\n\x0b\x65xpiry_date\x18\x07 \x01(\x0b\x32\x11.google.type.Date\x12\x0e\n\x06source\x18\x08 \x01(\t\x12\x13\n\x0b\x63\x61se_number\x18\t \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\n \x01(\x08\"F\n\x11\x42usinessIntegrity\x12\x31\n\tplatforms\x18\x01 \x03(\x0b\x32\x1e.integrity.v1.PlatformBusiness\"\xa2\x02\n\x10PlatformBusiness\x12\x10\n\x08platform\x18\x01 \x01(\t\x12\'\n\x0cmember_since\x18\x02 \x01(\x0b\x32\x11.google.type.Date\x12\x18\n\x10membership_years\x18\x03 \x01(\x05\x12#\n\x06stores\x18\x04 \x03(\x0b\x32\x13.integrity.v1.Store\x12)\n\x05trade\x18\x05 \x01(\x0b\x32\x1a.integrity.v1.TradeSummary\x12\x34\n\x0f\x63onduct_records\x18\x06 \x03(\x0b\x32\x1b.integrity.v1.ConductRecord\x12\x33\n\x0e\x63\x65rtifications\x18\x07 \x03(\x0b\x32\x1b.integrity.v1.Certification\"\x97\x01\n\x05Store\x12\x10\n\x08store_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x17\n\x0fmain_categories\x18\x03 \x03(\t\x12)\n\x06status\x18\x04 \x01(\x0e\x32\x19.integrity.v1.StoreStatus\x12\'\n\x0copening_date\x18\x05 \x01(\x0b\x32\x11.google.type.Date\"\x84\x01\n\x0cTradeSummary\x12%\n\nas_of_date\x18\x01 \x01(\x0b\x32\x11.google.type.Date\x12\x1f\n\x17\x63umulative_transactions\x18\x02 \x01(\x03\x12\x0e\n\x06\x62uyers\x18\x03 \x01(\x03\x12\x1c\n\x14repeat_purchase_rate\x18\x04 \x01(\x01\"\xcc\x01\n\rConductRecord\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\'\n\x04kind\x18\x02 \x01(\x0e\x32\x19.integrity.v1.ConductKind\x12(\n\x08severity\x18\x03 \x01(\x0e\x32\x16.integrity.v1.Severity\x12\x1f\n\x04\x64\x61te\x18\x04 \x01(\x0b\x32\x11.google.type.Date\x12\x0c\n\x04rule\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12\x11\n\twithdrawn\x18\x07 \x01(\x08\"\x88\x01\n\rCertification\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x11\n\tcertifier\x18\x02 \x01(\t\x12)\n\x0e\x63\x65rtified_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12&\n\x0bvalid_until\x18\x04 \x01(\x0b\x32\x11.google.type.Date\"\x87\x02\n\x0eIntegrityLevel\x12\x13\n\x0blevel_class\x18\x01 \x01(\t\x12\x17\n\x0fsufficient_data\x18\x02 \x01(\x08\x12\r\n\x05score\x18\x03 \x01(\x05\x12*\n\x07reasons\x18\x04 \x03(\x0b\x32\x19.integrity.v1.LevelReason\x12\x14\n\x0cimprovements\x18\x05 \x03(\t\x12\x19\n\x11scorecard_version\x18\x06 \x01(\t\x12\x15\n\rinputs_digest\x18\x07 \x01(\t\x12\x30\n\x0c\x63ompute_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncap_reason\x18\t \x01(\t\"g\n\x0bLevelReason\x12\x0e\n\x06\x66\x61\x63tor\x18\x01 \x01(\t\x12\x0e\n\x06points\x18\x02 \x01(\x05\x12\x12\n\nmax_points\x18\x03 \x01(\x05\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x0f\n\x07records\x18\x05 \x03(\t\"\x7f\n\x11GetArchiveRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x10\n\x08scenario\x18\x03 \x01(\t\x12\x33\n\tread_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\"<\n\x12GetArchiveResponse\x12&\n\x07\x61rchive\x18\x01 \x01(\x0b\x32\x15.integrity.v1.Archive\"\x8d\x01\n\x14LookupArchiveRequest\x12\x1d\n\x0fregistered_name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x10\n\x08scenario\x18\x03 \x01(\t\x12\x33\n\tread_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\"?\n\x15LookupArchiveResponse\x12&\n\x07\x61rchive\x18\x01 \x01(\x0b\x32\x15.integrity.v1.Archive*\xa8\x01\n\nViewerTier\x12\x1b\n\x17VIEWER_TIER_UNSPECIFIED\x10\x00\x12\x19\n\x15VIEWER_TIER_ANONYMOUS\x10\x01\x12\x19\n\x15VIEWER_TIER_LOGGED_IN\x10\x02\x12\x18\n\x14VIEWER_TIER_MERCHANT\x10\x03\x12\x18\n\x14VIEWER_TIER_PLATFORM\x10\x04\x12\x13\n\x0fVIEWER_TIER_OPS\x10\x05*\xea\x01\n\x11JudicialEntryKind\x12#\n\x1fJUDICIAL_ENTRY_KIND_UNSPECIFIED\x10\x00\x12(\n$JUDICIAL_ENTRY_KIND_DISHONEST_DEBTOR\x10\x01\x12+\n\'JUDICIAL_ENTRY_KIND_ABNORMAL_OPERATIONS\x10\x02\x12)\n%JUDICIAL_ENTRY_KIND_SERIOUS_VIOLATION\x10\x03\x12.\n*JUDICIAL_ENTRY_KIND_ADMINISTRATIVE_PENALTY\x10\x04*w\n\x0bStoreStatus\x12\x1c\n\x18STORE_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11STORE_STATUS_OPEN\x10\x01\x12\x1a\n\x16STORE_STATUS_SUSPENDED\x10\x02\x12\x17\n\x13STORE_STATUS_CLOSED\x10\x03*~\n\x0b\x43onductKind\x12\x1c\n\x18\x43ONDUCT_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43ONDUCT_KIND_DISPUTE\x10\x01\x12\x1a\n\x16\x43ONDUCT_KIND_COMPLAINT\x10\x02\x12\x1b\n\x17\x43ONDUCT_KIND_PUNISHMENT\x10\x03*z\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_MINOR\x10\x01\x12\x15\n\x11SEVERITY_MODERATE\x10\x02\x12\x14\n\x10SEVERITY_SERIOUS\x10\x03\x12\x13\n\x0fSEVERITY_SEVERE\x10\x04\x32\xbb\x01\n\x0e\x41rchiveService\x12O\n\nGetArchive\x12\x1f.integrity.v1.GetArchiveRequest\x1a .integrity.v1.GetArchiveResponse\x12X\n\rLookupArchive\x12\".integrity.v1.LookupArchiveRequest\x1a#.integrity.v1.LookupArchiveResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aintegrity/v1/archive.proto\x12\x0cintegrity.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x1aintegrity/v1/licence.proto\x1a\x1fintegrity/v1/verification.proto\"\xb2\x03\n\x07\x41rchive\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12&\n\x04tier\x18\x02 \x01(\x0e\x32\x18.integrity.v1.ViewerTier\x12-\n\tread_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12;\n\x12public_information\x18\x04 \x01(\x0b\x32\x1f.integrity.v1.PublicInformation\x12;\n\x12\x62usiness_integrity\x18\x05 \x01(\x0b\x32\x1f.integrity.v1.BusinessIntegrity\x12\x35\n\x0fintegrity_level\x18\x06 \x01(\x0b\x32\x1c.integrity.v1.IntegrityLevel\x12\x18\n\x10\x64isclosed_fields\x18\x07 \x03(\t\x12\x34\n\x0fwithheld_fields\x18\x08 \x03(\x0b\x32\x1b.integrity.v1.WithheldField:;\xea\x41\x38\n\x14integrity.v1/Archive\x12 enterprises/{enterprise}/archive\"m\n\rWithheldField\x12\x13\n\x0b\x66ield_group\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x37\n\rmissing_scope\x18\x03 \x01(\x0e\x32 .integrity.v1.AuthorizationScope\"\x90\x05\n\x11PublicInformation\x12\x0c\n\x04uscc\x18\x01 \x01(\t\x12\x17\n\x0f\x65nterprise_name\x18\x02 \x01(\t\x12\x30\n\x06status\x18\x03 \x01(\x0e\x32 .integrity.v1.RegistrationStatus\x12\'\n\x04term\x18\x04 \x01(\x0b\x32\x19.integrity.v1.LicenceTerm\x12\x15\n\rlicence_valid\x18\x05 \x01(\x08\x12\x1a\n\x12registered_address\x18\x06 \x01(\t\x12-\n\x12\x65stablishment_date\x18\x07 \x01(\x0b\x32\x11.google.type.Date\x12\x1a\n\x12registered_capital\x18\x08 \x01(\t\x12\x18\n\x10\x63\x61pital_currency\x18\t \x01(\t\x12\x16\n\x0e\x62usiness_scope\x18\n \x01(\t\x12\x17\n\x0f\x65nterprise_type\x18\x0b \x01(\t\x12\x1e\n\x16registration_authority\x18\x0c \x01(\t\x12/\n\x0cshareholders\x18\r \x03(\x0b\x32\x19.integrity.v1.Shareholder\x12+\n\x07\x63hanges\x18\x0e \x03(\x0b\x32\x1a.integrity.v1.ChangeRecord\x12\x35\n\x10judicial_entries\x18\x0f \x03(\x0b\x32\x1b.integrity.v1.JudicialEntry\x12?\n\x14legal_representative\x18\x10 \x01(\x0b\x32!.integrity.v1.LegalRepresentative\x12:\n\x16registry_snapshot_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"T\n\x0bShareholder\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x1a\n\x12subscribed_capital\x18\x03 \x01(\t\x12\r\n\x05ratio\x18\x04 \x01(\t\"\\\n\x0c\x43hangeRecord\x12\x1f\n\x04\x64\x61te\x18\x01 \x01(\x0b\x32\x11.google.type.Date\x12\x0c\n\x04item\x18\x02 \x01(\t\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\x12\r\n\x05\x61\x66ter\x18\x04 \x01(\t\"\xa2\x02\n\rJudicialEntry\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\x12-\n\x04kind\x18\x02 \x01(\x0e\x32\x1f.integrity.v1.JudicialEntryKind\x12\x11\n\tauthority\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\'\n\x0clisting_date\x18\x05 \x01(\x0b\x32\x11.google.type.Date\x12\'\n\x0cremoval_date\x18\x06 \x01(\x0b\x32\x11.google.type.Date\x12&\n\x0b\x65xpiry_date\x18\x07 \x01(\x0b\x32\x11.google.type.Date\x12\x0e\n\x06source\x18\x08 \x01(\t\x12\x13\n\x0b\x63\x61se_number\x18\t \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\n \x01(\x08\"F\n\x11\x42usinessIntegrity\x12\x31\n\tplatforms\x18\x01 \x03(\x0b\x32\x1e.integrity.v1.PlatformBusiness\"\xa2\x02\n\x10PlatformBusiness\x12\x10\n\x08platform\x18\x01 \x01(\t\x12\'\n\x0cmember_since\x18\x02 \x01(\x0b\x32\x11.google.type.Date\x12\x18\n\x10membership_years\x18\x03 \x01(\x05\x12#\n\x06stores\x18\x04 \x03(\x0b\x32\x13.integrity.v1.Store\x12)\n\x05trade\x18\x05 \x01(\x0b\x32\x1a.integrity.v1.TradeSummary\x12\x34\n\x0f\x63onduct_records\x18\x06 \x03(\x0b\x32\x1b.integrity.v1.ConductRecord\x12\x33\n\x0e\x63\x65rtifications\x18\x07 \x03(\x0b\x32\x1b.integrity.v1.Certification\"\x97\x01\n\x05Store\x12\x10\n\x08store_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x17\n\x0fmain_categories\x18\x03 \x03(\t\x12)\n\x06status\x18\x04 \x01(\x0e\x32\x19.integrity.v1.StoreStatus\x12\'\n\x0copening_date\x18\x05 \x01(\x0b\x32\x11.google.type.Date\"\x84\x01\n\x0cTradeSummary\x12%\n\nas_of_date\x18\x01 \x01(\x0b\x32\x11.google.type.Date\x12\x1f\n\x17\x63umulative_transactions\x18\x02 \x01(\x03\x12\x0e\n\x06\x62uyers\x18\x03 \x01(\x03\x12\x1c\n\x14repeat_purchase_rate\x18\x04 \x01(\x01\"\xcc\x01\n\rConductRecord\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\'\n\x04kind\x18\x02 \x01(\x0e\x32\x19.integrity.v1.ConductKind\x12(\n\x08severity\x18\x03 \x01(\x0e\x32\x16.integrity.v1.Severity\x12\x1f\n\x04\x64\x61te\x18\x04 \x01(\x0b\x32\x11.google.type.Date\x12\x0c\n\x04rule\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12\x11\n\twithdrawn\x18\x07 \x01(\x08\"\x88\x01\n\rCertification\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x11\n\tcertifier\x18\x02 \x01(\t\x12)\n\x0e\x63\x65rtified_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12&\n\x0bvalid_until\x18\x04 \x01(\x0b\x32\x11.google.type.Date\"\x87\x02\n\x0eIntegrityLevel\x12\x13\n\x0blevel_class\x18\x01 \x01(\t\x12\x17\n\x0fsufficient_data\x18\x02 \x01(\x08\x12\r\n\x05score\x18\x03 \x01(\x05\x12*\n\x07reasons\x18\x04 \x03(\x0b\x32\x19.integrity.v1.LevelReason\x12\x14\n\x0cimprovements\x18\x05 \x03(\t\x12\x19\n\x11scorecard_version\x18\x06 \x01(\t\x12\x15\n\rinputs_digest\x18\x07 \x01(\t\x12\x30\n\x0c\x63ompute_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncap_reason\x18\t \x01(\t\"g\n\x0bLevelReason\x12\x0e\n\x06\x66\x61\x63tor\x18\x01 \x01(\t\x12\x0e\n\x06points\x18\x02 \x01(\x05\x12\x12\n\nmax_points\x18\x03 \x01(\x05\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x0f\n\x07records\x18\x05 \x03(\t\"\x7f\n\x11GetArchiveRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x10\n\x08scenario\x18\x03 \x01(\t\x12\x33\n\tread_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\"<\n\x12GetArchiveResponse\x12&\n\x07\x61rchive\x18\x01 \x01(\x0b\x32\x15.integrity.v1.Archive\"\x8d\x01\n\x14LookupArchiveRequest\x12\x1d\n\x0fregistered_name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x10\n\x08scenario\x18\x03 \x01(\t\x12\x33\n\tread_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\"?\n\x15LookupArchiveResponse\x12&\n\x07\x61rchive\x18\x01 \x01(\x0b\x32\x15.integrity.v1.Archive*\xa8\x01\n\nViewerTier\x12\x1b\n\x17VIEWER_TIER_UNSPECIFIED\x10\x00\x12\x19\n\x15VIEWER_TIER_ANONYMOUS\x10\x01\x12\x19\n\x15VIEWER_TIER_LOGGED_IN\x10\x02\x12\x18\n\x14VIEWER_TIER_MERCHANT\x10\x03\x12\x18\n\x14VIEWER_TIER_PLATFORM\x10\x04\x12\x13\n\x0fVIEWER_TIER_OPS\x10\x05*\xea\x01\n\x11JudicialEntryKind\x12#\n\x1fJUDICIAL_ENTRY_KIND_UNSPECIFIED\x10\x00\x12(\n$JUDICIAL_ENTRY_KIND_DISHONEST_DEBTOR\x10\x01\x12+\n\'JUDICIAL_ENTRY_KIND_ABNORMAL_OPERATIONS\x10\x02\x12)\n%JUDICIAL_ENTRY_KIND_SERIOUS_VIOLATION\x10\x03\x12.\n*JUDICIAL_ENTRY_KIND_ADMINISTRATIVE_PENALTY\x10\x04*w\n\x0bStoreStatus\x12\x1c\n\x18STORE_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11STORE_STATUS_OPEN\x10\x01\x12\x1a\n\x16STORE_STATUS_SUSPENDED\x10\x02\x12\x17\n\x13STORE_STATUS_CLOSED\x10\x03*~\n\x0b\x43onductKind\x12\x1c\n\x18\x43ONDUCT_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43ONDUCT_KIND_DISPUTE\x10\x01\x12\x1a\n\x16\x43ONDUCT_KIND_COMPLAINT\x10\x02\x12\x1b\n\x17\x43ONDUCT_KIND_PUNISHMENT\x10\x03*z\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_MINOR\x10\x01\x12\x15\n\x11SEVERITY_MODERATE\x10\x02\x12\x14\n\x10SEVERITY_SERIOUS\x10\x03\x12\x13\n\x0fSEVERITY_SEVERE\x10\x04\x32\xbb\x01\n\x0e\x41rchiveService\x12O\n\nGetArchive\x12\x1f.integrity.v1.GetArchiveRequest\x1a .integrity.v1.GetArchiveResponse\x12X\n\rLookupArchive\x12\".integrity.v1.LookupArchiveRequest\x1a#.integrity.v1.LookupArchiveResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,50 +49,52 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LOOKUPARCHIVEREQUEST'].fields_by_name['registered_name']._serialized_options = b'\342A\001\002'
   _globals['_LOOKUPARCHIVEREQUEST'].fields_by_name['read_time']._loaded_options = None
   _globals['_LOOKUPARCHIVEREQUEST'].fields_by_name['read_time']._serialized_options = b'\342A\001\001'
-  _globals['_VIEWERTIER']._serialized_start=3476
-  _globals['_VIEWERTIER']._serialized_end=3644
-  _globals['_JUDICIALENTRYKIND']._serialized_start=3647
-  _globals['_JUDICIALENTRYKIND']._serialized_end=3881
-  _globals['_STORESTATUS']._serialized_start=3883
-  _globals['_STORESTATUS']._serialized_end=4002
-  _globals['_CONDUCTKIND']._serialized_start=4004
-  _globals['_CONDUCTKIND']._serialized_end=4130
-  _globals['_SEVERITY']._serialized_start=4132
-  _globals['_SEVERITY']._serialized_end=4254
-  _globals['_ARCHIVE']._serialized_start=190
-  _globals['_ARCHIVE']._serialized_end=570
-  _globals['_PUBLICINFORMATION']._serialized_start=573
-  _globals['_PUBLICINFORMATION']._serialized_end=1229
-  _globals['_SHAREHOLDER']._serialized_start=1231
-  _globals['_SHAREHOLDER']._serialized_end=1315
-  _globals['_CHANGERECORD']._serialized_start=1317
-  _globals['_CHANGERECORD']._serialized_end=1409
-  _globals['_JUDICIALENTRY']._serialized_start=1412
-  _globals['_JUDICIALENTRY']._serialized_end=1702
-  _globals['_BUSINESSINTEGRITY']._serialized_start=1704
-  _globals['_BUSINESSINTEGRITY']._serialized_end=1774
-  _globals['_PLATFORMBUSINESS']._serialized_start=1777
-  _globals['_PLATFORMBUSINESS']._serialized_end=2067
-  _globals['_STORE']._serialized_start=2070
-  _globals['_STORE']._serialized_end=2221
-  _globals['_TRADESUMMARY']._serialized_start=2224
-  _globals['_TRADESUMMARY']._serialized_end=2356
-  _globals['_CONDUCTRECORD']._serialized_start=2359
-  _globals['_CONDUCTRECORD']._serialized_end=2563
-  _globals['_CERTIFICATION']._serialized_start=2566
-  _globals['_CERTIFICATION']._serialized_end=2702
-  _globals['_INTEGRITYLEVEL']._serialized_start=2705
-  _globals['_INTEGRITYLEVEL']._serialized_end=2968
-  _globals['_LEVELREASON']._serialized_start=2970
-  _globals['_LEVELREASON']._serialized_end=3073
-  _globals['_GETARCHIVEREQUEST']._serialized_start=3075
-  _globals['_GETARCHIVEREQUEST']._serialized_end=3202
-  _globals['_GETARCHIVERESPONSE']._serialized_start=3204
-  _globals['_GETARCHIVERESPONSE']._serialized_end=3264
-  _globals['_LOOKUPARCHIVEREQUEST']._serialized_start=3267
-  _globals['_LOOKUPARCHIVEREQUEST']._serialized_end=3408
-  _globals['_LOOKUPARCHIVERESPONSE']._serialized_start=3410
-  _globals['_LOOKUPARCHIVERESPONSE']._serialized_end=3473
-  _globals['_ARCHIVESERVICE']._serialized_start=4257
-  _globals['_ARCHIVESERVICE']._serialized_end=4444
+  _globals['_VIEWERTIER']._serialized_start=3674
+  _globals['_VIEWERTIER']._serialized_end=3842
+  _globals['_JUDICIALENTRYKIND']._serialized_start=3845
+  _globals['_JUDICIALENTRYKIND']._serialized_end=4079
+  _globals['_STORESTATUS']._serialized_start=4081
+  _globals['_STORESTATUS']._serialized_end=4200
+  _globals['_CONDUCTKIND']._serialized_start=4202
+  _globals['_CONDUCTKIND']._serialized_end=4328
+  _globals['_SEVERITY']._serialized_start=4330
+  _globals['_SEVERITY']._serialized_end=4452
+  _globals['_ARCHIVE']._serialized_start=223
+  _globals['_ARCHIVE']._serialized_end=657
+  _globals['_WITHHELDFIELD']._serialized_start=659
+  _globals['_WITHHELDFIELD']._serialized_end=768
+  _globals['_PUBLICINFORMATION']._serialized_start=771
+  _globals['_PUBLICINFORMATION']._serialized_end=1427
+  _globals['_SHAREHOLDER']._serialized_start=1429
+  _globals['_SHAREHOLDER']._serialized_end=1513
+  _globals['_CHANGERECORD']._serialized_start=1515
+  _globals['_CHANGERECORD']._serialized_end=1607
+  _globals['_JUDICIALENTRY']._serialized_start=1610
+  _globals['_JUDICIALENTRY']._serialized_end=1900
+  _globals['_BUSINESSINTEGRITY']._serialized_start=1902
+  _globals['_BUSINESSINTEGRITY']._serialized_end=1972
+  _globals['_PLATFORMBUSINESS']._serialized_start=1975
+  _globals['_PLATFORMBUSINESS']._serialized_end=2265
+  _globals['_STORE']._serialized_start=2268
+  _globals['_STORE']._serialized_end=2419
+  _globals['_TRADESUMMARY']._serialized_start=2422
+  _globals['_TRADESUMMARY']._serialized_end=2554
+  _globals['_CONDUCTRECORD']._serialized_start=2557
+  _globals['_CONDUCTRECORD']._serialized_end=2761
+  _globals['_CERTIFICATION']._serialized_start=2764
+  _globals['_CERTIFICATION']._serialized_end=2900
+  _globals['_INTEGRITYLEVEL']._serialized_start=2903
+  _globals['_INTEGRITYLEVEL']._serialized_end=3166
+  _globals['_LEVELREASON']._serialized_start=3168
+  _globals['_LEVELREASON']._serialized_end=3271
+  _globals['_GETARCHIVEREQUEST']._serialized_start=3273
+  _globals['_GETARCHIVEREQUEST']._serialized_end=3400
+  _globals['_GETARCHIVERESPONSE']._serialized_start=3402
+  _globals['_GETARCHIVERESPONSE']._serialized_end=3462
+  _globals['_LOOKUPARCHIVEREQUEST']._serialized_start=3465
+  _globals['_LOOKUPARCHIVEREQUEST']._serialized_end=3606
+  _globals['_LOOKUPARCHIVERESPONSE']._serialized_start=3608
+  _globals['_LOOKUPARCHIVERESPONSE']._serialized_end=3671
+  _globals['_ARCHIVESERVICE']._serialized_start=4455
+  _globals['_ARCHIVESERVICE']._serialized_end=4642
 # @@protoc_insertion_point(module_scope)

@@ -12,6 +12,7 @@ import google.protobuf.message
 import google.protobuf.timestamp_pb2
 import google.type.date_pb2
 import integrity.v1.licence_pb2
+import integrity.v1.verification_pb2
 import sys
 import typing
 
@@ -191,6 +192,7 @@ class Archive(google.protobuf.message.Message):
     BUSINESS_INTEGRITY_FIELD_NUMBER: builtins.int
     INTEGRITY_LEVEL_FIELD_NUMBER: builtins.int
     DISCLOSED_FIELDS_FIELD_NUMBER: builtins.int
+    WITHHELD_FIELDS_FIELD_NUMBER: builtins.int
     name: builtins.str
     """enterprises/{uscc}/archive"""
     tier: Global___ViewerTier.ValueType
@@ -223,6 +225,13 @@ class Archive(google.protobuf.message.Message):
         in the disclosure ledger.
         """
 
+    @property
+    def withheld_fields(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___WithheldField]:
+        """Field groups the caller's tier would see but that were left out, and why:
+        for example the legal representative when their authorisation does not
+        cover the archive.
+        """
+
     def __init__(
         self,
         *,
@@ -233,11 +242,40 @@ class Archive(google.protobuf.message.Message):
         business_integrity: Global___BusinessIntegrity | None = ...,
         integrity_level: Global___IntegrityLevel | None = ...,
         disclosed_fields: collections.abc.Iterable[builtins.str] | None = ...,
+        withheld_fields: collections.abc.Iterable[Global___WithheldField] | None = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["business_integrity", b"business_integrity", "integrity_level", b"integrity_level", "public_information", b"public_information", "read_time", b"read_time"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["business_integrity", b"business_integrity", "disclosed_fields", b"disclosed_fields", "integrity_level", b"integrity_level", "name", b"name", "public_information", b"public_information", "read_time", b"read_time", "tier", b"tier"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["business_integrity", b"business_integrity", "disclosed_fields", b"disclosed_fields", "integrity_level", b"integrity_level", "name", b"name", "public_information", b"public_information", "read_time", b"read_time", "tier", b"tier", "withheld_fields", b"withheld_fields"]) -> None: ...
 
 Global___Archive: typing_extensions.TypeAlias = Archive
+
+@typing.final
+class WithheldField(google.protobuf.message.Message):
+    """A field group left out of an archive, and why."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    FIELD_GROUP_FIELD_NUMBER: builtins.int
+    REASON_FIELD_NUMBER: builtins.int
+    MISSING_SCOPE_FIELD_NUMBER: builtins.int
+    field_group: builtins.str
+    """The field group (for example "public.legal_representative")."""
+    reason: builtins.str
+    """Stable UPPER_SNAKE reason (for example "AUTHORIZATION_SCOPE_MISSING")."""
+    missing_scope: integrity.v1.verification_pb2.AuthorizationScope.ValueType
+    """For AUTHORIZATION_SCOPE_MISSING: the scope the legal representative's
+    authorisation would have to include.
+    """
+    def __init__(
+        self,
+        *,
+        field_group: builtins.str = ...,
+        reason: builtins.str = ...,
+        missing_scope: integrity.v1.verification_pb2.AuthorizationScope.ValueType = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["field_group", b"field_group", "missing_scope", b"missing_scope", "reason", b"reason"]) -> None: ...
+
+Global___WithheldField: typing_extensions.TypeAlias = WithheldField
 
 @typing.final
 class PublicInformation(google.protobuf.message.Message):

@@ -30,11 +30,17 @@ class _AuthorizationScopeEnumTypeWrapper(google.protobuf.internal.enum_type_wrap
     AUTHORIZATION_SCOPE_UNSPECIFIED: _AuthorizationScope.ValueType  # 0
     """Not set."""
     AUTHORIZATION_SCOPE_IDENTITY_VERIFICATION: _AuthorizationScope.ValueType  # 1
-    """Verifying the enterprise's identity with registries and data providers."""
+    """Verifying the enterprise's identity with registries and data providers.
+    Required: a verification is refused without it.
+    """
     AUTHORIZATION_SCOPE_ARCHIVE: _AuthorizationScope.ValueType  # 2
-    """Keeping the enterprise archive."""
+    """Keeping the legal representative in the enterprise archive: without it
+    archives leave them out (see Archive.withheld_fields).
+    """
     AUTHORIZATION_SCOPE_INTEGRITY_LEVEL: _AuthorizationScope.ValueType  # 3
-    """Working out the integrity level."""
+    """Using the verification in the integrity level: without it the identity
+    factor scores nothing, and its reason says why.
+    """
 
 class AuthorizationScope(_AuthorizationScope, metaclass=_AuthorizationScopeEnumTypeWrapper):
     """What an authorisation covers."""
@@ -42,11 +48,17 @@ class AuthorizationScope(_AuthorizationScope, metaclass=_AuthorizationScopeEnumT
 AUTHORIZATION_SCOPE_UNSPECIFIED: AuthorizationScope.ValueType  # 0
 """Not set."""
 AUTHORIZATION_SCOPE_IDENTITY_VERIFICATION: AuthorizationScope.ValueType  # 1
-"""Verifying the enterprise's identity with registries and data providers."""
+"""Verifying the enterprise's identity with registries and data providers.
+Required: a verification is refused without it.
+"""
 AUTHORIZATION_SCOPE_ARCHIVE: AuthorizationScope.ValueType  # 2
-"""Keeping the enterprise archive."""
+"""Keeping the legal representative in the enterprise archive: without it
+archives leave them out (see Archive.withheld_fields).
+"""
 AUTHORIZATION_SCOPE_INTEGRITY_LEVEL: AuthorizationScope.ValueType  # 3
-"""Working out the integrity level."""
+"""Using the verification in the integrity level: without it the identity
+factor scores nothing, and its reason says why.
+"""
 Global___AuthorizationScope: typing_extensions.TypeAlias = AuthorizationScope
 
 class _VerificationOutcome:
@@ -284,7 +296,7 @@ class Authorization(google.protobuf.message.Message):
     EVIDENCE_REFERENCE_FIELD_NUMBER: builtins.int
     granted_by: builtins.str
     """Who granted it: the legal representative's account or the signer, as the
-    platform records it.
+    platform records it. Personal data: stored encrypted, masked on output.
     """
     evidence_reference: builtins.str
     """The platform's reference to the signed consent, for audit."""

@@ -19,6 +19,7 @@ from service.adapters.storage.tables import (
 )
 from service.domain.archive import Fact, FactKind
 from service.domain.scorecard import IntegrityLevel, LevelReason, VerificationSummary
+from service.domain.verification import AuthorisationScope
 
 
 def _level(row: RowMapping) -> IntegrityLevel:
@@ -99,6 +100,7 @@ class SqlLevelStore:
                     verifications.c.id,
                     verifications.c.outcome,
                     verifications.c.create_time,
+                    verifications.c.auth_scopes,
                 )
                 .where(verifications.c.uscc.in_(usccs))
                 .order_by(verifications.c.uscc, verifications.c.create_time.desc())
@@ -106,7 +108,11 @@ class SqlLevelStore:
             for found in latest:
                 if result[found.uscc][1] is None:
                     summary = VerificationSummary(
-                        found.id, found.outcome == "verified", found.create_time
+                        found.id,
+                        found.outcome == "verified",
+                        found.create_time,
+                        integrity_level_authorised=AuthorisationScope.INTEGRITY_LEVEL.value
+                        in found.auth_scopes,
                     )
                     result[found.uscc] = (result[found.uscc][0], summary)
         return result

@@ -43,6 +43,14 @@ def term_from_json(document: Mapping[str, Any]) -> LicenceTerm:
     )
 
 
+def granted_by_from_row(row: RowMapping) -> SealedValue:
+    # No digest: nothing compares who granted an authorisation, and a digest of a name
+    # is one more thing to guess at.
+    return SealedValue(
+        PiiKind.PERSON_NAME, row["auth_granted_by_ct"], b"", row["auth_granted_by_masked"]
+    )
+
+
 def verification_to_row(v: Verification) -> dict[str, Any]:
     s, a, d = v.submission, v.authorisation, v.decision
     rep = s.legal_representative
@@ -65,7 +73,8 @@ def verification_to_row(v: Verification) -> dict[str, Any]:
         "term_start": s.term.start if s.term else None,
         "term_end": s.term.end if s.term else None,
         "term_open_ended": s.term.open_ended if s.term else None,
-        "auth_granted_by": a.granted_by,
+        "auth_granted_by_ct": a.granted_by.ciphertext,
+        "auth_granted_by_masked": a.granted_by.masked,
         "auth_grant_time": a.grant_time,
         "auth_scopes": sorted(scope.value for scope in a.scopes),
         "auth_evidence_reference": a.evidence_reference,
@@ -128,7 +137,7 @@ def verification_from_row(row: RowMapping) -> Verification:
             term=term,
         ),
         authorisation=Authorisation(
-            granted_by=row["auth_granted_by"],
+            granted_by=granted_by_from_row(row),
             grant_time=row["auth_grant_time"],
             scopes=frozenset(AuthorisationScope(s) for s in row["auth_scopes"]),
             evidence_reference=row["auth_evidence_reference"],
