@@ -279,9 +279,9 @@ async def test_every_disclosure_is_recorded_and_the_merchant_lists_them(
         ("ops", "dispute_review"),
         ("ops", "ops_review"),
     ]
-    assert list(everything[0].fields) == sorted(
-        [*PUBLIC, "public.legal_representative", "business_integrity", "integrity_level"]
-    )
+    # No verification carries the legal representative's archive scope, so even ops were
+    # not shown (and the ledger does not record) the legal representative.
+    assert list(everything[0].fields) == sorted([*PUBLIC, "business_integrity", "integrity_level"])
     assert everything[3].purpose == "identity_authentication"
     assert everything[3].scenario == "account_verification"
     assert list(everything[3].fields) == ["public.identity", "public.status"]

@@ -4,7 +4,8 @@ import copy
 import dataclasses
 
 from service.domain.consent import SCOPE_MISSING, Withheld, withhold_unauthorised
-from service.domain.scorecard import LevelReason, parse_scorecard
+from service.domain.scorecard import LevelReason
+from service.domain.scorecard_document import parse_scorecard
 from service.domain.verification import AuthorisationScope as S
 from service.domain.visibility import EVERYTHING, LOGGED_IN, ArchiveView, FieldGroup, Tier
 from tests.unit.domain.test_scorecard import (
