@@ -38,8 +38,12 @@ class SqlStandingSource:
         for uscc in usccs:
             facts, verification = inputs[uscc]
             archive = assemble_archive(uscc, facts, now)
-            level_class, _revisit_time = classes.get(uscc, (None, None))
-            standings[uscc] = standing_of(uscc, archive, verification, level_class)
+            level_class, revisit = classes.get(uscc, (None, None))
+            if revisit is not None and revisit <= now:
+                # Already due and not yet recomputed: the recompute reaches the cache
+                # through the change log, so this load is kept until then.
+                revisit = None
+            standings[uscc] = standing_of(uscc, archive, verification, level_class, revisit)
         return standings
 
 

@@ -11,7 +11,6 @@ replica may run it: each due level is claimed by one of them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 from typing import Protocol
 
@@ -42,7 +41,6 @@ class LevelRevisitScheduler:
         self._interval = interval
         self._batch = batch
         self._task = BackgroundTask("level-revisits")
-        self._wake = asyncio.Event()
         self._progress = asyncio.Condition()
         self.revisited = 0
         """Enterprises the running loop has recomputed since it started."""
@@ -60,10 +58,6 @@ class LevelRevisitScheduler:
         """Until the running loop has recomputed at least this many enterprises."""
         async with self._progress:
             await self._progress.wait_for(lambda: self.revisited >= at_least)
-
-    def wake(self) -> None:
-        """Look for due levels now instead of at the planned time."""
-        self._wake.set()
 
     async def start(self) -> None:
         if not self._task.running:
@@ -86,9 +80,7 @@ class LevelRevisitScheduler:
                 # Claimed enterprises fall due again when their claim lapses.
                 log.warning("level_revisit_failed", error_type=type(error).__name__)
                 delay = self._interval
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            await asyncio.sleep(delay)
 
     async def _seconds_to_next(self) -> float:
         due = await self._levels.next_revisit_time()

@@ -197,6 +197,23 @@ async def test_the_due_time_survives_a_restart(settings: Settings) -> None:
         await restarted.close()
 
 
+async def test_a_check_after_the_time_reloads_a_level_another_replica_recomputed(
+    rig: Rig, settings: Settings
+) -> None:
+    uscc = await rig.enterprise()
+    await rig.list_dishonest_debtor(uscc)
+    assert await rig.classes_shown(uscc) == ("B", "B", False)  # cached, with its time
+    rig.clock.now_value = china_midnight(EXPIRY)
+    other = await bootstrap(settings, clock=rig.clock)
+    try:
+        assert await other.revisits.run_once() == 1
+    finally:
+        await other.close()
+    # This replica does not follow the change log here: the cached standing expired with
+    # its level's revisit time, and the check loaded the recomputed one.
+    assert await rig.classes_shown(uscc) == ("A", "A", True)
+
+
 @pytest.fixture
 def postgres_settings(postgres_url: str, pii_keys: PiiKeys) -> Settings:
     return Settings(pii_keys=pii_keys, database_url=postgres_url, listen_address="127.0.0.1:0")
