@@ -30,6 +30,9 @@ from service.domain.scorecard import (
     Scorecard,
     VerificationSummary,
     _band_points,
+    _caps_that_apply,
+    _conduct,
+    _judicial,
     compute_level,
 )
 
@@ -207,13 +210,24 @@ def _first_class_change(
 ) -> dt.date | None:
     """The first day in (today, limit) with another class, if fading alone gets there.
 
-    Between boundaries the class only moves one way, so bisection finds that day.
+    Between boundaries only the two fading factors move, the caps hold, and the class
+    only moves one way, so bisection over those two factors finds that day.
     """
 
-    def class_on(day: dt.date) -> str:
+    def fading_points(day: dt.date) -> int:
         moved = dataclasses.replace(archive, read_time=china_midnight(day))
-        level = compute_level(card, archive.uscc, moved, verification, {}, moved.read_time)
-        return level.level_class
+        return _judicial(card, moved).points + _conduct(card, moved).points
+
+    capped = max(
+        (card.class_names.index(cap.max_class) for cap in _caps_that_apply(card, archive)),
+        default=0,
+    )
+    level = compute_level(card, archive.uscc, archive, verification, {}, archive.read_time)
+    steady = level.score - fading_points(today)
+
+    def class_on(day: dt.date) -> int:
+        score = steady + fading_points(day)
+        return max(capped, next(i for i, c in enumerate(card.classes) if score >= c.min_score))
 
     now = class_on(today)
     low, high = today, limit - DAY  # class_on(low) == now; is class_on(high) different?

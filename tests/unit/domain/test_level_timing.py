@@ -188,6 +188,24 @@ def test_the_earliest_of_several_boundaries_wins() -> None:
     assert later.revisit_time == china_midnight(dt.date(2027, 1, 16))
 
 
+def assert_class_holds_day_by_day_until_the_revisit(
+    facts: list[Fact],
+) -> tuple[str, dt.datetime, str]:
+    """(class now, revisit time, class then), checked against the full computation one
+    day at a time."""
+    now = timed(facts)
+    revisit = now.revisit_time
+    assert revisit is not None and revisit == china_midnight(china_today(revisit))
+    probe = NOW
+    while probe < revisit:
+        assert timed(facts, at=probe).level_class == now.level_class
+        probe += dt.timedelta(days=1)
+    assert timed(facts, at=revisit - SECOND).level_class == now.level_class
+    then = timed(facts, at=revisit).level_class
+    assert then != now.level_class
+    return now.level_class, revisit, then
+
+
 def test_fading_is_followed_to_the_first_day_it_moves_the_class() -> None:
     # No registered capital: an administrative penalty listed ten days ago holds the
     # level just below AA, and its fading weight lifts it over some months later.
@@ -196,16 +214,20 @@ def test_fading_is_followed_to_the_first_day_it_moves_the_class() -> None:
         *steady_platform(),
         judicial(JudicialEntryKind.ADMINISTRATIVE_PENALTY, dt.date(2026, 11, 13)),
     ]
-    now = timed(facts)
-    assert now.level_class == "A" and now.revisit_time is not None
-    assert now.revisit_time == china_midnight(china_today(now.revisit_time))
-    # Checked day by day: the class holds until that day and not on it.
-    probe = NOW
-    while probe < now.revisit_time - SECOND:
-        assert timed(facts, at=probe).level_class == "A"
-        probe += dt.timedelta(days=1)
-    assert timed(facts, at=now.revisit_time - SECOND).level_class == "A"
-    assert timed(facts, at=now.revisit_time).level_class == "AA"
+    before, _revisit, after = assert_class_holds_day_by_day_until_the_revisit(facts)
+    assert (before, after) == ("A", "AA")
+
+
+def test_a_fading_conduct_record_is_followed_to_the_first_day_it_moves_the_class() -> None:
+    facts = [
+        registry(registered_capital="100000"),
+        platform_fact(USCC, "1688", Membership(dt.date(2016, 1, 1))),
+        platform_fact(USCC, "1688", TradeSummary(dt.date(2026, 10, 31), 1000, 9000, 0.6)),
+        conduct("C3", dt.date(2026, 3, 1), Severity.MODERATE),
+    ]
+    before, revisit, after = assert_class_holds_day_by_day_until_the_revisit(facts)
+    assert (before, after) == ("A", "AA")
+    assert revisit < china_midnight(dt.date(2026, 3, 1) + dt.timedelta(days=731))  # still counted
 
 
 def test_fading_that_never_moves_the_class_is_revisited_when_it_stops() -> None:
