@@ -19,7 +19,7 @@ from integrity.v1 import eligibility_pb2
 from sqlalchemy import func, select, text
 
 from clients import AsyncIntegrityClient
-from service.adapters.storage.tables import change_log
+from service.adapters.storage.tables import change_log, integrity_levels
 from service.app.levels import REVISIT_LEASE
 from service.bootstrap import Application, bootstrap, build_server
 from service.domain.callers import CallerKind
@@ -109,12 +109,21 @@ async def last_change(app: Application, uscc: str) -> int:
         return int((await connection.execute(query)).scalar() or 0)
 
 
+async def pending_revisits(app: Application, uscc: str) -> int:
+    async with app.engine.connect() as connection:
+        query = select(func.count()).where(
+            integrity_levels.c.uscc == uscc, integrity_levels.c.revisit_time.is_not(None)
+        )
+        return int((await connection.execute(query)).scalar() or 0)
+
+
 async def test_a_listing_expiring_raises_the_class_with_no_new_fact(rig: Rig) -> None:
     uscc = await rig.enterprise()
     await rig.list_dishonest_debtor(uscc)
     held = await rig.app.levels.current(uscc)
     assert held is not None and (held.level_class, held.cap_reason) == ("B", "DISHONEST_DEBTOR")
     assert held.revisit_time == china_midnight(EXPIRY)
+    assert await pending_revisits(rig.app, uscc) == 1  # the levels it replaced are not due
     assert await rig.classes_shown(uscc) == ("B", "B", False)  # the standing is cached now
     assert await rig.app.revisits.run_once() == 0  # nothing is due yet
     logged = await last_change(rig.app, uscc)
@@ -129,6 +138,7 @@ async def test_a_listing_expiring_raises_the_class_with_no_new_fact(rig: Rig) ->
     assert await last_change(rig.app, uscc) > logged
     assert await rig.classes_shown(uscc) == ("A", "A", True)
     assert await rig.app.revisits.run_once() == 0  # done once for this due time
+    assert await pending_revisits(rig.app, uscc) == 1
     async with rig.viewer() as viewer:
         archive = await viewer.get_archive(uscc)
     assert [e.active for e in archive.public_information.judicial_entries] == [False]
