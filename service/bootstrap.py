@@ -65,6 +65,7 @@ from service.app.verifications import VerificationService
 from service.domain.errors import FailedPrecondition
 from service.domain.rate_limits import RateLimiter
 from service.domain.visibility import PurposeTable
+from service.jobs.level_revisits import LevelRevisitScheduler
 from service.settings import Settings
 
 log = structlog.get_logger("integrity.bootstrap")
@@ -99,8 +100,10 @@ class Application:
     follower: ChangeFollower
     standings: StandingCache
     fact_writer: SqlFactWriter
+    revisits: LevelRevisitScheduler
 
     async def close(self) -> None:
+        await self.revisits.close()
         await self.follower.close()
         await self.ledger.close()
         await self.engine.dispose()
@@ -177,6 +180,9 @@ async def bootstrap(
         standings=standings,
         fact_writer=SqlFactWriter(engine, clock),
         gate=CallGate(credentials, RateLimiter(settings.rate_limits), clock),
+        revisits=LevelRevisitScheduler(
+            levels, clock, interval=settings.level_revisit_interval_seconds
+        ),
     )
 
 

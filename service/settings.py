@@ -85,6 +85,10 @@ class Settings:
     cpu_policy: str = "batch"
     """Linux scheduling policy for the server's threads: batch or normal
     (INTEGRITY_CPU_POLICY); see service/cpu_policy.py."""
+    level_revisit_interval_seconds: float = 30.0
+    """Levels are recomputed when their revisit time comes; the server also looks for due
+    levels at least this often, to notice times written by other processes
+    (INTEGRITY_LEVEL_REVISIT_INTERVAL)."""
 
     @property
     def effective_registry_url(self) -> str:
@@ -110,6 +114,7 @@ class Settings:
             "rate_limits": env.get("RATE_LIMITS"),
             "ledger_commit_interval_seconds": env.get("LEDGER_COMMIT_INTERVAL"),
             "cpu_policy": env.get("CPU_POLICY"),
+            "level_revisit_interval_seconds": env.get("LEVEL_REVISIT_INTERVAL"),
         }
         raw.update({k: v for k, v in overrides.items() if v is not None})
 
@@ -126,7 +131,11 @@ class Settings:
         for name in ("listen_address", "database_url", "registry_url"):
             if raw.get(name):
                 values[name] = str(raw[name])
-        for name in ("registry_timeout_seconds", "shutdown_grace_seconds"):
+        for name in (
+            "registry_timeout_seconds",
+            "shutdown_grace_seconds",
+            "level_revisit_interval_seconds",
+        ):
             if raw.get(name) is not None:
                 try:
                     number = float(raw[name])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 
 import structlog
@@ -14,6 +13,7 @@ from service.adapters.storage.engine import read_connection
 from service.adapters.storage.levels import SqlLevelStore
 from service.adapters.storage.policies import SqlPolicyStore
 from service.adapters.storage.tables import change_log
+from service.app.background import BackgroundTask
 from service.app.eligibility import ClassSource
 from service.app.ports import Clock
 from service.app.standings import PolicyBook, StandingCache
@@ -38,7 +38,12 @@ class SqlStandingSource:
         for uscc in usccs:
             facts, verification = inputs[uscc]
             archive = assemble_archive(uscc, facts, now)
-            standings[uscc] = standing_of(uscc, archive, verification, classes.get(uscc))
+            level_class, revisit = classes.get(uscc, (None, None))
+            if revisit is not None and revisit <= now:
+                # Already due and not yet recomputed: the recompute reaches the cache
+                # through the change log, so this load is kept until then.
+                revisit = None
+            standings[uscc] = standing_of(uscc, archive, verification, level_class, revisit)
         return standings
 
 
@@ -65,25 +70,21 @@ class ChangeFollower:
         self._policies = policies
         self._policy_store = policy_store
         self._interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("change-follower")
         self._last_sequence = 0
         self._policy_generation: object = None
 
     async def start(self) -> None:
-        if self._task is not None:
+        if self._task.running:
             return
         async with read_connection(self._engine) as connection:
             last = (await connection.execute(select(func.max(change_log.c.sequence)))).scalar()
         self._last_sequence = int(last or 0)
         self._policy_generation = await self._policy_store.generation()
-        self._task = asyncio.create_task(self._follow(), name="change-follower")
+        self._task.start(self._follow())
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.close()
 
     async def _follow(self) -> None:
         while True:

@@ -53,6 +53,7 @@ async def serve(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await app.follower.start()
+    await app.revisits.start()
     await server.start()
     warming = asyncio.create_task(_warm(app), name="warm-standings")
     for name in ("", *SERVICE_NAMES):

@@ -96,7 +96,7 @@ class EligibilityChecker:
                 f"platform {caller.platform} has no policy {policy_id} in force",
                 reason="POLICY_NOT_IN_FORCE",
             )
-        standing = await self._standings.get(uscc)
+        standing = await self._standings.get(uscc, now)
         result = evaluate(policy, standing, now, self._policies.known_classes)
         # Recorded before the answer leaves, like every disclosure.
         await self._ledger.record(

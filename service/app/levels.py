@@ -13,6 +13,7 @@ import structlog
 from service.app.ports import Clock
 from service.domain.archive import Fact, assemble_archive
 from service.domain.errors import FailedPrecondition, InvalidArgument, NotFound
+from service.domain.level_timing import with_revisit_time
 from service.domain.scorecard import IntegrityLevel, VerificationSummary, compute_level
 from service.domain.scorecard_document import Scorecard, parse_scorecard
 
@@ -21,6 +22,9 @@ log = structlog.get_logger("integrity.levels")
 ACTIVE = "active"
 SHADOW = "shadow"
 BATCH = 500
+# How long a claimed revisit is kept from other claimers: a claimer that dies leaves its
+# enterprises due again after this, and one that lives has recomputed them well before.
+REVISIT_LEASE = dt.timedelta(minutes=5)
 
 
 class LevelStore(Protocol):
@@ -39,6 +43,14 @@ class LevelStore(Protocol):
     async def current(
         self, uscc: str, role: str = ACTIVE, as_of: dt.datetime | None = None
     ) -> IntegrityLevel | None: ...
+
+    async def claim_due(
+        self, now: dt.datetime, lease_until: dt.datetime, limit: int
+    ) -> list[str]: ...
+
+    async def release_claims(self, usccs: Sequence[str], lease_until: dt.datetime) -> None: ...
+
+    async def next_revisit_time(self) -> dt.datetime | None: ...
 
     async def history(self, uscc: str, role: str = ACTIVE) -> list[IntegrityLevel]: ...
 
@@ -165,7 +177,8 @@ class LevelService:
     ) -> IntegrityLevel:
         archive = assemble_archive(uscc, facts, now)
         inputs = canonical_inputs(facts, verification)
-        return compute_level(card, uscc, archive, verification, inputs, now)
+        level = compute_level(card, uscc, archive, verification, inputs, now)
+        return with_revisit_time(level, card, archive, verification)
 
     async def archive_changed(self, usccs: Iterable[str]) -> int:
         """After an archive change: recompute the levels, and drop cached standings even
@@ -197,8 +210,32 @@ class LevelService:
             saved += await self._recompute_batch(ordered[start : start + BATCH], active, shadow)
         return saved
 
+    async def revisit_due(self, limit: int) -> int:
+        """Recompute up to `limit` enterprises whose level's revisit time has come, through
+        the same path as a fact change; the number claimed. Safe to run in every replica:
+        each due level is claimed by one."""
+        now = self._clock.now()
+        lease_until = now + REVISIT_LEASE
+        usccs = await self._store.claim_due(now, lease_until, limit)
+        if usccs:
+            active, shadow = await self.scorecards()
+            # Saved even if the inputs digest is unchanged: the claim must end in a level
+            # with a fresh revisit time, or the enterprise would fall due again and again.
+            await self._recompute_batch(usccs, active, shadow, always_save=frozenset(usccs))
+            # A claimed level nothing replaced belongs to a scorecard no longer in use.
+            await self._store.release_claims(usccs, lease_until)
+        return len(usccs)
+
+    async def next_revisit_time(self) -> dt.datetime | None:
+        """The earliest revisit time of any level, claimed ones included."""
+        return await self._store.next_revisit_time()
+
     async def _recompute_batch(
-        self, usccs: Sequence[str], active: Scorecard, shadow: Scorecard | None
+        self,
+        usccs: Sequence[str],
+        active: Scorecard,
+        shadow: Scorecard | None,
+        always_save: frozenset[str] = frozenset(),
     ) -> int:
         now = self._clock.now()
         inputs = await self._store.load_inputs(usccs)
@@ -209,7 +246,8 @@ class LevelService:
             for uscc in usccs:
                 facts, verification = inputs[uscc]
                 level = self.compute(card, uscc, facts, verification, now)
-                if previous.get(uscc) != (level.scorecard_version, level.inputs_digest):
+                unchanged = previous.get(uscc) == (level.scorecard_version, level.inputs_digest)
+                if uscc in always_save or not unchanged:
                     to_save.append((level, role))
         await self._store.save(to_save, now)
         changed = [level.uscc for level, role in to_save if role == ACTIVE]

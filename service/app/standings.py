@@ -44,11 +44,16 @@ class StandingCache:
         self.misses = 0
         self.batches = 0
 
-    async def get(self, uscc: str) -> EnterpriseStanding:
+    async def get(self, uscc: str, now: dt.datetime | None = None) -> EnterpriseStanding:
+        """The standing; with `now`, an entry whose level is due by then is loaded again."""
         entry = self._entries.get(uscc)
         if entry is not None:
-            self.hits += 1
-            return entry
+            revisit = entry.level_revisit_time
+            if revisit is None or now is None or now < revisit:
+                self.hits += 1
+                return entry
+            # Its level may be recomputed by now (by any replica): look, once.
+            del self._entries[uscc]
         self.misses += 1
         pending = self._loading.get(uscc) or self._queued.get(uscc)
         if pending is None:

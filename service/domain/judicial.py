@@ -53,14 +53,17 @@ class JudicialEntry:
             return False
         return self.expiry_date is None or self.expiry_date > on
 
+    @property
+    def escalation_date(self) -> dt.date | None:
+        """The day an abnormal-operations listing still active reads as a serious violation."""
+        if self.kind is not JudicialEntryKind.ABNORMAL_OPERATIONS:
+            return None
+        return _years_after(self.listing_date, ABNORMAL_OPERATIONS_ESCALATION_YEARS)
+
     def kind_on(self, on: dt.date) -> JudicialEntryKind:
         """The kind the entry reads as on a date, after the three-year escalation."""
-        escalates = _years_after(self.listing_date, ABNORMAL_OPERATIONS_ESCALATION_YEARS)
-        if (
-            self.kind is JudicialEntryKind.ABNORMAL_OPERATIONS
-            and self.is_active(on)
-            and on >= escalates
-        ):
+        escalates = self.escalation_date
+        if escalates is not None and self.is_active(on) and on >= escalates:
             return JudicialEntryKind.SERIOUS_VIOLATION
         return self.kind
 

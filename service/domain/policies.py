@@ -90,6 +90,9 @@ class EnterpriseStanding:
     service_suspended: bool = False
     """Ops suspended the service for this enterprise."""
     suspension_reason: str = ""
+    level_revisit_time: dt.datetime | None = None
+    """When level_class may stop being true (the level's revisit time); None: not before
+    the enterprise changes."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 from service.domain.archive import EnterpriseArchive
 from service.domain.consent import level_scope_missing_description
 from service.domain.judicial import JudicialEntryKind
-from service.domain.licence import RegistrationStatus
+from service.domain.licence import RegistrationStatus, china_today
 from service.domain.platform_records import ConductKind, Severity
 from service.domain.scorecard_document import INSUFFICIENT_DATA, Bands, Cap, Scorecard
 
@@ -57,6 +57,10 @@ class IntegrityLevel:
     scorecard_version: str
     inputs_digest: str
     compute_time: dt.datetime
+    # When the inputs next read differently (a listing expires, a band is crossed...):
+    # the level must be worked out again then. None: nothing changes with time alone.
+    # Worked out in service/domain/level_timing.py.
+    revisit_time: dt.datetime | None = None
 
 
 # -- scoring ----------------------------------------------------------------------------
@@ -83,9 +87,7 @@ class _Scored:
     refused: bool = False
 
 
-def _identity(
-    card: Scorecard, verification: VerificationSummary | None, on: dt.datetime
-) -> _Scored:
+def _identity(card: Scorecard, verification: VerificationSummary | None, on: dt.date) -> _Scored:
     f = card.factors.identity_verification
     top = f.max_points
     if verification is None or not verification.verified:
@@ -97,7 +99,9 @@ def _identity(
             (),
             "complete identity verification",
         )
-    age = (on - verification.time).days
+    # In calendar days in China, like every other age here: the level is a function of
+    # its inputs and the day, which is what its digest covers.
+    age = (on - china_today(verification.time)).days
     record = (f"verification:{verification.verification_id}",)
     if not verification.integrity_level_authorised:
         return _Scored(
@@ -320,7 +324,7 @@ def compute_level(
             "", card.version, digest, compute_time,
         )  # fmt: skip
     scored = [
-        _identity(card, verification, archive.read_time),
+        _identity(card, verification, archive.read_date),
         _business_status(card, archive),
         _years(card, archive),
         _capital(card, archive),

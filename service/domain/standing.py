@@ -14,9 +14,12 @@ def standing_of(
     archive: EnterpriseArchive | None,
     verification: VerificationSummary | None,
     level: IntegrityLevel | str | None,
+    level_revisit_time: dt.datetime | None = None,
 ) -> EnterpriseStanding:
     """Everything a policy may ask about, in the shape evaluation reads fastest."""
     level_class = level.level_class if isinstance(level, IntegrityLevel) else level
+    if isinstance(level, IntegrityLevel):
+        level_revisit_time = level.revisit_time
     last_verified: dt.datetime | None = None
     if verification is not None and verification.verified:
         last_verified = verification.time
@@ -31,6 +34,7 @@ def standing_of(
             conduct_records=(),
             certifications=(),
             stores=(),
+            level_revisit_time=level_revisit_time,
         )
     registry = archive.registry
     return EnterpriseStanding(
@@ -49,4 +53,5 @@ def standing_of(
         stores=tuple((p.platform, store) for p in archive.platforms for store in p.stores),
         service_suspended=archive.service_suspended,
         suspension_reason=archive.suspension_reason,
+        level_revisit_time=level_revisit_time,
     )

@@ -56,13 +56,22 @@ def test_every_problem_is_reported_at_once() -> None:
         assert expected in problems
 
 
-def test_ledger_commit_interval_from_the_environment(keys_file: Path) -> None:
+@pytest.mark.parametrize(
+    ("variable", "name", "default", "good", "bad"),
+    [
+        ("LEDGER_COMMIT_INTERVAL", "ledger_commit_interval_seconds", 0.01, "0", "5"),
+        ("LEVEL_REVISIT_INTERVAL", "level_revisit_interval_seconds", 30, "5", "0"),
+    ],
+)
+def test_intervals_from_the_environment(
+    keys_file: Path, variable: str, name: str, default: float, good: str, bad: str
+) -> None:
     environ = {"INTEGRITY_KEYS_FILE": str(keys_file)}
-    assert Settings.load(environ).ledger_commit_interval_seconds == 0.01
-    environ["INTEGRITY_LEDGER_COMMIT_INTERVAL"] = "0"
-    assert Settings.load(environ).ledger_commit_interval_seconds == 0
-    environ["INTEGRITY_LEDGER_COMMIT_INTERVAL"] = "5"
-    with pytest.raises(ConfigError):
+    assert getattr(Settings.load(environ), name) == default
+    environ[f"INTEGRITY_{variable}"] = good
+    assert getattr(Settings.load(environ), name) == float(good)
+    environ[f"INTEGRITY_{variable}"] = bad
+    with pytest.raises(ConfigError, match=name):
         Settings.load(environ)
 
 

@@ -6,8 +6,8 @@ import datetime as dt
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping, and_, func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import ColumnElement, RowMapping, and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.adapters.storage.change_log import append_changes
 from service.adapters.storage.engine import read_connection, write_transaction
@@ -39,6 +39,7 @@ def _level(row: RowMapping) -> IntegrityLevel:
         scorecard_version=row["scorecard_version"],
         inputs_digest=row["inputs_digest"],
         compute_time=row["compute_time"],
+        revisit_time=row["revisit_time"],
     )
 
 
@@ -64,6 +65,7 @@ def _row(level: IntegrityLevel, role: str) -> dict[str, Any]:
         "cap_reason": level.cap_reason,
         "inputs_digest": level.inputs_digest,
         "compute_time": level.compute_time,
+        "revisit_time": level.revisit_time,
     }
 
 
@@ -140,6 +142,16 @@ class SqlLevelStore:
         if not levels:
             return
         async with write_transaction(self._engine) as connection:
+            # The levels about to be replaced are no longer due: their successors carry
+            # the time that matters now.
+            for role in sorted({role for _level, role in levels}):
+                replaced = [level.uscc for level, r in levels if r == role]
+                await _clear_revisits(
+                    connection,
+                    integrity_levels.c.uscc.in_(replaced),
+                    integrity_levels.c.role == role,
+                    integrity_levels.c.revisit_time.is_not(None),
+                )
             await connection.execute(
                 integrity_levels.insert(), [_row(level, role) for level, role in levels]
             )
@@ -147,6 +159,44 @@ class SqlLevelStore:
             await append_changes(
                 connection, (level.uscc for level, role in levels if role == "active"), now
             )
+
+    async def claim_due(self, now: dt.datetime, lease_until: dt.datetime, limit: int) -> list[str]:
+        """Enterprises with a level whose revisit time has come, each claimed until
+        lease_until: no other claimer gets them before then, and if the claimer dies
+        without recomputing them they fall due again. On PostgreSQL rows another
+        replica is claiming are skipped, not waited for."""
+        query = (
+            select(integrity_levels.c.id, integrity_levels.c.uscc)
+            .where(integrity_levels.c.revisit_time <= now)
+            .order_by(integrity_levels.c.revisit_time)
+            .limit(limit)
+        )
+        async with write_transaction(self._engine) as connection:
+            if connection.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = (await connection.execute(query)).all()
+            if rows:
+                await connection.execute(
+                    update(integrity_levels)
+                    .where(integrity_levels.c.id.in_([row.id for row in rows]))
+                    .values(revisit_time=lease_until)
+                )
+        return sorted({row.uscc for row in rows})
+
+    async def release_claims(self, usccs: Sequence[str], lease_until: dt.datetime) -> None:
+        """Claims of these enterprises still open: no newer level replaced their level."""
+        async with write_transaction(self._engine) as connection:
+            await _clear_revisits(
+                connection,
+                integrity_levels.c.uscc.in_(usccs),
+                integrity_levels.c.revisit_time == lease_until,
+            )
+
+    async def next_revisit_time(self) -> dt.datetime | None:
+        async with read_connection(self._engine) as connection:
+            query = select(func.min(integrity_levels.c.revisit_time))
+            earliest: dt.datetime | None = (await connection.execute(query)).scalar()
+        return earliest
 
     async def current(
         self, uscc: str, role: str = "active", as_of: dt.datetime | None = None
@@ -161,19 +211,24 @@ class SqlLevelStore:
             row = (await connection.execute(query)).mappings().first()
         return _level(row) if row else None
 
-    async def current_classes(self, usccs: Sequence[str], role: str = "active") -> dict[str, str]:
-        """The class of each enterprise's current level, in one query."""
+    async def current_classes(
+        self, usccs: Sequence[str], role: str = "active"
+    ) -> dict[str, tuple[str, dt.datetime | None]]:
+        """The class and revisit time of each enterprise's current level, in one query."""
         newest = (
             select(func.max(integrity_levels.c.id).label("id"))
             .where(integrity_levels.c.uscc.in_(usccs), integrity_levels.c.role == role)
             .group_by(integrity_levels.c.uscc)
             .subquery()
         )
-        query = select(integrity_levels.c.uscc, integrity_levels.c.level_class).join(
-            newest, integrity_levels.c.id == newest.c.id
-        )
+        query = select(
+            integrity_levels.c.uscc, integrity_levels.c.level_class, integrity_levels.c.revisit_time
+        ).join(newest, integrity_levels.c.id == newest.c.id)
         async with read_connection(self._engine) as connection:
-            return {row.uscc: row.level_class for row in await connection.execute(query)}
+            return {
+                row.uscc: (row.level_class, row.revisit_time)
+                for row in await connection.execute(query)
+            }
 
     async def history(self, uscc: str, role: str = "active") -> list[IntegrityLevel]:
         query = (
@@ -217,6 +272,22 @@ class SqlLevelStore:
         )
         async with read_connection(self._engine) as connection:
             return {row[0]: int(row[1]) for row in await connection.execute(query)}
+
+
+async def _clear_revisits(connection: AsyncConnection, *where: ColumnElement[bool]) -> None:
+    """No longer due: the levels that match.
+
+    On PostgreSQL the rows are locked in id order first, so two writers clearing levels
+    of the same enterprises queue instead of deadlocking.
+    """
+    due = select(integrity_levels.c.id).where(*where).order_by(integrity_levels.c.id)
+    if connection.dialect.name == "postgresql":
+        due = due.with_for_update()
+    ids = [row.id for row in await connection.execute(due)]
+    if ids:
+        await connection.execute(
+            update(integrity_levels).where(integrity_levels.c.id.in_(ids)).values(revisit_time=None)
+        )
 
 
 class SqlScorecardStore:

@@ -208,7 +208,11 @@ integrity_levels = Table(
     Column("cap_reason", String(64), nullable=False),
     Column("inputs_digest", String(64), nullable=False),
     Column("compute_time", UtcDateTime, nullable=False),
+    # When the current level must be worked out again (its inputs next change meaning).
+    # Cleared once a newer level replaces it, so the index holds only levels still due.
+    Column("revisit_time", UtcDateTime),
     Index("ix_integrity_levels_uscc_role_time", "uscc", "role", "compute_time"),
+    Index("ix_integrity_levels_revisit_time", "revisit_time"),
 )
 
 eligibility_policies = Table(

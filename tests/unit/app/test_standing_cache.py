@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime as dt
 
 from service.app.standings import StandingCache
 from service.domain.policies import EnterpriseStanding
@@ -136,3 +138,26 @@ async def test_warming_fills_the_cache_ahead_of_demand() -> None:
     loads = source.loads
     await cache.get("W1")
     assert source.loads == loads and cache.hits == 1
+
+
+async def test_an_entry_expires_when_its_level_is_due_and_is_loaded_again_once() -> None:
+    due = dt.datetime(2027, 5, 31, 16, tzinfo=dt.UTC)
+
+    class TimedSource(FakeSource):
+        async def load_many(self, usccs: list[str]) -> dict[str, EnterpriseStanding]:
+            loaded = await super().load_many(usccs)
+            # What the database source does: a level already due loads without its time.
+            revisit = due if self.level == "B" else None
+            return {
+                u: dataclasses.replace(s, level_revisit_time=revisit) for u, s in loaded.items()
+            }
+
+    source = TimedSource()
+    source.level = "B"
+    cache = StandingCache(source)
+    before = due - dt.timedelta(seconds=1)
+    assert (await cache.get("X", before)).level_class == "B"
+    assert (await cache.get("X", before)).level_class == "B" and source.loads == 1
+    source.level = "A"  # recomputed at the due time, by whichever replica
+    assert (await cache.get("X", due)).level_class == "A" and source.loads == 2
+    assert (await cache.get("X", due)).level_class == "A" and source.loads == 2

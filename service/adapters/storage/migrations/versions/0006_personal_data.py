@@ -1,7 +1,7 @@
 """Names of people that were kept in clear text: encrypt them.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 
 Who granted an authorisation (verifications.auth_granted_by) becomes ciphertext and masked
 form. Natural-person shareholders in registry records get their name sealed (ciphertext in
@@ -34,7 +34,7 @@ from service.domain.masking import change_names_people, mask_names_in, mask_pers
 from service.domain.sealed import PiiKind, SealedValue
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
