@@ -27,8 +27,9 @@ from service.domain.level_timing import china_midnight
 from service.jobs.level_revisits import LevelRevisitScheduler
 from service.settings import PiiKeys, Settings
 from tests.builders import import_rows, registry_row, verification_for
+from tests.clock import TestClock
 from tests.conftest import _clean
-from tests.integration.test_eligibility import ManualClock, policy
+from tests.integration.test_eligibility import policy
 
 E = eligibility_pb2
 T0 = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)
@@ -37,7 +38,7 @@ MIN_CLASS_A = [{"kind": "min_class", "class": "A"}]
 
 
 class Rig:
-    def __init__(self, app: Application, clock: ManualClock, port: int) -> None:
+    def __init__(self, app: Application, clock: TestClock, port: int) -> None:
         self.app, self.clock, self.port = app, clock, port
         self.platform_token = ""
         self.viewer_token = ""
@@ -81,7 +82,7 @@ class Rig:
         return archive.integrity_level.level_class, check.level_class, allowed
 
 
-async def start_rig(settings: Settings, clock: ManualClock) -> tuple[Rig, Any]:
+async def start_rig(settings: Settings, clock: TestClock) -> tuple[Rig, Any]:
     app = await bootstrap(settings, clock=clock)
     await _clean(app)
     server, _health = build_server(app)
@@ -97,7 +98,7 @@ async def start_rig(settings: Settings, clock: ManualClock) -> tuple[Rig, Any]:
 
 @pytest.fixture
 async def rig(settings: Settings) -> AsyncIterator[Rig]:
-    started, server = await start_rig(settings, ManualClock(T0))
+    started, server = await start_rig(settings, TestClock(T0))
     yield started
     await server.stop(None)
     await started.app.close()
@@ -128,7 +129,7 @@ async def test_a_listing_expiring_raises_the_class_with_no_new_fact(rig: Rig) ->
     assert await rig.app.revisits.run_once() == 0  # nothing is due yet
     logged = await last_change(rig.app, uscc)
 
-    rig.clock.now_value = china_midnight(EXPIRY) + dt.timedelta(minutes=1)
+    rig.clock.set(china_midnight(EXPIRY) + dt.timedelta(minutes=1))
     assert await rig.app.revisits.run_once() == 1
 
     raised = await rig.app.levels.current(uscc)
@@ -151,7 +152,7 @@ async def test_a_licence_term_ending_drops_the_class_to_c(rig: Rig) -> None:
     assert level.revisit_time == china_midnight(dt.date(2027, 1, 16))
     assert await rig.classes_shown(uscc) == ("A", "A", True)
 
-    rig.clock.now_value = china_midnight(dt.date(2027, 1, 16))
+    rig.clock.set(china_midnight(dt.date(2027, 1, 16)))
     assert await rig.app.revisits.run_once() == 1
 
     dropped = await rig.app.levels.current(uscc)
@@ -165,14 +166,14 @@ async def test_a_licence_term_ending_drops_the_class_to_c(rig: Rig) -> None:
 async def test_the_running_loop_recomputes_when_the_clock_passes_the_time(
     settings: Settings,
 ) -> None:
-    clock = ManualClock(T0)
+    clock = TestClock(T0)
     fast = dataclasses.replace(settings, level_revisit_interval_seconds=0.05)
     started, server = await start_rig(fast, clock)
     try:
         uscc = await started.enterprise()
         await started.list_dishonest_debtor(uscc)
         await started.app.revisits.start()
-        clock.now_value = china_midnight(EXPIRY)
+        clock.set(china_midnight(EXPIRY))
         async with asyncio.timeout(10):
             await started.app.revisits.wait_revisited(1)
         level = await started.app.levels.current(uscc)
@@ -184,13 +185,13 @@ async def test_the_running_loop_recomputes_when_the_clock_passes_the_time(
 
 
 async def test_the_due_time_survives_a_restart(settings: Settings) -> None:
-    first, server = await start_rig(settings, ManualClock(T0))
+    first, server = await start_rig(settings, TestClock(T0))
     uscc = await first.enterprise()
     await first.list_dishonest_debtor(uscc)
     await server.stop(None)
     await first.app.close()
 
-    later = ManualClock(china_midnight(EXPIRY) + dt.timedelta(hours=3))
+    later = TestClock(china_midnight(EXPIRY) + dt.timedelta(hours=3))
     restarted = await bootstrap(settings, clock=later)
     try:
         await restarted.revisits.start()  # the loop finds the due level on its first pass
@@ -213,7 +214,7 @@ async def test_a_check_after_the_time_reloads_a_level_another_replica_recomputed
     uscc = await rig.enterprise()
     await rig.list_dishonest_debtor(uscc)
     assert await rig.classes_shown(uscc) == ("B", "B", False)  # cached, with its time
-    rig.clock.now_value = china_midnight(EXPIRY)
+    rig.clock.set(china_midnight(EXPIRY))
     other = await bootstrap(settings, clock=rig.clock)
     try:
         assert await other.revisits.run_once() == 1
@@ -232,14 +233,14 @@ def postgres_settings(postgres_url: str, pii_keys: PiiKeys) -> Settings:
 async def test_two_replicas_never_recompute_one_level_twice_for_one_due_time(
     postgres_settings: Settings,
 ) -> None:
-    clock = ManualClock(T0)
+    clock = TestClock(T0)
     started, server = await start_rig(postgres_settings, clock)
     replica = await bootstrap(postgres_settings, clock=clock)
     try:
         usccs = [await started.enterprise() for _ in range(24)]
         for uscc in usccs:
             await started.list_dishonest_debtor(uscc)
-        clock.now_value = china_midnight(EXPIRY)
+        clock.set(china_midnight(EXPIRY))
         # Small batches, so the two replicas claim side by side many times over.
         schedulers = [
             LevelRevisitScheduler(app.levels, clock, interval=1, batch=2)
@@ -260,12 +261,12 @@ async def test_two_replicas_never_recompute_one_level_twice_for_one_due_time(
 async def test_a_level_another_replica_is_claiming_is_skipped_not_waited_for(
     postgres_settings: Settings,
 ) -> None:
-    clock = ManualClock(T0)
+    clock = TestClock(T0)
     started, server = await start_rig(postgres_settings, clock)
     try:
         uscc = await started.enterprise()
         await started.list_dishonest_debtor(uscc)
-        clock.now_value = china_midnight(EXPIRY)
+        clock.set(china_midnight(EXPIRY))
         async with started.app.engine.connect() as holder:
             transaction = await holder.begin()
             await holder.execute(
@@ -288,9 +289,9 @@ async def test_a_level_of_a_scorecard_no_longer_in_use_is_not_revisited_again(ri
         uscc = await rig.enterprise()
         await rig.list_dishonest_debtor(uscc)  # levels under both versions, due at expiry
         await rig.app.levels.activate("revisit-test")  # no shadow version any more
-        rig.clock.now_value = china_midnight(EXPIRY)
+        rig.clock.set(china_midnight(EXPIRY))
         assert await rig.app.revisits.run_once() == 1
-        rig.clock.now_value += REVISIT_LEASE * 2  # past any claim
+        rig.clock.advance(REVISIT_LEASE * 2)  # past any claim
         assert await rig.app.revisits.run_once() == 0
         revisited = await rig.app.levels.current(uscc)
         assert revisited is not None and revisited.scorecard_version == "revisit-test"
