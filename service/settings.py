@@ -82,8 +82,8 @@ class Settings:
     ledger_commit_interval_seconds: float = 0.01
     """Under load, ledger commits start at most this often; 0 commits each batch at once
     (INTEGRITY_LEDGER_COMMIT_INTERVAL). A lone read never waits for it."""
-    cpu_policy: str = "batch"
-    """Linux scheduling policy for the server's threads: batch or normal
+    cpu_policy: str = "normal"
+    """Linux scheduling policy for the server's threads: normal or batch
     (INTEGRITY_CPU_POLICY); see service/cpu_policy.py."""
 
     @property

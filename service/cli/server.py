@@ -36,9 +36,10 @@ def main(**flags: str | None) -> None:
     except ConfigError as error:
         click.echo(str(error), err=True)
         sys.exit(2)
-    # Before anything starts a thread: threads take their creator's policy.
-    apply_cpu_policy(settings.cpu_policy)
     configure_logging(settings.log_level)
+    # Before anything starts a thread: threads take their creator's policy. Logging
+    # first, so that a platform refusing the policy is told of in the server's log.
+    apply_cpu_policy(settings.cpu_policy)
     from service.api.server import serve
 
     _run(serve(settings))

@@ -95,12 +95,12 @@ def test_rate_limits_from_the_environment(keys_file: Path) -> None:
     assert "rate_limits" in str(caught.value)
 
 
-def test_cpu_policy_defaults_to_batch_and_refuses_others(keys_file: Path) -> None:
+def test_cpu_policy_defaults_to_normal_and_refuses_others(keys_file: Path) -> None:
     environ = {"INTEGRITY_KEYS_FILE": str(keys_file)}
-    assert Settings.load(environ).cpu_policy == "batch"
-    environ["INTEGRITY_CPU_POLICY"] = "Normal"
     assert Settings.load(environ).cpu_policy == "normal"
+    environ["INTEGRITY_CPU_POLICY"] = "Batch"
+    assert Settings.load(environ).cpu_policy == "batch"
     environ["INTEGRITY_CPU_POLICY"] = "fifo"
     with pytest.raises(ConfigError) as caught:
         Settings.load(environ)
-    assert "cpu_policy must be one of batch, normal" in str(caught.value)
+    assert "cpu_policy must be one of normal, batch" in str(caught.value)
