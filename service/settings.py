@@ -14,11 +14,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from service.adapters.storage.engine import sqlite_file
 from service.cpu_policy import CPU_POLICIES
 from service.domain.rate_limits import DEFAULT_LIMITS, Limit, LimitClass, limits_from_document
+from service.listen_address import LOCAL_SOCKET_SCHEMES, ListenAddress
 
 DEFAULT_DATABASE_URL = "sqlite:///var/integrity.db"
 ENV_PREFIX = "INTEGRITY_"
+
+
+# Each setting's environment variable, less the prefix; problems are reported under these
+# names, the ones an operator sets.
+ENV_NAMES = {
+    "listen_address": "LISTEN",
+    "database_url": "DATABASE_URL",
+    "registry_url": "REGISTRY_URL",
+    "registry_timeout_seconds": "REGISTRY_TIMEOUT",
+    "shutdown_grace_seconds": "SHUTDOWN_GRACE",
+    "log_level": "LOG_LEVEL",
+    "keys_file": "KEYS_FILE",
+    "purposes_file": "PURPOSES_FILE",
+    "rate_limits": "RATE_LIMITS",
+    "ledger_commit_interval_seconds": "LEDGER_COMMIT_INTERVAL",
+    "cpu_policy": "CPU_POLICY",
+    "reuse_port": "REUSE_PORT",
+}
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def env_name(setting: str) -> str:
+    """The environment variable of a Settings field: env_name("listen_address") is
+    INTEGRITY_LISTEN."""
+    return ENV_PREFIX + ENV_NAMES[setting]
 
 
 class ConfigError(Exception):
@@ -66,7 +94,8 @@ class Settings:
     listen_address: str = "127.0.0.1:50051"
     """host:port the gRPC server binds (INTEGRITY_LISTEN)."""
     database_url: str = DEFAULT_DATABASE_URL
-    """sqlite:///path or postgresql://user@host:port/db (INTEGRITY_DATABASE_URL)."""
+    """sqlite:///path or postgresql://user@host:port/db (INTEGRITY_DATABASE_URL). A SQLite
+    file's directory must exist."""
     registry_url: str | None = None
     """Where the registry snapshot lives; default: the database (INTEGRITY_REGISTRY_URL)."""
     registry_timeout_seconds: float = 2.0
@@ -85,44 +114,43 @@ class Settings:
     cpu_policy: str = "normal"
     """Linux scheduling policy for the server's threads: normal or batch
     (INTEGRITY_CPU_POLICY); see service/cpu_policy.py."""
+    reuse_port: bool = False
+    """Let several server processes bind the same address, the kernel spreading connections
+    over them (INTEGRITY_REUSE_PORT); off, a second server on a taken address refuses to
+    start."""
 
     @property
     def effective_registry_url(self) -> str:
         return self.registry_url or self.database_url
 
     @classmethod
-    def load(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
-        """Settings from INTEGRITY_* variables, then overrides (command-line flags) on top."""
+    def load(
+        cls, environ: Mapping[str, str], /, *, serving: bool = False, **overrides: Any
+    ) -> Settings:
+        """Settings from INTEGRITY_* variables, then overrides (command-line flags) on top.
+
+        serving: for the process that listens, whose listener settings are checked too;
+        other commands ignore them."""
         problems: list[str] = []
         values: dict[str, Any] = {}
         env = {
             k.removeprefix(ENV_PREFIX): v for k, v in environ.items() if k.startswith(ENV_PREFIX)
         }
-        raw: dict[str, Any] = {
-            "listen_address": env.get("LISTEN"),
-            "database_url": env.get("DATABASE_URL"),
-            "registry_url": env.get("REGISTRY_URL"),
-            "registry_timeout_seconds": env.get("REGISTRY_TIMEOUT"),
-            "shutdown_grace_seconds": env.get("SHUTDOWN_GRACE"),
-            "log_level": env.get("LOG_LEVEL"),
-            "keys_file": env.get("KEYS_FILE"),
-            "purposes_file": env.get("PURPOSES_FILE"),
-            "rate_limits": env.get("RATE_LIMITS"),
-            "ledger_commit_interval_seconds": env.get("LEDGER_COMMIT_INTERVAL"),
-            "cpu_policy": env.get("CPU_POLICY"),
-        }
+        raw: dict[str, Any] = {name: env.get(variable) for name, variable in ENV_NAMES.items()}
         raw.update({k: v for k, v in overrides.items() if v is not None})
 
         if raw.get("rate_limits"):
             try:
                 values["rate_limits"] = limits_from_document(json.loads(raw["rate_limits"]))
             except (ValueError, KeyError, TypeError) as exc:
-                problems.append(f"rate_limits is not usable: {exc}")
+                problems.append(f"{env_name('rate_limits')} is not usable: {exc}")
         if raw.get("purposes_file"):
             if Path(raw["purposes_file"]).is_file():
                 values["purposes_file"] = str(raw["purposes_file"])
             else:
-                problems.append(f"purposes file {raw['purposes_file']} does not exist")
+                problems.append(
+                    f"{env_name('purposes_file')}: {raw['purposes_file']} does not exist"
+                )
         for name in ("listen_address", "database_url", "registry_url"):
             if raw.get(name):
                 values[name] = str(raw[name])
@@ -134,7 +162,7 @@ class Settings:
                         raise ValueError
                     values[name] = number
                 except ValueError:
-                    problems.append(f"{name} must be a positive number of seconds")
+                    problems.append(f"{env_name(name)} must be a positive number of seconds")
         if raw.get("ledger_commit_interval_seconds") is not None:
             try:
                 interval = float(raw["ledger_commit_interval_seconds"])
@@ -142,21 +170,35 @@ class Settings:
                     raise ValueError
                 values["ledger_commit_interval_seconds"] = interval
             except ValueError:
-                problems.append("ledger_commit_interval_seconds must be 0 to 1 seconds")
+                problems.append(
+                    f"{env_name('ledger_commit_interval_seconds')} must be 0 to 1 seconds"
+                )
         if raw.get("cpu_policy"):
             policy = str(raw["cpu_policy"]).lower()
             if policy not in CPU_POLICIES:
-                problems.append(f"cpu_policy must be one of {', '.join(CPU_POLICIES)}")
+                problems.append(
+                    f"{env_name('cpu_policy')} must be one of {', '.join(CPU_POLICIES)}"
+                )
             values["cpu_policy"] = policy
         if raw.get("log_level"):
             level = str(raw["log_level"]).lower()
             if level not in {"debug", "info", "warning", "error"}:
-                problems.append("log_level must be one of debug, info, warning, error")
+                problems.append(
+                    f"{env_name('log_level')} must be one of debug, info, warning, error"
+                )
             values["log_level"] = level
+        for name in ("reuse_port",):
+            if raw.get(name) is not None:
+                flag = _flag(raw[name])
+                if flag is None:
+                    problems.append(f"{env_name(name)} must be true or false")
+                values[name] = bool(flag)
         for name in ("database_url", "registry_url"):
-            url = values.get(name)
-            if url and not url.startswith(("sqlite:", "postgresql:", "postgres:")):
-                problems.append(f"{name} must start with sqlite: or postgresql:")
+            url = values.get(name, DEFAULT_DATABASE_URL if name == "database_url" else None)
+            if url:
+                problems.extend(_database_problems(name, url))
+        if serving:
+            problems.extend(_listener_problems(values))
 
         if "pii_keys" in raw:
             values["pii_keys"] = raw["pii_keys"]
@@ -165,12 +207,43 @@ class Settings:
                 document = json.loads(Path(raw["keys_file"]).read_text())
                 values["pii_keys"] = PiiKeys.from_json(document)
             except (OSError, ValueError, KeyError, TypeError, binascii.Error) as exc:
-                problems.append(f"keys file {raw['keys_file']} is unusable: {type(exc).__name__}")
+                problems.append(
+                    f"{env_name('keys_file')}: {raw['keys_file']} is unusable: {type(exc).__name__}"
+                )
         else:
             problems.append(
-                "no PII keys: set INTEGRITY_KEYS_FILE or --keys-file "
+                f"no PII keys: set {env_name('keys_file')} or --keys-file "
                 "(create one with `integrity-ops keys generate`)"
             )
         if problems:
             raise ConfigError(problems)
         return cls(**values)
+
+
+def _flag(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    return True if text in _TRUE else False if text in _FALSE else None
+
+
+def _database_problems(name: str, url: str) -> list[str]:
+    if not url.startswith(("sqlite:", "postgresql:", "postgres:")):
+        return [f"{env_name(name)} must start with sqlite: or postgresql:"]
+    try:
+        path = sqlite_file(url)
+    except ValueError:  # sqlalchemy's ArgumentError is one
+        return [f"{env_name(name)} is not a database URL"]
+    if path is not None and not path.parent.is_dir():
+        return [f"{env_name(name)}: the directory {path.parent} of {url} does not exist"]
+    return []
+
+
+def _listener_problems(values: Mapping[str, Any]) -> list[str]:
+    address = values.get("listen_address", Settings.listen_address)
+    try:
+        if not address.startswith(LOCAL_SOCKET_SCHEMES):
+            ListenAddress.parse(address)
+    except ValueError as error:
+        return [f"{env_name('listen_address')}: {error}"]
+    return []

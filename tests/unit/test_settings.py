@@ -9,7 +9,11 @@ from service.settings import ConfigError, PiiKeys, Settings
 
 
 @pytest.fixture
-def keys_file(tmp_path: Path) -> Path:
+def keys_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # The default database, sqlite:///var/integrity.db, is relative to the working
+    # directory, and its directory must exist.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "var").mkdir()
     path = tmp_path / "keys.json"
     path.write_text(json.dumps(PiiKeys.generate().to_json()))
     return path
@@ -35,7 +39,7 @@ def test_flags_override_the_environment(keys_file: Path) -> None:
     assert settings.listen_address == "127.0.0.1:2"
 
 
-def test_every_problem_is_reported_at_once() -> None:
+def test_every_problem_is_reported_at_once_under_its_variable() -> None:
     with pytest.raises(ConfigError) as caught:
         Settings.load(
             {
@@ -43,17 +47,20 @@ def test_every_problem_is_reported_at_once() -> None:
                 "INTEGRITY_SHUTDOWN_GRACE": "-1",
                 "INTEGRITY_LOG_LEVEL": "loud",
                 "INTEGRITY_LEDGER_COMMIT_INTERVAL": "soon",
+                "INTEGRITY_REUSE_PORT": "perhaps",
             }
         )
-    problems = "\n".join(caught.value.problems)
+    problems = caught.value.problems
     for expected in (
-        "database_url",
-        "shutdown_grace_seconds",
-        "log_level",
-        "ledger_commit_interval_seconds",
+        "INTEGRITY_DATABASE_URL",
+        "INTEGRITY_SHUTDOWN_GRACE",
+        "INTEGRITY_LOG_LEVEL",
+        "INTEGRITY_LEDGER_COMMIT_INTERVAL",
+        "INTEGRITY_REUSE_PORT",
         "INTEGRITY_KEYS_FILE",
     ):
-        assert expected in problems
+        assert any(expected in problem for problem in problems), expected
+    assert len(problems) == 6
 
 
 def test_ledger_commit_interval_from_the_environment(keys_file: Path) -> None:
@@ -92,7 +99,7 @@ def test_rate_limits_from_the_environment(keys_file: Path) -> None:
     assert settings.rate_limits[LimitClass.ANONYMOUS].per_day == 10
     with pytest.raises(ConfigError) as caught:
         Settings.load({"INTEGRITY_KEYS_FILE": str(keys_file), "INTEGRITY_RATE_LIMITS": "{bad"})
-    assert "rate_limits" in str(caught.value)
+    assert "INTEGRITY_RATE_LIMITS" in str(caught.value)
 
 
 def test_cpu_policy_defaults_to_normal_and_refuses_others(keys_file: Path) -> None:
@@ -103,4 +110,40 @@ def test_cpu_policy_defaults_to_normal_and_refuses_others(keys_file: Path) -> No
     environ["INTEGRITY_CPU_POLICY"] = "fifo"
     with pytest.raises(ConfigError) as caught:
         Settings.load(environ)
-    assert "cpu_policy must be one of normal, batch" in str(caught.value)
+    assert "INTEGRITY_CPU_POLICY must be one of normal, batch" in str(caught.value)
+
+
+def test_a_sqlite_database_in_a_missing_directory_is_refused(
+    keys_file: Path, tmp_path: Path
+) -> None:
+    environ = {"INTEGRITY_KEYS_FILE": str(keys_file)}
+    for setting in ("INTEGRITY_DATABASE_URL", "INTEGRITY_REGISTRY_URL"):
+        url = f"sqlite:///{tmp_path / 'missing' / 'x.db'}"
+        with pytest.raises(ConfigError) as caught:
+            Settings.load({**environ, setting: url})
+        assert caught.value.problems == [
+            f"{setting}: the directory {tmp_path / 'missing'} of {url} does not exist"
+        ]
+    (tmp_path / "var").rmdir()
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(environ)  # the default, relative to the working directory
+    assert "INTEGRITY_DATABASE_URL: the directory var of" in str(caught.value)
+    assert not (tmp_path / "var").exists()
+
+
+def test_switches_read_true_and_false(keys_file: Path) -> None:
+    environ = {"INTEGRITY_KEYS_FILE": str(keys_file)}
+    assert Settings.load(environ).reuse_port is False
+    for text, value in (("true", True), ("1", True), ("off", False), ("FALSE", False)):
+        assert Settings.load({**environ, "INTEGRITY_REUSE_PORT": text}).reuse_port is value
+
+
+def test_a_listen_address_must_be_host_and_port(keys_file: Path) -> None:
+    environ = {"INTEGRITY_KEYS_FILE": str(keys_file)}
+    for address in ("127.0.0.1:50051", "[::1]:0", ":50051", "unix:/run/integrity.sock"):
+        assert Settings.load({**environ, "INTEGRITY_LISTEN": address}, serving=True)
+    for address in ("localhost", "::1:50051", "127.0.0.1:http", "127.0.0.1:70000"):
+        with pytest.raises(ConfigError) as caught:
+            Settings.load({**environ, "INTEGRITY_LISTEN": address}, serving=True)
+        [problem] = caught.value.problems
+        assert problem.startswith(f"INTEGRITY_LISTEN: {address} is not host:port")
