@@ -17,7 +17,8 @@ from typing import Any
 from service.adapters.storage.engine import sqlite_file
 from service.cpu_policy import CPU_POLICIES
 from service.domain.rate_limits import DEFAULT_LIMITS, Limit, LimitClass, limits_from_document
-from service.listen_address import LOCAL_SOCKET_SCHEMES, ListenAddress
+from service.listen_address import LOCAL_SOCKET_SCHEMES, ListenAddress, is_local
+from service.tls_files import TlsFileError, TlsFiles, load_material
 
 DEFAULT_DATABASE_URL = "sqlite:///var/integrity.db"
 ENV_PREFIX = "INTEGRITY_"
@@ -37,6 +38,10 @@ ENV_NAMES = {
     "rate_limits": "RATE_LIMITS",
     "ledger_commit_interval_seconds": "LEDGER_COMMIT_INTERVAL",
     "cpu_policy": "CPU_POLICY",
+    "tls_cert_file": "TLS_CERT_FILE",
+    "tls_key_file": "TLS_KEY_FILE",
+    "tls_client_ca_file": "TLS_CLIENT_CA_FILE",
+    "allow_plaintext": "ALLOW_PLAINTEXT",
     "reuse_port": "REUSE_PORT",
 }
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -114,6 +119,17 @@ class Settings:
     cpu_policy: str = "normal"
     """Linux scheduling policy for the server's threads: normal or batch
     (INTEGRITY_CPU_POLICY); see service/cpu_policy.py."""
+    tls_cert_file: str | None = None
+    """PEM certificate chain the gRPC listener presents (INTEGRITY_TLS_CERT_FILE); None
+    serves plain text. Re-read when it changes, for new connections."""
+    tls_key_file: str | None = None
+    """PEM private key of that certificate, unencrypted (INTEGRITY_TLS_KEY_FILE)."""
+    tls_client_ca_file: str | None = None
+    """PEM CA certificates (INTEGRITY_TLS_CLIENT_CA_FILE); when set, every client must
+    present a certificate one of them signed (mutual TLS)."""
+    allow_plaintext: bool = False
+    """Serve plain text on an address other than loopback (INTEGRITY_ALLOW_PLAINTEXT), for
+    a network that encrypts on its own (a service mesh's sidecar)."""
     reuse_port: bool = False
     """Let several server processes bind the same address, the kernel spreading connections
     over them (INTEGRITY_REUSE_PORT); off, a second server on a taken address refuses to
@@ -123,14 +139,20 @@ class Settings:
     def effective_registry_url(self) -> str:
         return self.registry_url or self.database_url
 
+    @property
+    def tls_files(self) -> TlsFiles | None:
+        if not (self.tls_cert_file and self.tls_key_file):
+            return None
+        return TlsFiles(self.tls_cert_file, self.tls_key_file, self.tls_client_ca_file)
+
     @classmethod
     def load(
         cls, environ: Mapping[str, str], /, *, serving: bool = False, **overrides: Any
     ) -> Settings:
         """Settings from INTEGRITY_* variables, then overrides (command-line flags) on top.
 
-        serving: for the process that listens, whose listener settings are checked too;
-        other commands ignore them."""
+        serving: for the process that listens, whose listener settings are checked too
+        (the TLS files, plain text only on loopback); other commands ignore them."""
         problems: list[str] = []
         values: dict[str, Any] = {}
         env = {
@@ -152,6 +174,9 @@ class Settings:
                     f"{env_name('purposes_file')}: {raw['purposes_file']} does not exist"
                 )
         for name in ("listen_address", "database_url", "registry_url"):
+            if raw.get(name):
+                values[name] = str(raw[name])
+        for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
             if raw.get(name):
                 values[name] = str(raw[name])
         for name in ("registry_timeout_seconds", "shutdown_grace_seconds"):
@@ -187,7 +212,7 @@ class Settings:
                     f"{env_name('log_level')} must be one of debug, info, warning, error"
                 )
             values["log_level"] = level
-        for name in ("reuse_port",):
+        for name in ("allow_plaintext", "reuse_port"):
             if raw.get(name) is not None:
                 flag = _flag(raw[name])
                 if flag is None:
@@ -240,10 +265,37 @@ def _database_problems(name: str, url: str) -> list[str]:
 
 
 def _listener_problems(values: Mapping[str, Any]) -> list[str]:
+    """TLS files that cannot be served, and plain text where the network could listen."""
     address = values.get("listen_address", Settings.listen_address)
+    cert, key = values.get("tls_cert_file"), values.get("tls_key_file")
+    client_ca = values.get("tls_client_ca_file")
+    problems: list[str] = []
+    parsed = True
     try:
         if not address.startswith(LOCAL_SOCKET_SCHEMES):
             ListenAddress.parse(address)
     except ValueError as error:
-        return [f"{env_name('listen_address')}: {error}"]
-    return []
+        problems.append(f"{env_name('listen_address')}: {error}")
+        parsed = False
+    if bool(cert) != bool(key):
+        problems.append(
+            f"{env_name('tls_cert_file')} and {env_name('tls_key_file')} go together: "
+            "set both or neither"
+        )
+    elif cert and key:
+        try:
+            load_material(TlsFiles(cert, key, client_ca))
+        except TlsFileError as error:
+            problems.append(f"{env_name(error.setting)}: {error}")
+    elif client_ca:
+        problems.append(
+            f"{env_name('tls_client_ca_file')} needs {env_name('tls_cert_file')} and "
+            f"{env_name('tls_key_file')}: client certificates are checked only over TLS"
+        )
+    elif parsed and not values.get("allow_plaintext") and not is_local(address):
+        problems.append(
+            f"{env_name('listen_address')} {address} is not a loopback address: serving it "
+            f"needs TLS ({env_name('tls_cert_file')} and {env_name('tls_key_file')}), or "
+            f"{env_name('allow_plaintext')}=true for plain text"
+        )
+    return problems

@@ -1,7 +1,7 @@
 """Running the gRPC server: start, report health, drain on SIGTERM, stop.
 
-What stops start-up (a database that cannot be opened, an address that cannot be bound)
-is raised as StartupError: one line naming the problem
+What stops start-up (a database that cannot be opened, an address that cannot be bound,
+TLS files that cannot be served) is raised as StartupError: one line naming the problem
 and the setting to look at, for the command to print in place of a traceback.
 """
 
@@ -19,9 +19,11 @@ import structlog
 from grpc_health.v1 import health_pb2
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.api.tls import server_credentials
 from service.bootstrap import SERVICE_NAMES, Application, bootstrap, build_server
 from service.listen_address import bind_problem
 from service.settings import Settings, env_name
+from service.tls_files import TlsFileError
 
 log = structlog.get_logger("integrity.server")
 
@@ -62,7 +64,12 @@ def _listen(server: grpc.aio.Server, settings: Settings) -> int:
     problem = bind_problem(address, reuse_port=settings.reuse_port)
     if problem is None:
         try:
-            port = server.add_insecure_port(address)
+            if settings.tls_files is None:
+                port = server.add_insecure_port(address)
+            else:
+                port = server.add_secure_port(address, server_credentials(settings.tls_files))
+        except TlsFileError as error:
+            raise StartupError(f"{env_name(error.setting)}: {error}") from None
         except RuntimeError:  # grpc's "Failed to bind"; its reason went to its own log
             port = 0
         if port == 0:
@@ -117,6 +124,8 @@ async def serve(
         "server_started",
         port=port,
         database=app.engine.dialect.name,
+        tls=settings.tls_files is not None,
+        client_certificates=settings.tls_client_ca_file is not None,
     )
     if on_ready is not None:
         on_ready(port)

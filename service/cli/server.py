@@ -2,7 +2,7 @@
 
 A server that cannot start says why in one line on stderr and exits non-zero: 2 for
 settings that are wrong as written (one line per problem), 1 for what the settings point
-at and start-up found unusable (the database, the listen address).
+at and start-up found unusable (the database, the listen address, the TLS files).
 """
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ def _fail(lines: list[str], exit_code: int) -> NoReturn:
 @click.option("--keys-file", help="PII keys JSON file [INTEGRITY_KEYS_FILE]")
 @click.option("--log-level", help="debug, info, warning, error [INTEGRITY_LOG_LEVEL]")
 @click.option("--shutdown-grace", "shutdown_grace_seconds", help="seconds to drain on SIGTERM")
+@click.option("--tls-cert-file", help="PEM certificate chain [INTEGRITY_TLS_CERT_FILE]")
+@click.option("--tls-key-file", help="PEM private key [INTEGRITY_TLS_KEY_FILE]")
+@click.option(
+    "--tls-client-ca-file", help="require client certificates [INTEGRITY_TLS_CLIENT_CA_FILE]"
+)
 def main(**flags: str | None) -> None:
     """Serve the enterprise integrity gRPC API."""
     try:

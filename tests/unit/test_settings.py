@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 
 from service.settings import ConfigError, PiiKeys, Settings
+from service.tls_files import TlsFiles
+from tests.certificates import CertificateAuthority
 
 
 @pytest.fixture
@@ -134,12 +136,120 @@ def test_a_sqlite_database_in_a_missing_directory_is_refused(
 def test_switches_read_true_and_false(keys_file: Path) -> None:
     environ = {"INTEGRITY_KEYS_FILE": str(keys_file)}
     assert Settings.load(environ).reuse_port is False
+    assert Settings.load(environ).allow_plaintext is False
     for text, value in (("true", True), ("1", True), ("off", False), ("FALSE", False)):
         assert Settings.load({**environ, "INTEGRITY_REUSE_PORT": text}).reuse_port is value
+        assert (
+            Settings.load({**environ, "INTEGRITY_ALLOW_PLAINTEXT": text}).allow_plaintext is value
+        )
+
+
+@pytest.mark.parametrize(
+    ("address", "refused"),
+    [
+        ("127.0.0.1:50051", False),
+        ("127.8.9.10:1", False),
+        ("localhost:50051", False),
+        ("[::1]:50051", False),
+        ("unix:/run/integrity.sock", False),
+        ("0.0.0.0:50051", True),
+        ("[::]:50051", True),
+        (":50051", True),
+        ("10.1.2.3:50051", True),
+        ("integrity.internal:50051", True),
+    ],
+)
+def test_plain_text_is_served_on_loopback_only_unless_allowed(
+    keys_file: Path, address: str, refused: bool
+) -> None:
+    environ = {"INTEGRITY_KEYS_FILE": str(keys_file), "INTEGRITY_LISTEN": address}
+    # Other commands do not listen, and so do not care.
+    assert Settings.load(environ).listen_address == address
+    if refused:
+        with pytest.raises(ConfigError) as caught:
+            Settings.load(environ, serving=True)
+        [problem] = caught.value.problems
+        assert problem.startswith(f"INTEGRITY_LISTEN {address} is not a loopback address")
+        assert "INTEGRITY_ALLOW_PLAINTEXT=true" in problem
+        allowed = {**environ, "INTEGRITY_ALLOW_PLAINTEXT": "true"}
+        assert Settings.load(allowed, serving=True).allow_plaintext
+    else:
+        assert Settings.load(environ, serving=True).tls_files is None
+
+
+@pytest.fixture
+def tls_environ(keys_file: Path, tmp_path: Path) -> dict[str, str]:
+    ca = CertificateAuthority.create("settings test CA")
+    cert_file, key_file = tmp_path / "server.pem", tmp_path / "server.key"
+    ca.issue_server(serial=1).write(cert_file, key_file)
+    (tmp_path / "client-ca.pem").write_bytes(ca.pem)
+    return {
+        "INTEGRITY_KEYS_FILE": str(keys_file),
+        "INTEGRITY_LISTEN": "0.0.0.0:50051",
+        "INTEGRITY_TLS_CERT_FILE": str(cert_file),
+        "INTEGRITY_TLS_KEY_FILE": str(key_file),
+    }
+
+
+def test_tls_serves_any_address(tls_environ: dict[str, str], tmp_path: Path) -> None:
+    settings = Settings.load(tls_environ, serving=True)
+    assert settings.tls_files == TlsFiles(
+        str(tmp_path / "server.pem"), str(tmp_path / "server.key"), None
+    )
+    flags = Settings.load(
+        tls_environ, serving=True, tls_client_ca_file=str(tmp_path / "client-ca.pem")
+    )
+    assert flags.tls_files is not None
+    assert flags.tls_files.client_ca_file == str(tmp_path / "client-ca.pem")
+
+
+def test_tls_files_that_cannot_be_served_are_named(
+    tls_environ: dict[str, str], tmp_path: Path
+) -> None:
+    other = CertificateAuthority.create("other").issue_server(serial=2)
+    (tmp_path / "other.key").write_bytes(other.private_key)
+    (tmp_path / "garbage.pem").write_text("not a certificate")
+    cases = {
+        "INTEGRITY_TLS_CERT_FILE: /nonexistent/cert.pem cannot be read": {
+            "INTEGRITY_TLS_CERT_FILE": "/nonexistent/cert.pem"
+        },
+        f"INTEGRITY_TLS_CERT_FILE: {tmp_path / 'garbage.pem'} holds no PEM certificate": {
+            "INTEGRITY_TLS_CERT_FILE": str(tmp_path / "garbage.pem")
+        },
+        f"INTEGRITY_TLS_KEY_FILE: {tmp_path / 'garbage.pem'} holds no unencrypted PEM": {
+            "INTEGRITY_TLS_KEY_FILE": str(tmp_path / "garbage.pem")
+        },
+        f"INTEGRITY_TLS_KEY_FILE: {tmp_path / 'other.key'} is not the key of the certificate": {
+            "INTEGRITY_TLS_KEY_FILE": str(tmp_path / "other.key")
+        },
+        f"INTEGRITY_TLS_CLIENT_CA_FILE: {tmp_path / 'garbage.pem'} holds no PEM certificate": {
+            "INTEGRITY_TLS_CLIENT_CA_FILE": str(tmp_path / "garbage.pem")
+        },
+        "INTEGRITY_TLS_CERT_FILE and INTEGRITY_TLS_KEY_FILE go together": {
+            "INTEGRITY_TLS_KEY_FILE": ""
+        },
+    }
+    for expected, change in cases.items():
+        with pytest.raises(ConfigError) as caught:
+            Settings.load({**tls_environ, **change}, serving=True)
+        [problem] = caught.value.problems
+        assert problem.startswith(expected), (expected, problem)
+        assert "BEGIN" not in problem  # a file's content is never repeated
+
+
+def test_a_client_ca_needs_tls(keys_file: Path, tmp_path: Path) -> None:
+    environ = {
+        "INTEGRITY_KEYS_FILE": str(keys_file),
+        "INTEGRITY_TLS_CLIENT_CA_FILE": str(tmp_path / "client-ca.pem"),
+    }
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(environ, serving=True)
+    [problem] = caught.value.problems
+    assert problem.startswith("INTEGRITY_TLS_CLIENT_CA_FILE needs INTEGRITY_TLS_CERT_FILE")
 
 
 def test_a_listen_address_must_be_host_and_port(keys_file: Path) -> None:
-    environ = {"INTEGRITY_KEYS_FILE": str(keys_file)}
+    environ = {"INTEGRITY_KEYS_FILE": str(keys_file), "INTEGRITY_ALLOW_PLAINTEXT": "true"}
     for address in ("127.0.0.1:50051", "[::1]:0", ":50051", "unix:/run/integrity.sock"):
         assert Settings.load({**environ, "INTEGRITY_LISTEN": address}, serving=True)
     for address in ("localhost", "::1:50051", "127.0.0.1:http", "127.0.0.1:70000"):
