@@ -132,14 +132,23 @@ async def test_a_client_that_does_not_trust_the_ca_is_refused(tls: TlsSetup) -> 
     assert plain_caught.value.code == grpc.StatusCode.UNAVAILABLE
 
 
-async def test_with_a_client_ca_only_clients_with_its_certificates_get_in(tls: TlsSetup) -> None:
+async def test_with_a_client_ca_only_clients_with_its_certificates_get_in(
+    tls: TlsSetup, tmp_path: Path
+) -> None:
     settings = dataclasses.replace(tls.settings, tls_client_ca_file=str(tls.client_ca_file))
-    platform = tls.client_ca.issue_client("platform tls-platform", serial=10)
+    platform_cert, platform_key = tmp_path / "platform.pem", tmp_path / "platform.key"
+    tls.client_ca.issue_client("platform tls-platform", serial=10).write(
+        platform_cert, platform_key
+    )
+    (tmp_path / "server-ca.pem").write_bytes(tls.server_ca.pem)
+    platform = ClientTls.from_files(
+        tmp_path / "server-ca.pem", platform_cert, platform_key, server_name="localhost"
+    )
     impostor = CertificateAuthority.create("not the platform CA").issue_client("x", serial=11)
     row = registry_row()
     async with serving(settings) as target:
         async with AsyncIntegrityClient(
-            target, token=tls.token, tls=tls.client_tls(client=platform), timeout=15
+            target, token=tls.token, tls=platform, timeout=15
         ) as client:
             created = await client.create_verification(verification_for(row))
         for presented in (None, impostor):
