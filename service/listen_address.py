@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import ipaddress
 import socket
 from dataclasses import dataclass
@@ -71,13 +72,18 @@ def bind_problem(text: str, *, reuse_port: bool) -> str | None:
         )
     except socket.gaierror as error:
         return f"{address.host} does not resolve ({error.strerror})"
+    failures: list[str] = []
     for family, kind, protocol, _name, socket_address in candidates:
-        with contextlib.closing(socket.socket(family, kind, protocol)) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if reuse_port and hasattr(socket, "SO_REUSEPORT"):
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            try:
+        try:
+            with contextlib.closing(socket.socket(family, kind, protocol)) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if reuse_port and hasattr(socket, "SO_REUSEPORT"):
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
                 probe.bind(socket_address)
-            except OSError as error:
-                return error.strerror or type(error).__name__
-    return None
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return error.strerror or "address in use"
+            # Like grpc, serve on the addresses that can be had: "localhost" on a host
+            # without IPv6 is 127.0.0.1 alone.
+            failures.append(error.strerror or type(error).__name__)
+    return failures[0] if len(failures) == len(candidates) else None
