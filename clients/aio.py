@@ -22,13 +22,13 @@ from integrity.v1 import (
 )
 
 from clients._channel import (
-    CHANNEL_OPTIONS,
     call_metadata,
     new_request_id,
     parent_of,
     read_time_of,
 )
 from clients.errors import from_rpc_error
+from clients.tls import ClientTls, open_channel
 
 
 class AsyncIntegrityClient:
@@ -47,14 +47,18 @@ class AsyncIntegrityClient:
         on_behalf_of: str = "",
         timeout: float = 10.0,
         metadata: tuple[tuple[str, str], ...] = (),
+        tls: ClientTls | None = None,
     ) -> None:
         """token: the caller's credential. on_behalf_of: for the merchant gateway, the end
-        user it acts for ("anonymous:<address>", "viewer:<id>", "merchant:<uscc>:<id>")."""
+        user it acts for ("anonymous:<address>", "viewer:<id>", "merchant:<uscc>:<id>").
+        tls: connect over TLS (see ClientTls); None: plain text, for a server on loopback."""
         if channel is None and not target:
             raise ValueError("give a target or a channel")
         metadata = call_metadata(token, on_behalf_of) + metadata
+        if channel is not None and tls is not None:
+            raise ValueError("give tls for a channel the client opens, not with a channel")
         self._owns_channel = channel is None
-        self._channel = channel or grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+        self._channel: grpc.aio.Channel = channel or open_channel(grpc.aio, target, tls)
         self._timeout = timeout
         self._metadata = metadata
         self._verifications = verification_pb2_grpc.VerificationServiceStub(self._channel)

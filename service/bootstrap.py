@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -229,8 +230,10 @@ def load_purposes(settings: Settings) -> PurposeTable:
     return PurposeTable.from_document(document)
 
 
-def build_server(app: Application) -> tuple[grpc.aio.Server, HealthServicer]:
-    server = grpc.aio.server()
+def build_server(
+    app: Application, options: Sequence[tuple[str, Any]] = ()
+) -> tuple[grpc.aio.Server, HealthServicer]:
+    server = grpc.aio.server(options=options)
     # Every API method goes through the request handling (request id, credentials, scope,
     # rate, error mapping); health and reflection below are registered as they are.
     registrar = WrappingRegistrar(server, app.gate, is_storage_outage)

@@ -14,11 +14,45 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from service.adapters.storage.engine import sqlite_file
 from service.cpu_policy import CPU_POLICIES
 from service.domain.rate_limits import DEFAULT_LIMITS, Limit, LimitClass, limits_from_document
+from service.listen_address import LOCAL_SOCKET_SCHEMES, ListenAddress, is_local
+from service.tls_files import TlsFileError, TlsFiles, load_material
 
 DEFAULT_DATABASE_URL = "sqlite:///var/integrity.db"
 ENV_PREFIX = "INTEGRITY_"
+
+
+# Each setting's environment variable, less the prefix; problems are reported under these
+# names, the ones an operator sets.
+ENV_NAMES = {
+    "listen_address": "LISTEN",
+    "database_url": "DATABASE_URL",
+    "registry_url": "REGISTRY_URL",
+    "registry_timeout_seconds": "REGISTRY_TIMEOUT",
+    "shutdown_grace_seconds": "SHUTDOWN_GRACE",
+    "log_level": "LOG_LEVEL",
+    "keys_file": "KEYS_FILE",
+    "purposes_file": "PURPOSES_FILE",
+    "rate_limits": "RATE_LIMITS",
+    "ledger_commit_interval_seconds": "LEDGER_COMMIT_INTERVAL",
+    "cpu_policy": "CPU_POLICY",
+    "level_revisit_interval_seconds": "LEVEL_REVISIT_INTERVAL",
+    "tls_cert_file": "TLS_CERT_FILE",
+    "tls_key_file": "TLS_KEY_FILE",
+    "tls_client_ca_file": "TLS_CLIENT_CA_FILE",
+    "allow_plaintext": "ALLOW_PLAINTEXT",
+    "reuse_port": "REUSE_PORT",
+}
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def env_name(setting: str) -> str:
+    """The environment variable of a Settings field: env_name("listen_address") is
+    INTEGRITY_LISTEN."""
+    return ENV_PREFIX + ENV_NAMES[setting]
 
 
 class ConfigError(Exception):
@@ -66,7 +100,8 @@ class Settings:
     listen_address: str = "127.0.0.1:50051"
     """host:port the gRPC server binds (INTEGRITY_LISTEN)."""
     database_url: str = DEFAULT_DATABASE_URL
-    """sqlite:///path or postgresql://user@host:port/db (INTEGRITY_DATABASE_URL)."""
+    """sqlite:///path or postgresql://user@host:port/db (INTEGRITY_DATABASE_URL). A SQLite
+    file's directory must exist."""
     registry_url: str | None = None
     """Where the registry snapshot lives; default: the database (INTEGRITY_REGISTRY_URL)."""
     registry_timeout_seconds: float = 2.0
@@ -82,53 +117,71 @@ class Settings:
     ledger_commit_interval_seconds: float = 0.01
     """Under load, ledger commits start at most this often; 0 commits each batch at once
     (INTEGRITY_LEDGER_COMMIT_INTERVAL). A lone read never waits for it."""
-    cpu_policy: str = "batch"
-    """Linux scheduling policy for the server's threads: batch or normal
+    cpu_policy: str = "normal"
+    """Linux scheduling policy for the server's threads: normal or batch
     (INTEGRITY_CPU_POLICY); see service/cpu_policy.py."""
     level_revisit_interval_seconds: float = 30.0
     """Levels are recomputed when their revisit time comes; the server also looks for due
     levels at least this often, to notice times written by other processes
     (INTEGRITY_LEVEL_REVISIT_INTERVAL)."""
+    tls_cert_file: str | None = None
+    """PEM certificate chain the gRPC listener presents (INTEGRITY_TLS_CERT_FILE); None
+    serves plain text. Re-read when it changes, for new connections."""
+    tls_key_file: str | None = None
+    """PEM private key of that certificate, unencrypted (INTEGRITY_TLS_KEY_FILE)."""
+    tls_client_ca_file: str | None = None
+    """PEM CA certificates (INTEGRITY_TLS_CLIENT_CA_FILE); when set, every client must
+    present a certificate one of them signed (mutual TLS)."""
+    allow_plaintext: bool = False
+    """Serve plain text on an address other than loopback (INTEGRITY_ALLOW_PLAINTEXT), for
+    a network that encrypts on its own (a service mesh's sidecar)."""
+    reuse_port: bool = False
+    """Let several server processes bind the same address, the kernel spreading connections
+    over them (INTEGRITY_REUSE_PORT); off, a second server on a taken address refuses to
+    start."""
 
     @property
     def effective_registry_url(self) -> str:
         return self.registry_url or self.database_url
 
+    @property
+    def tls_files(self) -> TlsFiles | None:
+        if not (self.tls_cert_file and self.tls_key_file):
+            return None
+        return TlsFiles(self.tls_cert_file, self.tls_key_file, self.tls_client_ca_file)
+
     @classmethod
-    def load(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
-        """Settings from INTEGRITY_* variables, then overrides (command-line flags) on top."""
+    def load(
+        cls, environ: Mapping[str, str], /, *, serving: bool = False, **overrides: Any
+    ) -> Settings:
+        """Settings from INTEGRITY_* variables, then overrides (command-line flags) on top.
+
+        serving: for the process that listens, whose listener settings are checked too
+        (the TLS files, plain text only on loopback); other commands ignore them."""
         problems: list[str] = []
         values: dict[str, Any] = {}
         env = {
             k.removeprefix(ENV_PREFIX): v for k, v in environ.items() if k.startswith(ENV_PREFIX)
         }
-        raw: dict[str, Any] = {
-            "listen_address": env.get("LISTEN"),
-            "database_url": env.get("DATABASE_URL"),
-            "registry_url": env.get("REGISTRY_URL"),
-            "registry_timeout_seconds": env.get("REGISTRY_TIMEOUT"),
-            "shutdown_grace_seconds": env.get("SHUTDOWN_GRACE"),
-            "log_level": env.get("LOG_LEVEL"),
-            "keys_file": env.get("KEYS_FILE"),
-            "purposes_file": env.get("PURPOSES_FILE"),
-            "rate_limits": env.get("RATE_LIMITS"),
-            "ledger_commit_interval_seconds": env.get("LEDGER_COMMIT_INTERVAL"),
-            "cpu_policy": env.get("CPU_POLICY"),
-            "level_revisit_interval_seconds": env.get("LEVEL_REVISIT_INTERVAL"),
-        }
+        raw: dict[str, Any] = {name: env.get(variable) for name, variable in ENV_NAMES.items()}
         raw.update({k: v for k, v in overrides.items() if v is not None})
 
         if raw.get("rate_limits"):
             try:
                 values["rate_limits"] = limits_from_document(json.loads(raw["rate_limits"]))
             except (ValueError, KeyError, TypeError) as exc:
-                problems.append(f"rate_limits is not usable: {exc}")
+                problems.append(f"{env_name('rate_limits')} is not usable: {exc}")
         if raw.get("purposes_file"):
             if Path(raw["purposes_file"]).is_file():
                 values["purposes_file"] = str(raw["purposes_file"])
             else:
-                problems.append(f"purposes file {raw['purposes_file']} does not exist")
+                problems.append(
+                    f"{env_name('purposes_file')}: {raw['purposes_file']} does not exist"
+                )
         for name in ("listen_address", "database_url", "registry_url"):
+            if raw.get(name):
+                values[name] = str(raw[name])
+        for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
             if raw.get(name):
                 values[name] = str(raw[name])
         for name in (
@@ -143,7 +196,7 @@ class Settings:
                         raise ValueError
                     values[name] = number
                 except ValueError:
-                    problems.append(f"{name} must be a positive number of seconds")
+                    problems.append(f"{env_name(name)} must be a positive number of seconds")
         if raw.get("ledger_commit_interval_seconds") is not None:
             try:
                 interval = float(raw["ledger_commit_interval_seconds"])
@@ -151,21 +204,35 @@ class Settings:
                     raise ValueError
                 values["ledger_commit_interval_seconds"] = interval
             except ValueError:
-                problems.append("ledger_commit_interval_seconds must be 0 to 1 seconds")
+                problems.append(
+                    f"{env_name('ledger_commit_interval_seconds')} must be 0 to 1 seconds"
+                )
         if raw.get("cpu_policy"):
             policy = str(raw["cpu_policy"]).lower()
             if policy not in CPU_POLICIES:
-                problems.append(f"cpu_policy must be one of {', '.join(CPU_POLICIES)}")
+                problems.append(
+                    f"{env_name('cpu_policy')} must be one of {', '.join(CPU_POLICIES)}"
+                )
             values["cpu_policy"] = policy
         if raw.get("log_level"):
             level = str(raw["log_level"]).lower()
             if level not in {"debug", "info", "warning", "error"}:
-                problems.append("log_level must be one of debug, info, warning, error")
+                problems.append(
+                    f"{env_name('log_level')} must be one of debug, info, warning, error"
+                )
             values["log_level"] = level
+        for name in ("allow_plaintext", "reuse_port"):
+            if raw.get(name) is not None:
+                flag = _flag(raw[name])
+                if flag is None:
+                    problems.append(f"{env_name(name)} must be true or false")
+                values[name] = bool(flag)
         for name in ("database_url", "registry_url"):
-            url = values.get(name)
-            if url and not url.startswith(("sqlite:", "postgresql:", "postgres:")):
-                problems.append(f"{name} must start with sqlite: or postgresql:")
+            url = values.get(name, DEFAULT_DATABASE_URL if name == "database_url" else None)
+            if url:
+                problems.extend(_database_problems(name, url))
+        if serving:
+            problems.extend(_listener_problems(values))
 
         if "pii_keys" in raw:
             values["pii_keys"] = raw["pii_keys"]
@@ -174,12 +241,70 @@ class Settings:
                 document = json.loads(Path(raw["keys_file"]).read_text())
                 values["pii_keys"] = PiiKeys.from_json(document)
             except (OSError, ValueError, KeyError, TypeError, binascii.Error) as exc:
-                problems.append(f"keys file {raw['keys_file']} is unusable: {type(exc).__name__}")
+                problems.append(
+                    f"{env_name('keys_file')}: {raw['keys_file']} is unusable: {type(exc).__name__}"
+                )
         else:
             problems.append(
-                "no PII keys: set INTEGRITY_KEYS_FILE or --keys-file "
+                f"no PII keys: set {env_name('keys_file')} or --keys-file "
                 "(create one with `integrity-ops keys generate`)"
             )
         if problems:
             raise ConfigError(problems)
         return cls(**values)
+
+
+def _flag(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    return True if text in _TRUE else False if text in _FALSE else None
+
+
+def _database_problems(name: str, url: str) -> list[str]:
+    if not url.startswith(("sqlite:", "postgresql:", "postgres:")):
+        return [f"{env_name(name)} must start with sqlite: or postgresql:"]
+    try:
+        path = sqlite_file(url)
+    except ValueError:  # sqlalchemy's ArgumentError is one
+        return [f"{env_name(name)} is not a database URL"]
+    if path is not None and not path.parent.is_dir():
+        return [f"{env_name(name)}: the directory {path.parent} of {url} does not exist"]
+    return []
+
+
+def _listener_problems(values: Mapping[str, Any]) -> list[str]:
+    """TLS files that cannot be served, and plain text where the network could listen."""
+    address = values.get("listen_address", Settings.listen_address)
+    cert, key = values.get("tls_cert_file"), values.get("tls_key_file")
+    client_ca = values.get("tls_client_ca_file")
+    problems: list[str] = []
+    parsed = True
+    try:
+        if not address.startswith(LOCAL_SOCKET_SCHEMES):
+            ListenAddress.parse(address)
+    except ValueError as error:
+        problems.append(f"{env_name('listen_address')}: {error}")
+        parsed = False
+    if bool(cert) != bool(key):
+        problems.append(
+            f"{env_name('tls_cert_file')} and {env_name('tls_key_file')} go together: "
+            "set both or neither"
+        )
+    elif cert and key:
+        try:
+            load_material(TlsFiles(cert, key, client_ca))
+        except TlsFileError as error:
+            problems.append(f"{env_name(error.setting)}: {error}")
+    elif client_ca:
+        problems.append(
+            f"{env_name('tls_client_ca_file')} needs {env_name('tls_cert_file')} and "
+            f"{env_name('tls_key_file')}: client certificates are checked only over TLS"
+        )
+    elif parsed and not values.get("allow_plaintext") and not is_local(address):
+        problems.append(
+            f"{env_name('listen_address')} {address} is not a loopback address: serving it "
+            f"needs TLS ({env_name('tls_cert_file')} and {env_name('tls_key_file')}), or "
+            f"{env_name('allow_plaintext')}=true for plain text"
+        )
+    return problems

@@ -92,8 +92,8 @@ def parser() -> argparse.ArgumentParser:
     )
     what.add_argument(
         "--cpu-policy",
-        choices=("batch", "normal"),
-        default="batch",
+        choices=("normal", "batch"),
+        default="normal",
         help="Linux scheduling policy of both servers: integrity-server's INTEGRITY_CPU_POLICY, "
         "and the no-op sets the same on itself, so the two are compared alike",
     )

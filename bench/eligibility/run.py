@@ -72,6 +72,7 @@ def main(options: Options) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     out = options.out or run_dir / "results.json"
     say(f"run folder: {run_dir}")
+    say(f"scheduling policy of both servers: {options.cpu_policy}")
     if options.service == "integrity":
         subject = integrity_subject(options, var_dir / "cache", say)
     else:

@@ -1,10 +1,17 @@
-"""integrity-server: the gRPC server, configured from INTEGRITY_* variables and flags."""
+"""integrity-server: the gRPC server, configured from INTEGRITY_* variables and flags.
+
+A server that cannot start says why in one line on stderr and exits non-zero: 2 for
+settings that are wrong as written (one line per problem), 1 for what the settings point
+at and start-up found unusable (the database, the listen address, the TLS files).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import sys
+from collections.abc import Coroutine
+from typing import Any, NoReturn
 
 import click
 
@@ -12,14 +19,22 @@ from service.cpu_policy import apply_cpu_policy
 from service.logging import configure_logging
 from service.settings import ConfigError, Settings
 
+PROGRAM = "integrity-server"
 
-def _run(coroutine_factory: object) -> None:
+
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
     try:
         import uvloop
 
-        uvloop.run(coroutine_factory)  # type: ignore[arg-type]
+        uvloop.run(coroutine)
     except ImportError:
-        asyncio.run(coroutine_factory)  # type: ignore[arg-type]
+        asyncio.run(coroutine)
+
+
+def _fail(lines: list[str], exit_code: int) -> NoReturn:
+    for line in lines:
+        click.echo(f"{PROGRAM}: {line}", err=True)
+    sys.exit(exit_code)
 
 
 @click.command()
@@ -29,19 +44,27 @@ def _run(coroutine_factory: object) -> None:
 @click.option("--keys-file", help="PII keys JSON file [INTEGRITY_KEYS_FILE]")
 @click.option("--log-level", help="debug, info, warning, error [INTEGRITY_LOG_LEVEL]")
 @click.option("--shutdown-grace", "shutdown_grace_seconds", help="seconds to drain on SIGTERM")
+@click.option("--tls-cert-file", help="PEM certificate chain [INTEGRITY_TLS_CERT_FILE]")
+@click.option("--tls-key-file", help="PEM private key [INTEGRITY_TLS_KEY_FILE]")
+@click.option(
+    "--tls-client-ca-file", help="require client certificates [INTEGRITY_TLS_CLIENT_CA_FILE]"
+)
 def main(**flags: str | None) -> None:
     """Serve the enterprise integrity gRPC API."""
     try:
-        settings = Settings.load(os.environ, **flags)
+        settings = Settings.load(os.environ, serving=True, **flags)
     except ConfigError as error:
-        click.echo(str(error), err=True)
-        sys.exit(2)
-    # Before anything starts a thread: threads take their creator's policy.
-    apply_cpu_policy(settings.cpu_policy)
+        _fail(error.problems, 2)
     configure_logging(settings.log_level)
-    from service.api.server import serve
+    # Before anything starts a thread: threads take their creator's policy. Logging
+    # first, so that a platform refusing the policy is told of in the server's log.
+    apply_cpu_policy(settings.cpu_policy)
+    from service.api.server import StartupError, serve
 
-    _run(serve(settings))
+    try:
+        _run(serve(settings))
+    except StartupError as error:
+        _fail([str(error)], 1)
 
 
 if __name__ == "__main__":

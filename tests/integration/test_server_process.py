@@ -3,94 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
-import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
 import grpc
 import pytest
-from click.testing import CliRunner
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from integrity.v1 import verification_pb2
 
 from clients import AsyncIntegrityClient, IntegrityCallError
-from service.cli.ops import main as ops
-from service.settings import PiiKeys
 from tests.builders import registry_row, verification_for
-
-SERVER = str(Path(sys.executable).parent / "integrity-server")
-STARTUP_TIMEOUT = 60.0
-
-
-@dataclass
-class ServerProcess:
-    process: asyncio.subprocess.Process
-    port: int
-    lines: list[str] = field(default_factory=list)
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    async def read_rest(self) -> str:
-        assert self.process.stdout is not None
-        rest = await asyncio.wait_for(self.process.stdout.read(), STARTUP_TIMEOUT)
-        self.lines.extend(rest.decode().splitlines())
-        return "\n".join(self.lines)
-
-
-async def start_server(env: dict[str, str]) -> ServerProcess:
-    process = await asyncio.create_subprocess_exec(
-        SERVER,
-        "--listen",
-        "127.0.0.1:0",
-        env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    assert process.stdout is not None
-    lines: list[str] = []
-    while True:
-        raw = await asyncio.wait_for(process.stdout.readline(), STARTUP_TIMEOUT)
-        if not raw:
-            raise AssertionError("server exited during start-up:\n" + "\n".join(lines))
-        line = raw.decode().rstrip()
-        lines.append(line)
-        if line.startswith("{"):
-            event = json.loads(line)
-            if event.get("event") == "server_started":
-                return ServerProcess(process, int(event["port"]), lines)
-
-
-@pytest.fixture
-def server_env(tmp_path: Path, postgres_url: str) -> dict[str, str]:
-    keys_file = tmp_path / "keys.json"
-    keys_file.write_text(json.dumps(PiiKeys.generate().to_json()))
-    return {
-        "INTEGRITY_DATABASE_URL": f"sqlite:///{tmp_path / 'integrity.db'}",
-        # The registry snapshot in PostgreSQL, so a test can hold a lock on it.
-        "INTEGRITY_REGISTRY_URL": postgres_url,
-        "INTEGRITY_REGISTRY_TIMEOUT": "60",
-        "INTEGRITY_KEYS_FILE": str(keys_file),
-    }
-
-
-@pytest.fixture
-def token(server_env: dict[str, str]) -> str:
-    """A platform credential, issued the way ops issue one."""
-    result = CliRunner().invoke(
-        ops,
-        ["callers", "create", "--kind", "platform", "--name", "Test", "--platform", "test"],
-        env=server_env,
-    )
-    assert result.exit_code == 0, result.output
-    return result.output.split("token: ")[1].strip()
+from tests.integration.server_process import SERVER, STARTUP_TIMEOUT, ServerProcess, start_server
 
 
 @pytest.fixture
@@ -123,12 +50,16 @@ def _thread_policies(pid: int) -> dict[int, int]:
 
 
 @pytest.mark.parametrize(
-    ("setting", "policy"), [("batch", "SCHED_BATCH"), ("normal", "SCHED_OTHER")]
+    ("setting", "policy"),
+    [(None, "SCHED_OTHER"), ("batch", "SCHED_BATCH")],
 )
 async def test_every_server_thread_runs_under_the_configured_cpu_policy(
-    server_env: dict[str, str], token: str, setting: str, policy: str
+    server_env: dict[str, str], token: str, setting: str | None, policy: str
 ) -> None:
-    server = await start_server({**server_env, "INTEGRITY_CPU_POLICY": setting})
+    """The default is the system's normal policy; SCHED_BATCH only when asked for."""
+    assert "INTEGRITY_CPU_POLICY" not in os.environ
+    env = server_env if setting is None else {**server_env, "INTEGRITY_CPU_POLICY": setting}
+    server = await start_server(env)
     try:
         # A served call first, so the threads that grpc and the drivers start on demand
         # exist too.

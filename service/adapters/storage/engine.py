@@ -37,15 +37,29 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     full_url = async_url(url)
     parsed = make_url(full_url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(full_url, parsed.database, **kwargs)
+        return _sqlite_engine(full_url, **kwargs)
     # hide_parameters: SQL errors must never carry bound values (they may be personal data)
     # into logs or tracebacks.
     return create_async_engine(full_url, hide_parameters=True, pool_size=10, **kwargs)
 
 
-def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> AsyncEngine:
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+def sqlite_file(url: str) -> Path | None:
+    """The database file a sqlite: URL names; None for another backend or an in-memory one."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None  # a URI filename: SQLite's own rules, left to SQLite
+    return Path(database)
+
+
+def _sqlite_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    path = sqlite_file(url)
+    # SQLite would create a new, empty database in a directory that exists; a directory
+    # that does not is a mistyped path far more often than a wish for a new database.
+    if path is not None and not path.parent.is_dir():
+        raise FileNotFoundError(f"the SQLite database's directory {path.parent} does not exist")
     engine = create_async_engine(url, hide_parameters=True, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
