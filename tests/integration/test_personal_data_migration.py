@@ -42,7 +42,7 @@ GRANTOR = "诸葛孔明"
 HOLDER = "慕容复"
 CREATED = dt.datetime(2026, 11, 1, 2, 0, tzinfo=dt.UTC)
 _NEW_COLUMNS = {"auth_granted_by_ct", "auth_granted_by_masked"}
-# The verifications table as revision 0004 left it: who granted in clear text.
+# The verifications table as revisions before 0006 left it: who granted in clear text.
 legacy_verifications = Table(
     "verifications",
     MetaData(),
@@ -137,7 +137,7 @@ async def test_a_row_stored_before_the_upgrade_is_encrypted_and_still_readable(
         pii_keys=pii_keys, database_url=empty_database_url, listen_address="127.0.0.1:0"
     )
     try:
-        await migrate(engine, vault, revision="0004")
+        await migrate(engine, vault, revision="0005")
         app = await bootstrap(settings, run_migrations=False)
         try:
             caller, token = await app.credentials.create_caller(
@@ -226,7 +226,7 @@ async def test_downgrading_opens_what_the_upgrade_sealed(
         config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["connection"] = connection
         config.attributes["pii_vault"] = vault
-        command.downgrade(config, "0004")
+        command.downgrade(config, "0005")
 
     engine = create_engine(empty_database_url)
     try:

@@ -80,7 +80,7 @@ def test_intervals_from_the_environment(
     environ[f"INTEGRITY_{variable}"] = good
     assert getattr(Settings.load(environ), name) == float(good)
     environ[f"INTEGRITY_{variable}"] = bad
-    with pytest.raises(ConfigError, match=name):
+    with pytest.raises(ConfigError, match=f"INTEGRITY_{variable}"):
         Settings.load(environ)
 
 
