@@ -127,3 +127,50 @@ def test_readme_exists() -> None:
     assert (ROOT / "README.md").is_file(), (
         "README.md is missing, but the Dockerfile copies it into the build stage"
     )
+
+
+def _runtime_environment() -> dict[str, str]:
+    environment: dict[str, str] = {}
+    for instruction in _stages()[-1]:
+        if instruction.keyword == "ENV":
+            for word in shlex.split(instruction.arguments):
+                name, _, value = word.partition("=")
+                environment[name] = value
+    return environment
+
+
+def test_the_image_serves_tls_and_refuses_plain_text(tmp_path: Path) -> None:
+    """The image listens beyond loopback: its settings must pass the server's own rule
+    (TLS, or plain text only where a setting allows it), with the files it names."""
+    from service.settings import ConfigError, PiiKeys, Settings
+    from tests.certificates import CertificateAuthority
+
+    environment = _runtime_environment()
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(PiiKeys.generate().to_json()))
+    (tmp_path / "var").mkdir()
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    CertificateAuthority.create("test CA").issue_server(1).write(cert, key)
+    mounted = {
+        environment["INTEGRITY_TLS_CERT_FILE"]: str(cert),
+        environment["INTEGRITY_TLS_KEY_FILE"]: str(key),
+    }
+    settings = {
+        **{name: mounted.get(value, value) for name, value in environment.items()},
+        "INTEGRITY_KEYS_FILE": str(keys),
+        "INTEGRITY_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'integrity.db'}",
+    }
+    loaded = Settings.load(settings, serving=True)
+    assert loaded.listen_address.startswith("0.0.0.0:")
+    assert loaded.tls_files is not None
+    # Without the certificate mounted the container stops at start-up, naming the setting.
+    try:
+        Settings.load(
+            {**settings, "INTEGRITY_TLS_CERT_FILE": str(tmp_path / "absent.crt")}, serving=True
+        )
+    except ConfigError as refused:
+        assert "INTEGRITY_TLS_CERT_FILE" in str(refused)
+    else:
+        raise AssertionError("an image without its certificate must not start")
+    healthcheck = next(i for i in _stages()[-1] if i.keyword == "HEALTHCHECK")
+    assert "insecure_channel" not in healthcheck.arguments
