@@ -114,8 +114,21 @@ def _wrap(
         call = CallContext(request_id, method)
         entered = current_call.set(call)
         started = time.perf_counter()
-        code = grpc.StatusCode.OK
         context.set_trailing_metadata(((REQUEST_ID_HEADER, request_id),))
+
+        def access_line(code: grpc.StatusCode) -> None:
+            # Written before the answer leaves: a caller that has its answer finds the line.
+            if info_enabled():
+                log.info(
+                    "rpc",
+                    code=code.name,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                )
+
+        async def refuse(code: grpc.StatusCode, status: status_pb2.Status) -> None:
+            access_line(code)
+            await context.abort_with_status(_StatusWithRequestId(status, request_id))
+
         try:
             headers = {key: value for key, value in metadata if isinstance(value, str)}
             principal = await gate.admit(method, headers)
@@ -126,40 +139,29 @@ def _wrap(
             problems = screen_request(request)
             if problems:
                 raise InvalidArgument(problems)
-            return await behaviour(request, ApiCall(principal, context))
+            response = await behaviour(request, ApiCall(principal, context))
+            access_line(grpc.StatusCode.OK)
+            return response
         except ServiceError as error:
-            code = GRPC_CODES[error.status]
-            await context.abort_with_status(_StatusWithRequestId(to_rpc_status(error), request_id))
+            await refuse(GRPC_CODES[error.status], to_rpc_status(error))
         except grpc.aio.AbortError:
             # The handler aborted on its own: log the code it chose, not OK.
-            code = context.code() or grpc.StatusCode.UNKNOWN
+            access_line(context.code() or grpc.StatusCode.UNKNOWN)
             raise
         except asyncio.CancelledError:
-            code = grpc.StatusCode.CANCELLED  # the client went away or its deadline passed
+            access_line(grpc.StatusCode.CANCELLED)  # the client went away or its deadline passed
             raise
         except Exception as error:
             if is_outage(error):
-                code = grpc.StatusCode.UNAVAILABLE
                 log.warning("storage_unavailable", error_type=type(error).__name__)
                 outage = Unavailable(
                     "storage is unavailable; nothing was changed, retry",
                     reason="STORAGE_UNAVAILABLE",
                 )
-                await context.abort_with_status(
-                    _StatusWithRequestId(to_rpc_status(outage), request_id)
-                )
-            code = grpc.StatusCode.INTERNAL
+                await refuse(grpc.StatusCode.UNAVAILABLE, to_rpc_status(outage))
             log.error("unhandled_error", error_type=type(error).__name__)
-            await context.abort_with_status(
-                _StatusWithRequestId(internal_status(request_id), request_id)
-            )
+            await refuse(grpc.StatusCode.INTERNAL, internal_status(request_id))
         finally:
-            if info_enabled():
-                log.info(
-                    "rpc",
-                    code=code.name,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                )
             current_call.reset(entered)
 
     return handle
