@@ -37,3 +37,24 @@ def test_info_enabled_follows_the_configured_level() -> None:
     finally:
         configure_logging("info")
     assert info_enabled()
+
+
+def test_grouped_and_full_width_id_numbers_and_phone_numbers_are_redacted() -> None:
+    stream = io.StringIO()
+    configure_logging("info", stream)
+    slipped = [
+        "call 138 0013 8000 back",
+        "+86-139-1234-5678",
+        "110105 19491231 002X",
+        "１１０１０５１９４９１２３１００２Ｘ",
+        "landline 010-62345678",
+    ]
+    try:
+        for text in slipped:
+            structlog.get_logger("t").info("oops", detail=text)
+        structlog.get_logger("t").info("kept", detail="order 2026110100012 for 1,250.00 yuan")
+    finally:
+        configure_logging("info")
+    events = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [e["detail"] for e in events[:-1]] == ["[REDACTED]"] * len(slipped)
+    assert events[-1]["detail"] == "order 2026110100012 for 1,250.00 yuan"
