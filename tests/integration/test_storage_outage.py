@@ -9,7 +9,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
@@ -26,15 +25,7 @@ from service.domain.callers import CallerKind
 from service.settings import PiiKeys, Settings
 from tests.builders import import_rows, registry_row, verification_for
 from tests.clock import TestClock
-from tests.conftest import PG_ADMIN_DSN
-
-
-async def _admin(statement: str) -> None:
-    connection = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
+from tests.conftest import PG_ADMIN_DSN, _admin
 
 
 @pytest.fixture
