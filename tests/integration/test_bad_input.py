@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2, status_pb2
+from google.rpc import error_details_pb2
 from google.type import date_pb2
 from integrity.v1 import verification_pb2, verification_pb2_grpc
 
@@ -16,6 +16,7 @@ from service.bootstrap import Application
 from tests.builders import import_rows, registry_row, verification_for
 from tests.clock import TEST_EPOCH
 from tests.integration.test_verification_api import stored_count
+from tests.rpc_details import detail_of
 
 Request = verification_pb2.CreateVerificationRequest
 Mutation = Callable[[Request], None]
@@ -222,15 +223,8 @@ CASES[4] = ("uscc check", _bad_check_character, f"{LICENCE}.uscc", "USCC_CHECK_C
 
 
 def violations_of(error: grpc.aio.AioRpcError) -> list[error_details_pb2.BadRequest.FieldViolation]:
-    for key, value in error.trailing_metadata() or ():
-        if key == "grpc-status-details-bin":
-            status = status_pb2.Status.FromString(value)
-            for detail in status.details:
-                if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-                    bad = error_details_pb2.BadRequest()
-                    detail.Unpack(bad)
-                    return list(bad.field_violations)
-    return []
+    bad = detail_of(error, error_details_pb2.BadRequest)
+    return [] if bad is None else list(bad.field_violations)
 
 
 def valid_request(row: dict[str, object]) -> Request:

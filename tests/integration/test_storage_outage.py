@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2, status_pb2
+from google.rpc import error_details_pb2
 from integrity.v1 import (
     archive_pb2,
     disclosure_pb2,
@@ -26,6 +26,7 @@ from service.settings import PiiKeys, Settings
 from tests.builders import import_rows, registry_row, verification_for
 from tests.clock import TestClock
 from tests.conftest import PG_ADMIN_DSN, _admin
+from tests.rpc_details import detail_of
 
 
 @pytest.fixture
@@ -37,14 +38,8 @@ async def doomed() -> AsyncIterator[tuple[str, str]]:
 
 
 def _retry_delay(error: grpc.aio.AioRpcError) -> float | None:
-    for key, value in error.trailing_metadata() or ():
-        if key == "grpc-status-details-bin":
-            for detail in status_pb2.Status.FromString(value).details:
-                if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-                    info = error_details_pb2.RetryInfo()
-                    detail.Unpack(info)
-                    return info.retry_delay.ToTimedelta().total_seconds()
-    return None
+    info = detail_of(error, error_details_pb2.RetryInfo)
+    return None if info is None else info.retry_delay.ToTimedelta().total_seconds()
 
 
 async def test_every_rpc_is_unavailable_with_a_retry_delay_when_the_database_is_gone(
