@@ -59,6 +59,7 @@ from service.app.judicial_import import JudicialImporter
 from service.app.levels import LevelService
 from service.app.page_tokens import PageTokens
 from service.app.ports import Clock
+from service.app.registry_check import RegistryCheck
 from service.app.registry_import import RegistryImporter
 from service.app.standings import PolicyBook, StandingCache
 from service.app.verification_disclosure import DisclosingVerifications
@@ -141,10 +142,9 @@ async def bootstrap(
     page_tokens = PageTokens(keys.digest_key)
     verifications = VerificationService(
         SqlUnitOfWorkFactory(engine),
-        registry,
+        RegistryCheck(registry, clock, timeout_seconds=settings.registry_timeout_seconds),
         vault,
         clock,
-        registry_timeout_seconds=settings.registry_timeout_seconds,
         page_tokens=page_tokens,
         on_change=levels.archive_changed,
     )

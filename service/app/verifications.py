@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import re
@@ -19,14 +18,12 @@ from service.app.ports import (
     OnChange,
     PageCursor,
     PiiVault,
-    Registry,
-    RegistryUnavailable,
     UnitOfWorkFactory,
     no_change,
 )
+from service.app.registry_check import RegistryCheck
 from service.app.resource_names import parse_enterprise_name, parse_verification_name
 from service.domain.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
-from service.domain.identifiers.uscc import RegionScope
 from service.domain.licence import china_today
 from service.domain.sealed import PiiKind, SealedLegalRepresentative
 from service.domain.submission import (
@@ -38,13 +35,8 @@ from service.domain.submission import (
 )
 from service.domain.verification import (
     Authorisation,
-    Decision,
     LicenceSubmission,
-    ReasonCode,
     Verification,
-    decide,
-    decide_out_of_scope,
-    decide_without_record,
 )
 
 log = structlog.get_logger(__name__)
@@ -105,21 +97,19 @@ class VerificationService:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        registry: Registry,
+        registry_check: RegistryCheck,
         vault: PiiVault,
         clock: Clock,
         *,
-        registry_timeout_seconds: float,
         page_tokens: PageTokens,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         on_change: OnChange = no_change,
     ) -> None:
         self._on_change = on_change
         self._uow = uow
-        self._registry = registry
+        self._registry_check = registry_check
         self._vault = vault
         self._clock = clock
-        self._registry_timeout = registry_timeout_seconds
         self._new_id = new_id
         self._page_tokens = page_tokens
 
@@ -161,7 +151,7 @@ class VerificationService:
 
         submission = self._seal(request)
         authorisation = self._seal_authorisation(request.authorisation)
-        decision = await self._decide(request, submission, now)
+        decision = await self._registry_check.decide(submission)
         verification = Verification(
             id=self._new_id(),
             caller=command.caller,
@@ -223,32 +213,6 @@ class VerificationService:
             scopes=valid.scopes,
             evidence_reference=valid.evidence_reference,
         )
-
-    async def _decide(
-        self, request: ValidVerificationRequest, submission: LicenceSubmission, now: object
-    ) -> Decision:
-        uscc = request.licence.uscc
-        if uscc.region_scope is not RegionScope.MAINLAND:
-            return decide_out_of_scope(
-                ReasonCode.OUT_OF_SCOPE_REGION,
-                "registered in Hong Kong, Macao or Taiwan: the service covers enterprises "
-                "registered in mainland China only",
-            )
-        if not uscc.is_market_regulated:
-            return decide_out_of_scope(
-                ReasonCode.NOT_AN_ENTERPRISE,
-                "registered by an authority other than market regulation: not an enterprise "
-                "or individual business",
-            )
-        try:
-            async with asyncio.timeout(self._registry_timeout):
-                record = await self._registry.lookup(uscc.value)
-        except (RegistryUnavailable, TimeoutError):
-            log.warning("registry_unavailable", uscc=uscc.value)
-            return decide_without_record(ReasonCode.REGISTRY_UNAVAILABLE)
-        if record is None:
-            return decide_without_record(ReasonCode.REGISTRY_RECORD_NOT_FOUND)
-        return decide(submission, record, china_today(self._clock.now()))
 
     async def get(self, name: str, reader: str | None) -> Verification:
         """reader: the caller asking, who sees only its own; None sees every caller's."""
