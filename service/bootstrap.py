@@ -40,7 +40,7 @@ from service.adapters.storage.facts import SqlFactWriter
 from service.adapters.storage.ingestion import SqlIngestionStore
 from service.adapters.storage.ledger import SqlDisclosureLedger
 from service.adapters.storage.levels import SqlLevelStore, SqlScorecardStore
-from service.adapters.storage.migrate import migrate
+from service.adapters.storage.migrate import migrate, require_current_schema
 from service.adapters.storage.outages import is_storage_outage
 from service.adapters.storage.policies import SqlPolicyStore
 from service.adapters.storage.repositories import SqlUnitOfWorkFactory
@@ -112,6 +112,11 @@ class Application:
         unreachable registry pass (an outage); commands that need the registry do not."""
         if self.registry_engine is not self.engine:
             await migrate(self.registry_engine, self.vault)
+
+    async def require_current_schema(self) -> None:
+        """For an application bootstrapped without migrations to read only: its database
+        must already be at the schema this code queries (see require_current_schema)."""
+        await require_current_schema(self.engine)
 
     async def close(self) -> None:
         await self.revisits.close()
