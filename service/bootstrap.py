@@ -59,6 +59,7 @@ from service.app.judicial_import import JudicialImporter
 from service.app.levels import LevelService
 from service.app.page_tokens import PageTokens
 from service.app.ports import Clock
+from service.app.rechecks import VerificationRechecks
 from service.app.registry_check import RegistryCheck
 from service.app.registry_import import RegistryImporter
 from service.app.standings import PolicyBook, StandingCache
@@ -103,6 +104,8 @@ class Application:
     standings: StandingCache
     fact_writer: SqlFactWriter
     revisits: LevelRevisitScheduler
+    # Deciding verifications again: an enterprise's on demand, PENDING ones when due.
+    rechecks: VerificationRechecks
 
     async def close(self) -> None:
         await self.revisits.close()
@@ -140,13 +143,24 @@ async def bootstrap(
         await _ensure_scorecard(levels)
     credentials = CredentialService(SqlCallerStore(engine), clock)
     page_tokens = PageTokens(keys.digest_key)
+    registry_check = RegistryCheck(
+        registry, clock, timeout_seconds=settings.registry_timeout_seconds
+    )
     verifications = VerificationService(
         SqlUnitOfWorkFactory(engine),
-        RegistryCheck(registry, clock, timeout_seconds=settings.registry_timeout_seconds),
+        registry_check,
         vault,
         clock,
         page_tokens=page_tokens,
         on_change=levels.archive_changed,
+        schedule=settings.recheck_schedule,
+    )
+    rechecks = VerificationRechecks(
+        SqlUnitOfWorkFactory(engine),
+        registry_check,
+        levels,
+        clock,
+        schedule=settings.recheck_schedule,
     )
     return Application(
         settings=settings,
@@ -184,6 +198,7 @@ async def bootstrap(
         revisits=LevelRevisitScheduler(
             levels, clock, interval=settings.level_revisit_interval_seconds
         ),
+        rechecks=rechecks,
     )
 
 

@@ -102,11 +102,11 @@ class RecheckRepository(Protocol):
         """Each caller's newest verification of the enterprise, newest first."""
         ...
 
-    async def lock(
-        self, verification_ids: Sequence[str]
+    async def current(
+        self, verification_ids: Sequence[str], *, hold: bool
     ) -> Mapping[str, tuple[Verification, RecheckState]]:
-        """The verifications as they stand, each with its schedule and history, held
-        against concurrent changes until the transaction ends."""
+        """The verifications as they stand, each with its history and schedule; hold:
+        kept from concurrent changes until the transaction ends."""
         ...
 
     async def change(self, verification_id: str, change: OutcomeChange, key: str) -> None:

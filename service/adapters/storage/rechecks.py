@@ -40,8 +40,8 @@ class SqlRecheckRepository:
             newest.setdefault(row["caller"], verification_from_row(row))
         return list(newest.values())
 
-    async def lock(
-        self, verification_ids: Sequence[str]
+    async def current(
+        self, verification_ids: Sequence[str], *, hold: bool
     ) -> dict[str, tuple[Verification, RecheckState]]:
         # In id order, so two transactions locking the same verifications queue rather
         # than deadlock. SQLite's writer holds the whole database already.
@@ -50,7 +50,7 @@ class SqlRecheckRepository:
             .where(verifications.c.id.in_(verification_ids))
             .order_by(verifications.c.id)
         )
-        if self._connection.dialect.name == "postgresql":
+        if hold and self._connection.dialect.name == "postgresql":
             query = query.with_for_update()
         rows = (await self._connection.execute(query)).mappings().all()
         histories = await load_histories(self._connection, [row["id"] for row in rows])

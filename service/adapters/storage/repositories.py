@@ -43,9 +43,12 @@ class SqlVerificationRepository:
             async with self._connection.begin_nested():
                 await self._connection.execute(verifications.insert().values(row))
                 await self._connection.execute(
-                    verification_history.insert().values(
-                        history_to_row(verification.id, first, verification.request_id)
-                    )
+                    verification_history.insert(),
+                    [
+                        # Keyed by the request that made it, like the verification itself.
+                        history_to_row(verification.id, entry, verification.request_id)
+                        for entry in verification.history or (first,)
+                    ],
                 )
                 await append_changes(
                     self._connection, [verification.uscc], verification.create_time
