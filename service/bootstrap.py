@@ -69,6 +69,7 @@ from service.domain.errors import FailedPrecondition
 from service.domain.rate_limits import RateLimiter
 from service.domain.visibility import PurposeTable
 from service.jobs.level_revisits import LevelRevisitScheduler
+from service.jobs.pending_rechecks import PendingRecheckScheduler
 from service.settings import Settings
 
 log = structlog.get_logger("integrity.bootstrap")
@@ -106,8 +107,10 @@ class Application:
     revisits: LevelRevisitScheduler
     # Deciding verifications again: an enterprise's on demand, PENDING ones when due.
     rechecks: VerificationRechecks
+    pending_rechecks: PendingRecheckScheduler
 
     async def close(self) -> None:
+        await self.pending_rechecks.close()
         await self.revisits.close()
         await self.follower.close()
         await self.ledger.close()
@@ -199,6 +202,9 @@ async def bootstrap(
             levels, clock, interval=settings.level_revisit_interval_seconds
         ),
         rechecks=rechecks,
+        pending_rechecks=PendingRecheckScheduler(
+            rechecks, clock, interval=settings.pending_recheck_interval_seconds
+        ),
     )
 
 

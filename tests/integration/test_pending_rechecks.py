@@ -369,3 +369,17 @@ async def test_an_eligibility_check_sees_the_new_standing(
         assert (await replica.standings.get(row["uscc"])).last_verified == clock.now()
     finally:
         await replica.close()
+
+
+async def test_the_servers_loop_rechecks_what_falls_due(
+    server: RunningServer, client: AsyncIntegrityClient, clock: TestClock
+) -> None:
+    app = server.app
+    row, created = await pending(client)
+    await import_rows(app, [row])
+    clock.advance(5 * MINUTE)
+    await app.pending_rechecks.start()
+    await asyncio.wait_for(app.pending_rechecks.wait_done(1), timeout=30)
+    fetched = await client.get_verification(created.name)
+    assert fetched.outcome == V.VERIFICATION_OUTCOME_VERIFIED
+    assert await app.rechecks.next_due_time() is None
