@@ -58,7 +58,7 @@ from service.app.ingestion import PlatformIngestion
 from service.app.judicial_import import JudicialImporter
 from service.app.levels import LevelService
 from service.app.page_tokens import PageTokens
-from service.app.ports import Clock
+from service.app.ports import Clock, OnChange
 from service.app.rechecks import VerificationRechecks
 from service.app.registry_check import RegistryCheck
 from service.app.registry_import import RegistryImporter
@@ -173,7 +173,9 @@ async def bootstrap(
         vault=vault,
         registry=registry,
         verifications=DisclosingVerifications(verifications, ledger, clock),
-        importer=RegistryImporter(registry, vault, clock, on_change=levels.archive_changed),
+        importer=RegistryImporter(
+            registry, vault, clock, on_change=_registry_changed(levels, rechecks)
+        ),
         credentials=credentials,
         ledger=ledger,
         archive=ArchiveReader(
@@ -206,6 +208,19 @@ async def bootstrap(
             rechecks, clock, interval=settings.pending_recheck_interval_seconds
         ),
     )
+
+
+def _registry_changed(levels: LevelService, rechecks: VerificationRechecks) -> OnChange:
+    """After a registry import: levels worked out again, and PENDING verifications of the
+    enterprises it published asked about at once."""
+
+    async def changed(usccs: Sequence[str]) -> None:
+        try:
+            await levels.archive_changed(usccs)
+        finally:
+            await rechecks.registry_changed(usccs)
+
+    return changed
 
 
 async def _migrate_registry(registry_engine: AsyncEngine, vault: AesGcmVault) -> None:

@@ -173,6 +173,18 @@ class VerificationRechecks:
                 )
         return len(claimed)
 
+    async def registry_changed(self, usccs: Sequence[str]) -> int:
+        """The registry published records of these enterprises: their PENDING
+        verifications are due now rather than at their next scheduled time (which may be
+        a day away). How many were brought forward."""
+        if not usccs:
+            return 0
+        now = self._clock.now()
+        async with self._uow() as uow:
+            brought = await uow.rechecks.bring_forward(usccs, now)
+            await uow.commit()
+        return brought
+
     async def next_due_time(self) -> dt.datetime | None:
         """The earliest next check time of any PENDING verification, claimed ones included."""
         async with self._uow(read_only=True) as uow:
