@@ -59,7 +59,8 @@ from service.app.judicial_import import JudicialImporter
 from service.app.levels import LevelService
 from service.app.page_tokens import PageTokens
 from service.app.platform_import import PlatformImporter
-from service.app.ports import Clock
+from service.app.ports import Clock, OnChange
+from service.app.rechecks import VerificationRechecks
 from service.app.registry_check import RegistryCheck
 from service.app.registry_import import RegistryImporter
 from service.app.service_state import ServiceStates
@@ -70,6 +71,7 @@ from service.domain.errors import FailedPrecondition
 from service.domain.rate_limits import RateLimiter
 from service.domain.visibility import PurposeTable
 from service.jobs.level_revisits import LevelRevisitScheduler
+from service.jobs.pending_rechecks import PendingRecheckScheduler
 from service.settings import Settings
 
 log = structlog.get_logger("integrity.bootstrap")
@@ -106,6 +108,9 @@ class Application:
     standings: StandingCache
     service_states: ServiceStates
     revisits: LevelRevisitScheduler
+    # Deciding verifications again: an enterprise's on demand, PENDING ones when due.
+    rechecks: VerificationRechecks
+    pending_rechecks: PendingRecheckScheduler
 
     async def migrate_registry(self) -> None:
         """The registry snapshot's schema, where it is a database apart. Start-up lets an
@@ -119,6 +124,7 @@ class Application:
         await require_current_schema(self.engine)
 
     async def close(self) -> None:
+        await self.pending_rechecks.close()
         await self.revisits.close()
         await self.follower.close()
         await self.ledger.close()
@@ -158,13 +164,24 @@ async def bootstrap(
         SqlIngestionStore(engine), clock, on_change=levels.archive_changed
     )
     page_tokens = PageTokens(keys.digest_key)
+    registry_check = RegistryCheck(
+        registry, clock, timeout_seconds=settings.registry_timeout_seconds
+    )
     verifications = VerificationService(
         SqlUnitOfWorkFactory(engine),
-        RegistryCheck(registry, clock, timeout_seconds=settings.registry_timeout_seconds),
+        registry_check,
         vault,
         clock,
         page_tokens=page_tokens,
         on_change=levels.archive_changed,
+        schedule=settings.recheck_schedule,
+    )
+    rechecks = VerificationRechecks(
+        SqlUnitOfWorkFactory(engine),
+        registry_check,
+        levels,
+        clock,
+        schedule=settings.recheck_schedule,
     )
     return Application(
         settings=settings,
@@ -174,7 +191,9 @@ async def bootstrap(
         vault=vault,
         registry=registry,
         verifications=DisclosingVerifications(verifications, ledger, clock),
-        importer=RegistryImporter(registry, vault, clock, on_change=levels.archive_changed),
+        importer=RegistryImporter(
+            registry, vault, clock, on_change=_registry_changed(levels, rechecks)
+        ),
         credentials=credentials,
         ledger=ledger,
         archive=ArchiveReader(
@@ -199,7 +218,24 @@ async def bootstrap(
         revisits=LevelRevisitScheduler(
             levels, clock, interval=settings.level_revisit_interval_seconds
         ),
+        rechecks=rechecks,
+        pending_rechecks=PendingRecheckScheduler(
+            rechecks, clock, interval=settings.pending_recheck_interval_seconds
+        ),
     )
+
+
+def _registry_changed(levels: LevelService, rechecks: VerificationRechecks) -> OnChange:
+    """After a registry import: levels worked out again, and PENDING verifications of the
+    enterprises it published asked about at once."""
+
+    async def changed(usccs: Sequence[str]) -> None:
+        try:
+            await levels.archive_changed(usccs)
+        finally:
+            await rechecks.registry_changed(usccs)
+
+    return changed
 
 
 async def _migrate_registry(registry_engine: AsyncEngine, vault: AesGcmVault) -> None:
