@@ -7,6 +7,9 @@ for (its ready line, then /_sim/health, with a deadline), controlled over HTTP, 
                              headers=registry_simulator.gov_headers())
 
 ``running_simulator(...)`` starts one with other options (flags, settings, credentials).
+The simulator's clock starts at the test clock's "now" and both run at the real rate; a
+test that moves one moves the other (``move_clocks``), or the provider's timestamp check
+(300 s) refuses what the service signs.
 """
 
 from __future__ import annotations
@@ -129,12 +132,25 @@ class SimulatorControl:
 class RegistrySimulator:
     """A running integrity-registry-simulator process."""
 
-    def __init__(self, process: subprocess.Popen[str], url: str, output: list[str]) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[str],
+        url: str,
+        output: list[str],
+        reader: threading.Thread,
+    ) -> None:
         self.process = process
         self.url = url
         self.port = int(url.rsplit(":", 1)[1])
         self._output = output
+        self._reader = reader
         self.control = SimulatorControl(url)
+
+    def move_clocks(self, clock: TestClock, delta: dt.timedelta) -> None:
+        """Move the simulator's clock and the test's together, so that what the service
+        signs with its clock stays within the provider's timestamp tolerance."""
+        self.control.advance_clock(delta)
+        clock.advance(delta)
 
     def gov_headers(self, token: str = GOV_TOKEN) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
@@ -173,8 +189,6 @@ class RegistrySimulator:
                 self.process.wait(STOP_TIMEOUT)
         self._reader.join(STOP_TIMEOUT)
         return self.output()
-
-    _reader: threading.Thread
 
 
 def simulator_args(
@@ -230,8 +244,7 @@ def start_simulator(args: Sequence[str]) -> RegistrySimulator:
         process.kill()
         process.wait(STOP_TIMEOUT)
         raise AssertionError("the registry simulator did not start:\n" + "\n".join(output))
-    simulator = RegistrySimulator(process, url[0], output)
-    simulator._reader = reader
+    simulator = RegistrySimulator(process, url[0], output, reader)
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while True:
         try:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,7 +18,7 @@ from service.demo.synthetic import generate_registry_records
 from service.domain.identifiers.resident_id import make_resident_id
 from service.domain.licence import china_today
 from tests.clock import TestClock
-from tests.registry_simulator import RegistrySimulator, running_simulator
+from tests.registry_simulator import SIMULATOR, RegistrySimulator, running_simulator
 
 NEW_ID = make_resident_id("110101", dt.date(1990, 3, 7), 1)
 OTHER_ID = make_resident_id("110101", dt.date(1990, 3, 7), 2)
@@ -275,24 +277,36 @@ def test_requests_beyond_the_concurrency_limit_are_refused_and_counted(
 ) -> None:
     simulator = two_clients
     uscc = _uscc(simulator)
-    simulator.control.change_settings(
-        {"gov": {"limits": {"concurrency": 2, "retry_after_seconds": 3}, "hold": True}}
-    )
-    with ThreadPoolExecutor(4) as pool:
+    limited = {"limits": {"concurrency": 2, "retry_after_seconds": 3}, "hold": True}
+    simulator.control.change_settings({"gov": limited, "provider": limited})
+    body = {"creditCode": uscc}
+    with ThreadPoolExecutor(8) as pool:
         held = [pool.submit(_gov, simulator, uscc) for _ in range(2)]
         held.append(pool.submit(_gov, simulator, uscc, OTHER_TOKEN))
-        simulator.control.wait_for(lambda stats: stats["shapes"]["gov"]["in_flight"] == 3)
+        held += [pool.submit(_provider, simulator, body) for _ in range(2)]
+        simulator.control.wait_for(
+            lambda stats: (
+                stats["shapes"]["gov"]["in_flight"] == 3
+                and stats["shapes"]["provider"]["in_flight"] == 2
+            )
+        )
         refused = _gov(simulator, uscc)
         assert refused.status_code == 429
         assert refused.headers["Retry-After"] == "3"
         assert refused.json()["error"] == "rate_limited"
-        simulator.control.change_settings({"gov": {"hold": False}})
-        assert [future.result().status_code for future in held] == [200, 200, 200]
+        refused_provider = _provider(simulator, body)
+        assert (
+            _code(refused_provider) == (429, "1002")
+            and refused_provider.headers["Retry-After"] == "3"
+        )
+        simulator.control.change_settings({"gov": {"hold": False}, "provider": {"hold": False}})
+        assert [future.result().status_code for future in held] == [200] * 5
     stats = simulator.control.stats()
-    assert stats["limit_violations"] == 1
+    assert stats["limit_violations"] == 2
+    assert stats["clients"]["provider:test-app"]["concurrency_violations"] == 1
     assert stats["shapes"]["gov"]["in_flight_max"] == 3
-    assert stats["clients"][f"gov:{'test'}"]["concurrency_violations"] == 1
-    assert stats["clients"][f"gov:{'test'}"]["in_flight_max"] == 2
+    assert stats["clients"]["gov:test"]["concurrency_violations"] == 1
+    assert stats["clients"]["gov:test"]["in_flight_max"] == 2
     assert stats["clients"][f"gov:{OTHER_CLIENT}"]["limit_violations"] == 0
     assert stats["shapes"]["gov"]["statuses"] == {"200": 3, "429": 1}
 
@@ -412,7 +426,7 @@ def test_an_outage_window_answers_503_while_the_clock_is_inside_it(
 
 
 def test_a_new_record_shows_after_each_shapes_publication_lag(
-    registry_simulator: RegistrySimulator,
+    registry_simulator: RegistrySimulator, clock: TestClock
 ) -> None:
     control = registry_simulator.control
     control.change_settings(
@@ -426,12 +440,15 @@ def test_a_new_record_shows_after_each_shapes_publication_lag(
     assert control.put_record(row)["record"]["uscc"] == row["uscc"]
     assert _gov(registry_simulator, row["uscc"]).status_code == 404
     assert _code(_provider(registry_simulator, {"creditCode": row["uscc"]})) == (200, "2001")
-    control.advance_clock(dt.timedelta(days=1, seconds=1))
+    registry_simulator.move_clocks(clock, dt.timedelta(days=1, seconds=1))
     published = _gov(registry_simulator, row["uscc"])
     assert published.status_code == 200 and published.json()["name"] == row["name"]
     assert _code(_provider(registry_simulator, {"creditCode": row["uscc"]})) == (200, "2001")
-    control.advance_clock(dt.timedelta(days=1))
-    assert _code(_provider(registry_simulator, {"creditCode": row["uscc"]})) == (200, "0000")
+    # Moved together, the test clock still signs within the provider's tolerance.
+    registry_simulator.move_clocks(clock, dt.timedelta(days=1))
+    signed_now = int(clock.now().timestamp())
+    answer = _provider(registry_simulator, {"creditCode": row["uscc"]}, timestamp=signed_now)
+    assert _code(answer) == (200, "0000")
     feed = _feed(registry_simulator, registered).json()
     assert [(entry["uscc"], entry["items"]) for entry in feed["changes"]] == [
         (row["uscc"], ["published"])
@@ -597,7 +614,7 @@ def test_records_that_cannot_be_served_are_refused(registry_simulator: RegistryS
     assert control.record(uscc)["record"] == row
 
 
-def test_serves_a_registry_snapshot_file(clock: TestClock, tmp_path: Any) -> None:
+def test_serves_a_registry_snapshot_file(clock: TestClock, tmp_path: Path) -> None:
     rows = list(generate_registry_records(3, 5, as_of=china_today(clock.now())))
     broken = {**rows[2], "establishment_date": "someday"}
     path = tmp_path / "snapshot.jsonl"
@@ -655,14 +672,50 @@ def test_never_logs_names_or_id_numbers(clock: TestClock) -> None:
         assert secret not in output
 
 
-def test_refuses_to_start_on_settings_it_cannot_read(clock: TestClock) -> None:
-    import subprocess
+def test_takes_settings_and_credentials_from_a_file(clock: TestClock, tmp_path: Path) -> None:
+    settings = {
+        "gov": {"publication_lag_seconds": 600},
+        "provider": {"limits": {"concurrency": 4}},
+        "credentials": {
+            "gov_tokens": {"filed": "filed-token"},
+            "provider_apps": {"filed-app": "filed-secret"},
+        },
+    }
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps(settings))
+    with running_simulator(start=clock.now(), extra=("--settings-file", str(path))) as simulator:
+        assert simulator.control.settings()["gov"]["publication_lag_seconds"] == 600
+        assert simulator.control.settings()["provider"]["limits"] == {
+            "concurrency": 4,
+            "retry_after_seconds": 1,
+        }
+        uscc = _uscc(simulator)
+        assert _gov(simulator, uscc, token="filed-token").status_code == 200
+        assert _code(
+            _provider(simulator, {"creditCode": uscc}, app_id="filed-app", secret="filed-secret")
+        ) == (200, "0000")
+        assert "gov:filed" in simulator.control.stats()["clients"]
 
-    from tests.registry_simulator import SIMULATOR
 
-    bad = subprocess.run(
-        [SIMULATOR, "--port", "0", "--records", "1", "--set", "gov.error_rate=2", "--set", "provider.colour=1"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+def _failed_start(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SIMULATOR, "--records", "1", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_refuses_to_start_on_settings_it_cannot_read() -> None:
+    bad = _failed_start("--port", "0", "--set", "gov.error_rate=2", "--set", "provider.colour=1")
     assert bad.returncode == 2
     assert "gov.error_rate" in bad.stderr and "provider.colour" in bad.stderr
+    assert _failed_start("--port", "0", "--start", "yesterday").returncode == 2
+    assert _failed_start("--port", "0", "--gov-token", "no-name").returncode == 2
+
+
+def test_refuses_to_start_on_a_port_in_use(registry_simulator: RegistrySimulator) -> None:
+    taken = _failed_start("--port", str(registry_simulator.port))
+    assert taken.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{registry_simulator.port}" in taken.stderr
