@@ -28,6 +28,8 @@ from typing import Any
 import httpx
 import pytest
 
+from service.demo.synthetic import generate_registry_records
+from service.domain.licence import china_today
 from simulators.registry.credentials import provider_signature
 from tests.clock import TestClock
 
@@ -65,6 +67,10 @@ class SimulatorControl:
         """The codes the simulator holds, in load order."""
         page = self._ok(self.http.get("/_sim/records", params={"offset": offset, "limit": limit}))
         return list(page["uscc"])
+
+    def code(self, index: int = 0) -> str:
+        """The code of the index-th enterprise held."""
+        return self.codes(offset=index, limit=1)[0]
 
     def record(self, uscc: str) -> dict[str, Any]:
         """The truth: {"record": row (with the ID number), "gov": ..., "provider": ..., ...}."""
@@ -146,6 +152,34 @@ class RegistrySimulator:
         self._reader = reader
         self.control = SimulatorControl(url)
 
+    def get_enterprise(self, uscc: str, token: str = GOV_TOKEN) -> httpx.Response:
+        """GET /v1/enterprises/{uscc} with a bearer token."""
+        return httpx.get(f"{self.url}/v1/enterprises/{uscc}", headers=self.gov_headers(token))
+
+    def get_changes(self, since: dt.datetime, **params: Any) -> httpx.Response:
+        """GET /v1/changes?since=...&cursor=...&limit=..."""
+        return httpx.get(
+            f"{self.url}/v1/changes",
+            params={"since": since.isoformat(), **params},
+            headers=self.gov_headers(),
+        )
+
+    def verify(self, body: Mapping[str, Any] | list[Any], **sign: Any) -> httpx.Response:
+        """POST /open/v2/enterprise/verify, signed (see provider_headers for ``sign``)."""
+        raw = json.dumps(body, ensure_ascii=False).encode()
+        return httpx.post(
+            f"{self.url}/open/v2/enterprise/verify",
+            content=raw,
+            headers=self.provider_headers(raw, **sign),
+        )
+
+    def unregistered_row(self, seed: int) -> dict[str, Any]:
+        """A synthetic registry row of an enterprise the simulator does not hold."""
+        today = china_today(self.control.now())
+        held = set(self.control.codes(limit=100_000))
+        rows = generate_registry_records(5, seed, as_of=today)
+        return dict(next(row for row in rows if row["uscc"] not in held))
+
     def move_clocks(self, clock: TestClock, delta: dt.timedelta) -> None:
         """Move the simulator's clock and the test's together, so that what the service
         signs with its clock stays within the provider's timestamp tolerance."""
@@ -189,6 +223,11 @@ class RegistrySimulator:
                 self.process.wait(STOP_TIMEOUT)
         self._reader.join(STOP_TIMEOUT)
         return self.output()
+
+
+def provider_code(response: httpx.Response) -> tuple[int, str]:
+    """A provider answer's HTTP status and business code."""
+    return response.status_code, str(response.json()["code"])
 
 
 def simulator_args(

@@ -26,6 +26,7 @@ from simulators.registry.state import Fault, Simulator
 from simulators.registry.wording import OPEN_ENDED, china_time, provider_status
 
 CONSISTENT, INCONSISTENT, CANNOT_TELL = "1", "0", "-1"
+MAX_BODY = 65_536
 _SUBMITTED_FIELDS = ("creditCode", "companyName", "legalPerson", "legalPersonIdNo")
 _ANSWERS = {
     # code: (HTTP status, message)
@@ -64,6 +65,10 @@ def _answer(
 
 async def verify(request: Request) -> Response:
     simulator: Simulator = request.app.state.simulator
+    declared = request.headers.get("content-length", "0")
+    if not declared.isdigit() or int(declared) > MAX_BODY:
+        # Refused unread: a verification request is a few hundred bytes.
+        return _answer(simulator, "1003", message=f"body larger than {MAX_BODY} bytes")
     body = await request.body()
     refusal = simulator.outage(Shape.PROVIDER)
     if refusal is not None:
