@@ -13,6 +13,8 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY service/ service/
 COPY clients/ clients/
+# The registry simulator ships in the image too, so its console script runs there.
+COPY simulators/ simulators/
 # gen/ is committed, so the image needs neither protoc nor buf.
 COPY gen/ gen/
 RUN pip install .
