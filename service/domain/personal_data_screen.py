@@ -50,6 +50,12 @@ _LONGEST = 18
 # The fewest digits any of them has: a mobile number, a landline with its area code.
 _FEWEST_DIGITS = 11
 _ANY_DIGIT = re.compile(r"\d")
+# The ids the service hands out and logs (callers, verifications, request ids). Their hex
+# groups, joined by hyphens, can read as a landline ("...a2-0435-4303-9016-..."): a UUID is
+# never a phone or ID number, so it is taken out before the digits are read.
+_UUID = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", re.ASCII
+)
 
 
 class PersonalDataKind(StrEnum):
@@ -124,7 +130,8 @@ def find_personal_data(text: str) -> PersonalDataKind | None:
     # kind of number: those skip the normalisation, which costs more than the rest.
     if len(_ANY_DIGIT.findall(text)) < _FEWEST_DIGITS:
         return None
-    for run in _runs(unicodedata.normalize("NFKC", text)):
+    normalised = _UUID.sub("/", unicodedata.normalize("NFKC", text))
+    for run in _runs(normalised):
         for start in range(len(run)):
             window = ""
             for group in run[start:]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
 from hypothesis import example, given
@@ -172,3 +173,21 @@ def test_the_violation_names_the_field_and_never_the_value() -> None:
     assert violation.reason == REASON
     assert number not in violation.description
     assert screen_free_text("conduct.description", "虚假发货") is None
+
+
+def test_a_uuid_whose_groups_read_as_a_landline_is_not_flagged() -> None:
+    # "0435-4303-9016" alone is a landline with its area code; inside a UUID it is an id.
+    caller_id = "183c11a2-0435-4303-9016-b89b6c03bc6f"
+    assert find_personal_data("0435-4303-9016") is PersonalDataKind.PHONE_NUMBER
+    assert find_personal_data(caller_id) is None
+    assert find_personal_data(f"enterprises/x/verifications/{caller_id}") is None
+
+
+@given(st.uuids())
+def test_uuids_are_not_flagged(value: uuid.UUID) -> None:
+    assert find_personal_data(str(value)) is None
+    assert find_personal_data(str(value).upper()) is None
+
+
+def test_a_phone_number_beside_a_uuid_is_still_flagged() -> None:
+    assert find_personal_data("183c11a2-0435-4303-9016-b89b6c03bc6f 13812345678") is not None
