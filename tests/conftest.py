@@ -26,6 +26,9 @@ from service.logging import configure_logging
 from service.settings import PiiKeys, Settings
 from tests.clock import TestClock
 
+# The scripted HTTP server fixture, for the registry clients' tests.
+pytest_plugins = ["tests.scripted_http"]
+
 PG_ADMIN_DSN = os.environ.get("INTEGRITY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 

@@ -10,8 +10,9 @@ from typing import Protocol, Self
 
 from service.domain.disclosure import DisclosureEntry
 from service.domain.registry import RegistryRecord
+from service.domain.registry_sources import ProviderRecord
 from service.domain.sealed import PiiKind, SealedValue
-from service.domain.verification import AuthorisationScope, Verification
+from service.domain.verification import AuthorisationScope, LicenceSubmission, Verification
 
 OnChange = Callable[[Sequence[str]], Awaitable[object]]
 """Told which enterprises' archives changed, so their levels are worked out again."""
@@ -58,6 +59,13 @@ class PiiVault(Protocol):
 class Registry(Protocol):
     async def lookup(self, uscc: str) -> RegistryRecord | None:
         """The registry's record, None when it has none; RegistryUnavailable when it cannot say."""
+        ...
+
+
+class DataProvider(Protocol):
+    async def verify(self, submission: LicenceSubmission) -> ProviderRecord | None:
+        """What the provider holds and judges about the submission, None when it does not
+        know the enterprise; RegistryUnavailable when it cannot say."""
         ...
 
 
