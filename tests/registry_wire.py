@@ -121,20 +121,33 @@ def transport(
 
 
 def gov_client(
-    url: str, vault: AesGcmVault, clock: Clock, *, budget: float = 5.0, **options: Any
+    url: str,
+    vault: AesGcmVault,
+    clock: Clock,
+    *,
+    budget: float = 5.0,
+    token: str = TOKEN,
+    **options: Any,
 ) -> GovernmentRegistryClient:
     return GovernmentRegistryClient(
-        transport(url, **options), TOKEN, vault, clock, budget_seconds=budget
+        transport(url, **options), token, vault, clock, budget_seconds=budget
     )
 
 
 def provider_client(
-    url: str, vault: AesGcmVault, clock: Clock, *, budget: float = 5.0, **options: Any
+    url: str,
+    vault: AesGcmVault,
+    clock: Clock,
+    *,
+    budget: float = 5.0,
+    app_id: str = APP_ID,
+    secret: str = SECRET,
+    **options: Any,
 ) -> DataProviderClient:
     return DataProviderClient(
         transport(url, name="data_provider", **options),
-        APP_ID,
-        SECRET,
+        app_id,
+        secret,
         vault,
         clock,
         budget_seconds=budget,
