@@ -114,3 +114,18 @@ async def test_the_slot_of_a_dead_holder_is_free_again(
     holder.terminate()
     assert await client.lookup(new_uscc()) is None
     await client.aclose()
+
+
+async def test_a_limiter_whose_database_is_gone_sends_nothing(
+    scripted: ScriptedServer, clock: TestClock
+) -> None:
+    scripted.default = NOT_FOUND
+    engine = create_engine("postgresql://postgres@127.0.0.1:5432/integrity_no_such_database")
+    limits = SourceLimits(max_concurrency=2, max_rate=1000)
+    client = limited_client(engine, "gone", limits, scripted, clock)
+    # A limit that cannot be checked is not honoured by sending anyway.
+    with pytest.raises(RegistryUnavailable, match="limiter_unavailable"):
+        await client.lookup(new_uscc())
+    await client.aclose()
+    await engine.dispose()
+    assert scripted.seen == []

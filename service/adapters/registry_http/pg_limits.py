@@ -56,6 +56,11 @@ _RESERVE_START = text(
 _POLL_SECONDS = (0.005, 0.02)
 
 
+def _limiter_unavailable(error: Exception) -> BudgetExhausted:
+    log.warning("registry_limiter_unavailable", error_type=type(error).__name__)
+    return BudgetExhausted("limiter_unavailable")
+
+
 def lock_space(source: str) -> int:
     """The first key of the source's advisory locks (a signed 32-bit integer)."""
     return zlib.crc32(f"integrity.registry_source:{source}".encode()) - 2**31
@@ -72,11 +77,18 @@ class PostgresLimiter:
 
     @contextlib.asynccontextmanager
     async def slot(self, deadline: Deadline) -> AsyncIterator[None]:
-        connection, number = await self._take_slot(deadline)
+        try:
+            connection, number = await self._take_slot(deadline)
+        except BudgetExhausted:
+            raise
+        except Exception as error:  # the database failed us mid-way: the limit is unknown
+            raise _limiter_unavailable(error) from None
         try:
             await self._reserve_start(connection, deadline)
-        except BaseException:
+        except BaseException as error:
             await self._give_back(connection, number)
+            if isinstance(error, Exception) and not isinstance(error, BudgetExhausted):
+                raise _limiter_unavailable(error) from None
             raise
         try:
             yield
@@ -90,8 +102,7 @@ class PostgresLimiter:
             connection = await self._engine.connect()
             return await connection.execution_options(isolation_level="AUTOCOMMIT")
         except Exception as error:  # the driver's own errors on connect
-            log.warning("registry_limiter_unavailable", error_type=type(error).__name__)
-            raise BudgetExhausted("limiter_unavailable") from None
+            raise _limiter_unavailable(error) from None
 
     async def _take_slot(self, deadline: Deadline) -> tuple[AsyncConnection, int]:
         while True:
@@ -138,10 +149,14 @@ class PostgresLimiter:
         try:
             await connection.scalar(_RELEASE_SLOT, {"space": self._space, "slot": number})
             await connection.close()
-        except BaseException:
-            # A connection that cannot say unlock is closed instead, which unlocks.
-            await connection.invalidate()
-            raise
+        except BaseException as error:
+            # A connection that cannot say unlock is closed instead, which unlocks; the
+            # request itself is done, so only a cancellation goes on up.
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+            if not isinstance(error, Exception):
+                raise
+            log.warning("registry_limiter_release_failed", error_type=type(error).__name__)
 
     def _give_back_later(self, connection: AsyncConnection, number: int) -> None:
         async def give_back() -> None:
