@@ -84,7 +84,7 @@ async def _clean(app: Application) -> None:
                 text(
                     "TRUNCATE verifications, registry_records, credentials, callers, "
                     "archive_facts, ingested_events, disclosure_ledger, integrity_levels, "
-                    "change_log, eligibility_policies"
+                    "change_log, eligibility_policies, registry_source_budgets"
                 )
             )
 

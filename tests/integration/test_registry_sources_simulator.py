@@ -5,6 +5,7 @@ on PostgreSQL), and through the gRPC API, an outage and sources that disagree.""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from service.adapters.registry_http.transport import BreakerOpen
 from service.adapters.storage.engine import create_engine
 from service.adapters.storage.migrate import migrate
 from service.app.ports import RegistryUnavailable
+from service.bootstrap import bootstrap, build_server
+from service.domain.callers import CallerKind
 from service.domain.sealed import PiiKind
 from service.settings import PiiKeys, Settings
 from tests.builders import verification_for
@@ -324,3 +327,31 @@ async def test_the_provider_down_leaves_the_id_unchecked_and_pending_through_the
     assert check_of(result, "licence.enterprise_name").source == (
         V.REGISTRY_SOURCE_GOVERNMENT_REGISTRY
     )
+
+
+async def test_an_exhausted_budget_is_pending_never_a_mismatch_through_the_api(
+    settings: Settings, clock: TestClock, simulator: RegistrySimulator
+) -> None:
+    # One registry request every 110 s: the second verification finds no start time
+    # within its deadline, and is not sent.
+    limited = dataclasses.replace(settings, gov_registry_max_rate=0.01, registry_timeout_seconds=1)
+    app = await bootstrap(limited, clock=clock)
+    _caller, token = await app.credentials.create_caller(
+        CallerKind.PLATFORM, "p", platform=f"p-{uuid.uuid4().hex[:8]}"
+    )
+    server, _health = build_server(app)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with AsyncIntegrityClient(f"127.0.0.1:{port}", token=token) as client:
+            first = await client.create_verification(verification_for(truth_of(simulator, 0)))
+            second = await client.create_verification(verification_for(truth_of(simulator, 1)))
+    finally:
+        await server.stop(None)
+        await app.close()
+    assert first.outcome != V.VERIFICATION_OUTCOME_PENDING
+    assert second.outcome == V.VERIFICATION_OUTCOME_PENDING
+    assert [(r.code, r.field) for r in second.reasons] == [
+        (V.VERIFICATION_REASON_CODE_REGISTRY_UNAVAILABLE, "licence.uscc")
+    ]
+    assert simulator.control.stats()["shapes"]["gov"]["statuses"] == {"200": 1}

@@ -11,7 +11,7 @@ budget lives in the database they share:
   it: no slot is ever lost to a crash, and there is no lease to expire.
 - Rate: one row per source in registry_source_budgets holds the next free start time on
   the database's clock (one clock for every process, whatever theirs say). A request
-  reserves a start with one atomic UPDATE (start = max(next, now); next = start +
+  reserves a start with one atomic upsert (start = max(next, now); next = start +
   interval), only if that start is within its deadline, then sleeps until it.
 
 Both steps are bounded by the caller's deadline: no slot or no start in time is
@@ -39,18 +39,19 @@ log = structlog.get_logger(__name__)
 
 _TRY_SLOT = text("SELECT pg_try_advisory_lock(:space, :slot)")
 _RELEASE_SLOT = text("SELECT pg_advisory_unlock(:space, :slot)")
-_ENSURE_ROW = text(
-    "INSERT INTO registry_source_budgets (source, next_start) VALUES (:source, 0) "
-    "ON CONFLICT (source) DO NOTHING"
-)
+# Reserve the next start: max(next, now), and move next on by the interval; only if that
+# start is within max_wait. The first request of a source creates its row. "now" is the
+# database's clock, carried as EXCLUDED.next_start - interval.
 _RESERVE_START = text(
     """
     WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now)
-    UPDATE registry_source_budgets AS b
-       SET next_start = GREATEST(b.next_start, clock.now) + :interval
-      FROM clock
-     WHERE b.source = :source AND GREATEST(b.next_start, clock.now) - clock.now <= :max_wait
-    RETURNING b.next_start - :interval - clock.now AS wait
+    INSERT INTO registry_source_budgets AS b (source, next_start)
+    SELECT :source, clock.now + :interval FROM clock
+    ON CONFLICT (source) DO UPDATE
+       SET next_start = GREATEST(b.next_start, EXCLUDED.next_start - :interval) + :interval
+     WHERE GREATEST(b.next_start, EXCLUDED.next_start - :interval)
+           - (EXCLUDED.next_start - :interval) <= :max_wait
+    RETURNING b.next_start - :interval - (SELECT now FROM clock) AS wait
     """
 )
 _POLL_SECONDS = (0.005, 0.02)
@@ -72,7 +73,6 @@ class PostgresLimiter:
         self._source = source
         self._limits = limits
         self._space = lock_space(source)
-        self._row_ready = False
         self._lingering: set[asyncio.Task[None]] = set()
 
     @contextlib.asynccontextmanager
@@ -127,9 +127,6 @@ class PostgresLimiter:
             await asyncio.sleep(pause)
 
     async def _reserve_start(self, connection: AsyncConnection, deadline: Deadline) -> None:
-        if not self._row_ready:
-            await connection.execute(_ENSURE_ROW, {"source": self._source})
-            self._row_ready = True
         wait = await connection.scalar(
             _RESERVE_START,
             {
