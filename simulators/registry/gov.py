@@ -103,7 +103,7 @@ def gov_document(view: View) -> dict[str, Any]:
         },
         "registrationAuthority": row.get("registration_authority") or "",
         "approvalDate": row.get("approval_date") or None,
-        "status": gov_status(row.get("status")),
+        "status": gov_status(str(row.get("status") or "")),
         "address": row.get("address") or "",
         "businessScope": row.get("business_scope") or "",
         "shareholders": [
