@@ -46,15 +46,11 @@ def gov_statuses(simulator: RegistrySimulator) -> dict[str, int]:
     return dict(simulator.control.stats()["shapes"]["gov"]["statuses"])
 
 
-def first_uscc(simulator: RegistrySimulator, index: int = 0) -> str:
-    return simulator.control.codes(limit=index + 1)[index]
-
-
 async def test_clients_read_both_shapes_of_the_simulator(
     registry_simulator: RegistrySimulator, clock: TestClock
 ) -> None:
     keys = vault()
-    uscc = first_uscc(registry_simulator)
+    uscc = registry_simulator.control.code()
     control = registry_simulator.control
     truth = control.record(uscc)["record"]
     control.put_record(truth, provider_returns_id_number=True)
@@ -83,7 +79,7 @@ async def test_rate_limited_requests_are_retried_after_retry_after(
     # 429 with Retry-After 1, and the client asks again only after it.
     control = registry_simulator.control
     control.change_settings({"gov": {"limits": {"rate_per_second": 1, "burst": 1}}})
-    uscc = first_uscc(registry_simulator)
+    uscc = registry_simulator.control.code()
     client = gov_client(registry_simulator.url, vault(), clock, token=GOV_TOKEN)
     assert await client.lookup(uscc) is not None
     assert await client.lookup(uscc) is not None
@@ -96,7 +92,7 @@ async def test_retry_after_beyond_the_budget_gives_up_at_once(
 ) -> None:
     control = registry_simulator.control
     control.change_settings({"gov": {"limits": {"rate_per_second": 0.001, "burst": 1}}})
-    uscc = first_uscc(registry_simulator)
+    uscc = registry_simulator.control.code()
     client = gov_client(registry_simulator.url, vault(), clock, token=GOV_TOKEN, budget=2.0)
     assert await client.lookup(uscc) is not None
     with pytest.raises(RegistryUnavailable, match="rate_limited"):
@@ -111,7 +107,7 @@ async def test_server_errors_are_retried_up_to_the_attempts(
     registry_simulator.control.change_settings({"gov": {"error_rate": 1}})
     client = gov_client(registry_simulator.url, vault(), clock, token=GOV_TOKEN)
     with pytest.raises(RegistryUnavailable, match="status_500"):
-        await client.lookup(first_uscc(registry_simulator))
+        await client.lookup(registry_simulator.control.code())
     await client.aclose()
     assert gov_statuses(registry_simulator) == {"500": 3}
 
@@ -124,7 +120,7 @@ async def test_the_breaker_opens_on_an_outage_and_a_probe_closes_it_after(
     monotonic = FakeMonotonic()
     breaker = CircuitBreaker(BreakerPolicy(consecutive_failures=3, cool_down_seconds=30), monotonic)
     client = gov_client(registry_simulator.url, vault(), clock, token=GOV_TOKEN, breaker=breaker)
-    uscc = first_uscc(registry_simulator)
+    uscc = registry_simulator.control.code()
     with pytest.raises(RegistryUnavailable):
         await client.lookup(uscc)
     assert breaker.state is BreakerState.OPEN
@@ -237,7 +233,7 @@ def settings(database_url: str, pii_keys: PiiKeys, simulator: RegistrySimulator)
 
 
 def truth_of(simulator: RegistrySimulator, index: int = 0) -> dict[str, Any]:
-    return dict(simulator.control.record(first_uscc(simulator, index))["record"])
+    return dict(simulator.control.record(simulator.control.code(index))["record"])
 
 
 def check_of(result: V.Verification, field: str) -> V.FieldCheck:
