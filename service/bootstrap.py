@@ -47,7 +47,7 @@ from service.adapters.storage.facts import SqlFactWriter
 from service.adapters.storage.ingestion import SqlIngestionStore
 from service.adapters.storage.ledger import SqlDisclosureLedger
 from service.adapters.storage.levels import SqlLevelStore, SqlScorecardStore
-from service.adapters.storage.migrate import migrate
+from service.adapters.storage.migrate import migrate, require_current_schema
 from service.adapters.storage.outages import is_storage_outage
 from service.adapters.storage.policies import SqlPolicyStore
 from service.adapters.storage.repositories import SqlUnitOfWorkFactory
@@ -65,9 +65,12 @@ from service.app.ingestion import PlatformIngestion
 from service.app.judicial_import import JudicialImporter
 from service.app.levels import LevelService
 from service.app.page_tokens import PageTokens
-from service.app.ports import Clock, DataProvider, Registry
+from service.app.platform_import import PlatformImporter
+from service.app.ports import Clock, DataProvider, OnChange, Registry
+from service.app.rechecks import VerificationRechecks
 from service.app.registry_check import RegistryCheck
 from service.app.registry_import import RegistryImporter
+from service.app.service_state import ServiceStates
 from service.app.standings import PolicyBook, StandingCache
 from service.app.verification_disclosure import DisclosingVerifications
 from service.app.verifications import VerificationService
@@ -76,6 +79,7 @@ from service.domain.rate_limits import RateLimiter
 from service.domain.registry_sources import SourceKind
 from service.domain.visibility import PurposeTable
 from service.jobs.level_revisits import LevelRevisitScheduler
+from service.jobs.pending_rechecks import PendingRecheckScheduler
 from service.settings import Settings
 
 log = structlog.get_logger("integrity.bootstrap")
@@ -102,6 +106,7 @@ class Application:
     archive: ArchiveReader
     disclosures: DisclosureQueries
     ingestion: PlatformIngestion
+    platform_importer: PlatformImporter
     judicial_importer: JudicialImporter
     gate: CallGate
     levels: LevelService
@@ -109,12 +114,27 @@ class Application:
     policies: PolicyAdmin
     follower: ChangeFollower
     standings: StandingCache
-    fact_writer: SqlFactWriter
+    service_states: ServiceStates
     revisits: LevelRevisitScheduler
+    # Deciding verifications again: an enterprise's on demand, PENDING ones when due.
+    rechecks: VerificationRechecks
+    pending_rechecks: PendingRecheckScheduler
     # The HTTP registry sources' transports, closed with the application.
     registry_transports: tuple[SourceTransport, ...] = ()
 
+    async def migrate_registry(self) -> None:
+        """The registry snapshot's schema, where it is a database apart. Start-up lets an
+        unreachable registry pass (an outage); commands that need the registry do not."""
+        if self.registry_engine is not self.engine:
+            await migrate(self.registry_engine, self.vault)
+
+    async def require_current_schema(self) -> None:
+        """For an application bootstrapped without migrations to read only: its database
+        must already be at the schema this code queries (see require_current_schema)."""
+        await require_current_schema(self.engine)
+
     async def close(self) -> None:
+        await self.pending_rechecks.close()
         for transport in self.registry_transports:
             await transport.aclose()
         await self.revisits.close()
@@ -151,6 +171,10 @@ async def bootstrap(
     if run_migrations:
         await _ensure_scorecard(levels)
     credentials = CredentialService(SqlCallerStore(engine), clock)
+    fact_writer = SqlFactWriter(engine, clock)
+    ingestion = PlatformIngestion(
+        SqlIngestionStore(engine), clock, on_change=levels.archive_changed
+    )
     page_tokens = PageTokens(keys.digest_key)
     registry_check, transports = _registry_check(settings, registry, engine, vault, clock)
     verifications = VerificationService(
@@ -160,6 +184,14 @@ async def bootstrap(
         clock,
         page_tokens=page_tokens,
         on_change=levels.archive_changed,
+        schedule=settings.recheck_schedule,
+    )
+    rechecks = VerificationRechecks(
+        SqlUnitOfWorkFactory(engine),
+        registry_check,
+        levels,
+        clock,
+        schedule=settings.recheck_schedule,
     )
     return Application(
         settings=settings,
@@ -169,7 +201,9 @@ async def bootstrap(
         vault=vault,
         registry=registry,
         verifications=DisclosingVerifications(verifications, ledger, clock),
-        importer=RegistryImporter(registry, vault, clock, on_change=levels.archive_changed),
+        importer=RegistryImporter(
+            registry, vault, clock, on_change=_registry_changed(levels, rechecks)
+        ),
         credentials=credentials,
         ledger=ledger,
         archive=ArchiveReader(
@@ -181,24 +215,38 @@ async def bootstrap(
             SqlAuthorisationRecords(engine),
         ),
         disclosures=DisclosureQueries(ledger, page_tokens),
-        ingestion=PlatformIngestion(
-            SqlIngestionStore(engine), clock, on_change=levels.archive_changed
-        ),
-        judicial_importer=JudicialImporter(
-            SqlFactWriter(engine, clock), clock, on_change=levels.archive_changed
-        ),
+        ingestion=ingestion,
+        platform_importer=PlatformImporter(ingestion),
+        judicial_importer=JudicialImporter(fact_writer, clock, on_change=levels.archive_changed),
         levels=levels,
         eligibility=EligibilityChecker(standings, policy_book, ledger, clock, levels),
         policies=PolicyAdmin(policy_store, policy_book, levels, clock),
         follower=ChangeFollower(engine, standings, policy_book, policy_store, levels),
         standings=standings,
-        fact_writer=SqlFactWriter(engine, clock),
+        service_states=ServiceStates(fact_writer, on_change=levels.archive_changed),
         gate=CallGate(credentials, RateLimiter(settings.rate_limits), clock),
         revisits=LevelRevisitScheduler(
             levels, clock, interval=settings.level_revisit_interval_seconds
         ),
+        rechecks=rechecks,
+        pending_rechecks=PendingRecheckScheduler(
+            rechecks, clock, interval=settings.pending_recheck_interval_seconds
+        ),
         registry_transports=transports,
     )
+
+
+def _registry_changed(levels: LevelService, rechecks: VerificationRechecks) -> OnChange:
+    """After a registry import: levels worked out again, and PENDING verifications of the
+    enterprises it published asked about at once."""
+
+    async def changed(usccs: Sequence[str]) -> None:
+        try:
+            await levels.archive_changed(usccs)
+        finally:
+            await rechecks.registry_changed(usccs)
+
+    return changed
 
 
 def _transport(

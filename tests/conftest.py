@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -59,6 +60,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+async def empty_database_url(database_url: str) -> AsyncIterator[str]:
+    """A database nothing has migrated yet (the shared PostgreSQL one is already current);
+    on SQLite a file that does not exist yet."""
+    if database_url.startswith("sqlite"):
+        yield database_url
+        return
+    name = f"integrity_empty_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
 def pii_keys() -> PiiKeys:
     return PiiKeys.generate()
 
@@ -82,7 +98,8 @@ async def _clean(app: Application) -> None:
         async with app.engine.begin() as connection:
             await connection.execute(
                 text(
-                    "TRUNCATE verifications, registry_records, credentials, callers, "
+                    "TRUNCATE verification_history, verifications, enterprise_rechecks, outbox, "
+                    "registry_records, credentials, callers, "
                     "archive_facts, ingested_events, disclosure_ledger, integrity_levels, "
                     "change_log, eligibility_policies, registry_source_budgets"
                 )
@@ -138,16 +155,25 @@ class RunningServer:
         return f"127.0.0.1:{self.port}"
 
 
-@pytest.fixture
-async def server(app: Application, log_stream: io.StringIO) -> AsyncIterator[RunningServer]:
+@contextlib.asynccontextmanager
+async def serving(app: Application) -> AsyncIterator[RunningServer]:
+    """The application served over gRPC on loopback, with a platform caller's credential."""
     _caller, token = await app.credentials.create_caller(
         CallerKind.PLATFORM, "test platform", platform="test-platform"
     )
     grpc_server, _health = build_server(app)
     port = grpc_server.add_insecure_port("127.0.0.1:0")
     await grpc_server.start()
-    yield RunningServer(app, port, token)
-    await grpc_server.stop(None)
+    try:
+        yield RunningServer(app, port, token)
+    finally:
+        await grpc_server.stop(None)
+
+
+@pytest.fixture
+async def server(app: Application, log_stream: io.StringIO) -> AsyncIterator[RunningServer]:
+    async with serving(app) as running:
+        yield running
 
 
 @pytest.fixture

@@ -310,6 +310,10 @@ def test_the_change_feed_refuses_what_it_cannot_read(registry_simulator: Registr
     ]
     for response in bad:
         assert response.status_code == 400 and response.json()["error"] == "bad_request"
+    # An offset's "+" sent unencoded is read as meant.
+    unencoded = f"{registry_simulator.url}/v1/changes?since={now.isoformat()}"
+    assert "+00:00" in unencoded
+    assert httpx.get(unencoded, headers=registry_simulator.gov_headers()).status_code == 200
     assert (
         httpx.get(
             f"{registry_simulator.url}/v1/changes", params={"since": now.isoformat()}

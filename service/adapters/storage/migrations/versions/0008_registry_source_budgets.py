@@ -1,7 +1,7 @@
 """The request rate shared by every process asking an HTTP registry source.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 
 One row per source: the next free request start on the database's clock (see
 service/adapters/registry_http/pg_limits.py). Concurrency needs no table: it is held in
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"  # re-chained on merge after 0007
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
