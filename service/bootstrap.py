@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx
 import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
@@ -30,6 +31,12 @@ from integrity.v1 import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.pii_vault import AesGcmVault
+from service.adapters.registry_http.breaker import BreakerPolicy, CircuitBreaker
+from service.adapters.registry_http.government import GovernmentRegistryClient
+from service.adapters.registry_http.limits import LocalLimiter, SourceLimiter, SourceLimits
+from service.adapters.registry_http.pg_limits import PostgresLimiter
+from service.adapters.registry_http.provider import DataProviderClient
+from service.adapters.registry_http.transport import RetryPolicy, SourceTransport
 from service.adapters.registry_snapshot import SqlRegistrySnapshot
 from service.adapters.standings import ChangeFollower, SqlStandingSource
 from service.adapters.storage.archive_store import SqlArchiveStore
@@ -59,7 +66,7 @@ from service.app.judicial_import import JudicialImporter
 from service.app.levels import LevelService
 from service.app.page_tokens import PageTokens
 from service.app.platform_import import PlatformImporter
-from service.app.ports import Clock, OnChange
+from service.app.ports import Clock, DataProvider, OnChange, Registry
 from service.app.rechecks import VerificationRechecks
 from service.app.registry_check import RegistryCheck
 from service.app.registry_import import RegistryImporter
@@ -69,6 +76,7 @@ from service.app.verification_disclosure import DisclosingVerifications
 from service.app.verifications import VerificationService
 from service.domain.errors import FailedPrecondition
 from service.domain.rate_limits import RateLimiter
+from service.domain.registry_sources import SourceKind
 from service.domain.visibility import PurposeTable
 from service.jobs.level_revisits import LevelRevisitScheduler
 from service.jobs.pending_rechecks import PendingRecheckScheduler
@@ -111,6 +119,8 @@ class Application:
     # Deciding verifications again: an enterprise's on demand, PENDING ones when due.
     rechecks: VerificationRechecks
     pending_rechecks: PendingRecheckScheduler
+    # The HTTP registry sources' transports, closed with the application.
+    registry_transports: tuple[SourceTransport, ...] = ()
 
     async def migrate_registry(self) -> None:
         """The registry snapshot's schema, where it is a database apart. Start-up lets an
@@ -125,6 +135,8 @@ class Application:
 
     async def close(self) -> None:
         await self.pending_rechecks.close()
+        for transport in self.registry_transports:
+            await transport.aclose()
         await self.revisits.close()
         await self.follower.close()
         await self.ledger.close()
@@ -164,9 +176,7 @@ async def bootstrap(
         SqlIngestionStore(engine), clock, on_change=levels.archive_changed
     )
     page_tokens = PageTokens(keys.digest_key)
-    registry_check = RegistryCheck(
-        registry, clock, timeout_seconds=settings.registry_timeout_seconds
-    )
+    registry_check, transports = _registry_check(settings, registry, engine, vault, clock)
     verifications = VerificationService(
         SqlUnitOfWorkFactory(engine),
         registry_check,
@@ -222,6 +232,7 @@ async def bootstrap(
         pending_rechecks=PendingRecheckScheduler(
             rechecks, clock, interval=settings.pending_recheck_interval_seconds
         ),
+        registry_transports=transports,
     )
 
 
@@ -236,6 +247,73 @@ def _registry_changed(levels: LevelService, rechecks: VerificationRechecks) -> O
             await rechecks.registry_changed(usccs)
 
     return changed
+
+
+def _transport(
+    settings: Settings, engine: AsyncEngine, source: SourceKind, base_url: str, limits: SourceLimits
+) -> SourceTransport:
+    # The contracted limits bind every process: shared through PostgreSQL when the service
+    # runs on it (replicas), in this process on SQLite (one process).
+    limiter: SourceLimiter = (
+        PostgresLimiter(engine, source.value, limits)
+        if engine.dialect.name == "postgresql"
+        else LocalLimiter(limits)
+    )
+    breaker = CircuitBreaker(
+        BreakerPolicy(
+            consecutive_failures=settings.registry_breaker_failures,
+            cool_down_seconds=settings.registry_breaker_cool_down_seconds,
+        )
+    )
+    client = httpx.AsyncClient(
+        base_url=base_url,
+        timeout=settings.registry_source_budget_seconds,
+        limits=httpx.Limits(max_connections=limits.max_concurrency),
+    )
+    retry = RetryPolicy(max_attempts=settings.registry_retry_attempts)
+    return SourceTransport(source.value, client, limiter, breaker, retry)
+
+
+def _registry_check(
+    settings: Settings, snapshot: Registry, engine: AsyncEngine, vault: AesGcmVault, clock: Clock
+) -> tuple[RegistryCheck, tuple[SourceTransport, ...]]:
+    """The registry check over the sources the settings name (INTEGRITY_REGISTRY_SOURCES)."""
+    transports: list[SourceTransport] = []
+    budget = settings.registry_source_budget_seconds
+    registry, kind = snapshot, SourceKind.REGISTRY_SNAPSHOT
+    if "gov" in settings.registry_sources:
+        assert settings.gov_registry_url and settings.gov_registry_token  # Settings.load
+        limits = SourceLimits(settings.gov_registry_max_concurrency, settings.gov_registry_max_rate)
+        kind = SourceKind.GOVERNMENT_REGISTRY
+        transport = _transport(settings, engine, kind, settings.gov_registry_url, limits)
+        transports.append(transport)
+        registry = GovernmentRegistryClient(
+            transport, settings.gov_registry_token, vault, clock, budget_seconds=budget
+        )
+    provider: DataProvider | None = None
+    if "provider" in settings.registry_sources:
+        assert settings.provider_url and settings.provider_app_id and settings.provider_secret
+        limits = SourceLimits(settings.provider_max_concurrency, settings.provider_max_rate)
+        transport = _transport(
+            settings, engine, SourceKind.DATA_PROVIDER, settings.provider_url, limits
+        )
+        transports.append(transport)
+        provider = DataProviderClient(
+            transport,
+            settings.provider_app_id,
+            settings.provider_secret,
+            vault,
+            clock,
+            budget_seconds=budget,
+        )
+    check = RegistryCheck(
+        registry,
+        clock,
+        timeout_seconds=settings.registry_timeout_seconds,
+        registry_source=kind,
+        provider=provider,
+    )
+    return check, tuple(transports)
 
 
 async def _migrate_registry(registry_engine: AsyncEngine, vault: AesGcmVault) -> None:

@@ -50,6 +50,46 @@ ENV_NAMES = {
     "tls_client_ca_file": "TLS_CLIENT_CA_FILE",
     "allow_plaintext": "ALLOW_PLAINTEXT",
     "reuse_port": "REUSE_PORT",
+    "registry_sources": "REGISTRY_SOURCES",
+    "gov_registry_url": "GOV_REGISTRY_URL",
+    "gov_registry_token": "GOV_REGISTRY_TOKEN",
+    "gov_registry_max_concurrency": "GOV_REGISTRY_MAX_CONCURRENCY",
+    "gov_registry_max_rate": "GOV_REGISTRY_MAX_RATE",
+    "provider_url": "PROVIDER_URL",
+    "provider_app_id": "PROVIDER_APP_ID",
+    "provider_secret": "PROVIDER_SECRET",
+    "provider_max_concurrency": "PROVIDER_MAX_CONCURRENCY",
+    "provider_max_rate": "PROVIDER_MAX_RATE",
+    "registry_retry_attempts": "REGISTRY_RETRY_ATTEMPTS",
+    "registry_breaker_failures": "REGISTRY_BREAKER_FAILURES",
+    "registry_breaker_cool_down_seconds": "REGISTRY_BREAKER_COOL_DOWN",
+}
+# Registry sources a deployment may name in INTEGRITY_REGISTRY_SOURCES: one registration
+# source (the imported snapshot or the government registry's API), and the data provider
+# besides, or not.
+REGISTRATION_SOURCES = ("snapshot", "gov")
+SUPPLEMENTARY_SOURCES = ("provider",)
+_SOURCE_INTEGERS = (
+    "gov_registry_max_concurrency",
+    "provider_max_concurrency",
+    "registry_retry_attempts",
+    "registry_breaker_failures",
+)
+_SOURCE_NUMBERS = (
+    "gov_registry_max_rate",
+    "provider_max_rate",
+    "registry_breaker_cool_down_seconds",
+)
+_SOURCE_TEXTS = (
+    "gov_registry_url",
+    "gov_registry_token",
+    "provider_url",
+    "provider_app_id",
+    "provider_secret",
+)
+_SOURCE_NEEDS = {
+    "gov": ("gov_registry_url", "gov_registry_token"),
+    "provider": ("provider_url", "provider_app_id", "provider_secret"),
 }
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -158,6 +198,48 @@ class Settings:
     """Let several server processes bind the same address, the kernel spreading connections
     over them (INTEGRITY_REUSE_PORT); off, a second server on a taken address refuses to
     start."""
+
+    registry_sources: tuple[str, ...] = ("snapshot",)
+    """Where verifications are checked (INTEGRITY_REGISTRY_SOURCES, comma-separated): one
+    registration source, snapshot (the imported snapshot) or gov (the government
+    registry's API), and optionally provider (the enterprise-data provider)."""
+    gov_registry_url: str | None = None
+    """Base URL of the government registry's API (INTEGRITY_GOV_REGISTRY_URL)."""
+    gov_registry_token: str | None = field(default=None, repr=False)
+    """Its bearer token (INTEGRITY_GOV_REGISTRY_TOKEN)."""
+    gov_registry_max_concurrency: int = 4
+    """Requests in flight to the registry at once, over every process
+    (INTEGRITY_GOV_REGISTRY_MAX_CONCURRENCY): the contracted concurrency."""
+    gov_registry_max_rate: float = 10.0
+    """Requests per second to the registry, over every process
+    (INTEGRITY_GOV_REGISTRY_MAX_RATE): the contracted rate."""
+    provider_url: str | None = None
+    """Base URL of the data provider's API (INTEGRITY_PROVIDER_URL)."""
+    provider_app_id: str | None = None
+    """The app id the provider issued (INTEGRITY_PROVIDER_APP_ID)."""
+    provider_secret: str | None = field(default=None, repr=False)
+    """The secret requests are signed with (INTEGRITY_PROVIDER_SECRET)."""
+    provider_max_concurrency: int = 4
+    """Requests in flight to the provider at once, over every process
+    (INTEGRITY_PROVIDER_MAX_CONCURRENCY): the contracted concurrency."""
+    provider_max_rate: float = 10.0
+    """Requests per second to the provider, over every process
+    (INTEGRITY_PROVIDER_MAX_RATE): the contracted rate."""
+    registry_retry_attempts: int = 3
+    """Attempts per question to an HTTP source, the first included, all within the
+    registry timeout (INTEGRITY_REGISTRY_RETRY_ATTEMPTS)."""
+    registry_breaker_failures: int = 5
+    """Consecutive failures that open a source's circuit breaker
+    (INTEGRITY_REGISTRY_BREAKER_FAILURES); half the last 20 calls failing does too."""
+    registry_breaker_cool_down_seconds: float = 30.0
+    """How long an open breaker refuses calls before one probe
+    (INTEGRITY_REGISTRY_BREAKER_COOL_DOWN)."""
+
+    @property
+    def registry_source_budget_seconds(self) -> float:
+        """An HTTP source's own deadline: inside the registry timeout, leaving a tenth of
+        it to read, seal and decide."""
+        return self.registry_timeout_seconds * 0.9
 
     @property
     def recheck_schedule(self) -> RecheckSchedule:
@@ -269,6 +351,7 @@ class Settings:
             url = values.get(name, DEFAULT_DATABASE_URL if name == "database_url" else None)
             if url:
                 problems.extend(_database_problems(name, url))
+        problems.extend(_registry_source_problems(raw, values))
         if serving:
             problems.extend(_listener_problems(values))
 
@@ -308,6 +391,60 @@ def _flag(value: Any) -> bool | None:
         return value
     text = str(value).strip().lower()
     return True if text in _TRUE else False if text in _FALSE else None
+
+
+def _registry_source_problems(raw: Mapping[str, Any], values: dict[str, Any]) -> list[str]:
+    """The registry sources' settings, read into values; every problem with them."""
+    problems: list[str] = []
+    for name in _SOURCE_TEXTS:
+        if raw.get(name):
+            values[name] = str(raw[name]).strip()
+    for name in _SOURCE_INTEGERS:
+        if raw.get(name) is not None:
+            try:
+                values[name] = int(raw[name])
+                if values[name] < 1:
+                    raise ValueError
+            except ValueError:
+                problems.append(f"{env_name(name)} must be a whole number, at least 1")
+    for name in _SOURCE_NUMBERS:
+        if raw.get(name) is not None:
+            try:
+                values[name] = float(raw[name])
+                if not values[name] > 0:
+                    raise ValueError
+            except ValueError:
+                problems.append(f"{env_name(name)} must be a positive number")
+    sources: tuple[str, ...] = Settings.registry_sources
+    if raw.get("registry_sources") is not None:
+        if isinstance(raw["registry_sources"], str):
+            sources = tuple(
+                s.strip().lower() for s in raw["registry_sources"].split(",") if s.strip()
+            )
+        else:
+            sources = tuple(raw["registry_sources"])
+        values["registry_sources"] = sources
+    variable = env_name("registry_sources")
+    unknown = [s for s in sources if s not in REGISTRATION_SOURCES + SUPPLEMENTARY_SOURCES]
+    registration = [s for s in sources if s in REGISTRATION_SOURCES]
+    if unknown:
+        problems.append(
+            f"{variable}: unknown source {', '.join(unknown)} (snapshot, gov, provider)"
+        )
+    elif len(registration) != 1 or len(set(sources)) != len(sources):
+        problems.append(
+            f"{variable} must name one registration source, snapshot or gov, and may add "
+            "provider (for example gov,provider)"
+        )
+    for source in sources:
+        for name in _SOURCE_NEEDS.get(source, ()):
+            if not values.get(name):
+                problems.append(f"{env_name(name)} is required with {source} in {variable}")
+    for name in ("gov_registry_url", "provider_url"):
+        url = values.get(name)
+        if url and not url.startswith(("https://", "http://")):
+            problems.append(f"{env_name(name)} must be an http:// or https:// URL")
+    return problems
 
 
 def _database_problems(name: str, url: str) -> list[str]:

@@ -27,6 +27,9 @@ from service.logging import configure_logging
 from service.settings import PiiKeys, Settings
 from tests.clock import TestClock
 
+# The scripted HTTP server fixture, for the registry clients' tests.
+pytest_plugins = ["tests.scripted_http"]
+
 PG_ADMIN_DSN = os.environ.get("INTEGRITY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -98,7 +101,7 @@ async def _clean(app: Application) -> None:
                     "TRUNCATE verification_history, verifications, enterprise_rechecks, outbox, "
                     "registry_records, credentials, callers, "
                     "archive_facts, ingested_events, disclosure_ledger, integrity_levels, "
-                    "change_log, eligibility_policies"
+                    "change_log, eligibility_policies, registry_source_budgets"
                 )
             )
 

@@ -12,9 +12,11 @@ from service.api.proto_values import status_out, term_out, timestamp_out
 from service.app.resource_names import verification_name
 from service.domain.licence import DateParts
 from service.domain.registry import RegistrySummary
+from service.domain.registry_sources import SourceKind
 from service.domain.submission import AuthorisationDraft, LicenceDraft, TermDraft
 from service.domain.verification import (
     AuthorisationScope,
+    FieldCheck,
     FieldResult,
     Outcome,
     Reason,
@@ -34,6 +36,11 @@ _OUTCOMES = {
     Outcome.VERIFIED: verification_pb2.VERIFICATION_OUTCOME_VERIFIED,
     Outcome.REJECTED: verification_pb2.VERIFICATION_OUTCOME_REJECTED,
     Outcome.PENDING: verification_pb2.VERIFICATION_OUTCOME_PENDING,
+}
+_SOURCES = {
+    SourceKind.REGISTRY_SNAPSHOT: verification_pb2.REGISTRY_SOURCE_REGISTRY_SNAPSHOT,
+    SourceKind.GOVERNMENT_REGISTRY: verification_pb2.REGISTRY_SOURCE_GOVERNMENT_REGISTRY,
+    SourceKind.DATA_PROVIDER: verification_pb2.REGISTRY_SOURCE_DATA_PROVIDER,
 }
 _FIELD_RESULTS = {
     FieldResult.MATCH: verification_pb2.FIELD_CHECK_RESULT_MATCH,
@@ -92,6 +99,18 @@ def _registry_out(summary: RegistrySummary) -> verification_pb2.RegistryRecordSu
     )
 
 
+def _field_check_out(check: FieldCheck) -> verification_pb2.FieldCheck:
+    message = verification_pb2.FieldCheck(field=check.field, result=_FIELD_RESULTS[check.result])
+    if check.source is not None:
+        message.source = _SOURCES[check.source]
+    if check.source_snapshot_time is not None:
+        message.source_snapshot_time.CopyFrom(timestamp_out(check.source_snapshot_time))
+    if check.disagreeing_source is not None and check.disagreeing_result is not None:
+        message.disagreeing_source = _SOURCES[check.disagreeing_source]
+        message.disagreeing_result = _FIELD_RESULTS[check.disagreeing_result]
+    return message
+
+
 def verification_to_proto(v: Verification) -> verification_pb2.Verification:
     s, a, d = v.submission, v.authorisation, v.decision
     rep = s.legal_representative
@@ -117,10 +136,7 @@ def verification_to_proto(v: Verification) -> verification_pb2.Verification:
         ),
         outcome=_OUTCOMES[d.outcome],
         reasons=_reasons_out(d.reasons),
-        field_checks=[
-            verification_pb2.FieldCheck(field=check.field, result=_FIELD_RESULTS[check.result])
-            for check in d.field_checks
-        ],
+        field_checks=[_field_check_out(check) for check in d.field_checks],
         create_time=timestamp_out(v.create_time),
         request_id=v.request_id,
         history=[

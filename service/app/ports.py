@@ -13,8 +13,14 @@ from service.domain.disclosure import DisclosureEntry
 from service.domain.outbox import OutboxEvent
 from service.domain.recheck_schedule import RecheckState
 from service.domain.registry import RegistryRecord
+from service.domain.registry_sources import ProviderRecord
 from service.domain.sealed import PiiKind, SealedValue
-from service.domain.verification import AuthorisationScope, OutcomeChange, Verification
+from service.domain.verification import (
+    AuthorisationScope,
+    LicenceSubmission,
+    OutcomeChange,
+    Verification,
+)
 
 if TYPE_CHECKING:
     from service.app.levels import LevelStore
@@ -74,6 +80,13 @@ class PiiVault(Protocol):
 class Registry(Protocol):
     async def lookup(self, uscc: str) -> RegistryRecord | None:
         """The registry's record, None when it has none; RegistryUnavailable when it cannot say."""
+        ...
+
+
+class DataProvider(Protocol):
+    async def verify(self, submission: LicenceSubmission) -> ProviderRecord | None:
+        """What the provider holds and judges about the submission, None when it does not
+        know the enterprise; RegistryUnavailable when it cannot say."""
         ...
 
 

@@ -84,6 +84,44 @@ def _content_document(draft: RegistryRowDraft, snapshot_time: dt.datetime) -> by
     return json.dumps(document, ensure_ascii=False, sort_keys=True).encode()
 
 
+def _seal_shareholder(vault: PiiVault, shareholder: Shareholder) -> Shareholder:
+    if not shareholder.is_person:
+        return shareholder
+    sealed = vault.seal(PiiKind.PERSON_NAME, shareholder.name)
+    return replace(shareholder, name=sealed.masked, sealed_name=sealed)
+
+
+def sealed_record(
+    vault: PiiVault, draft: RegistryRowDraft, snapshot_time: dt.datetime
+) -> RegistryRecord:
+    """The record of a checked row, its people sealed: every registry source's rows
+    (snapshot files, the government registry's answers) become records here."""
+    id_number = None
+    if draft.legal_rep_id_number is not None:
+        id_number = vault.seal(PiiKind.ID_NUMBER, draft.legal_rep_id_number)
+    return RegistryRecord(
+        uscc=draft.uscc,
+        name=draft.name,
+        enterprise_type=draft.enterprise_type,
+        legal_representative=SealedLegalRepresentative(
+            name=vault.seal(PiiKind.PERSON_NAME, draft.legal_rep_name),
+            id_number=id_number,
+        ),
+        registered_capital=draft.registered_capital,
+        capital_currency=draft.capital_currency,
+        establishment_date=draft.establishment_date,
+        term=draft.term,
+        registration_authority=draft.registration_authority,
+        approval_date=draft.approval_date,
+        status=draft.status,
+        address=draft.address,
+        business_scope=draft.business_scope,
+        shareholders=tuple(_seal_shareholder(vault, s) for s in draft.shareholders),
+        changes=tuple(mask_change(c) for c in draft.changes),
+        snapshot_time=snapshot_time,
+    )
+
+
 class RegistryImporter:
     def __init__(
         self,
@@ -96,38 +134,6 @@ class RegistryImporter:
         self._vault = vault
         self._clock = clock
         self._on_change = on_change
-
-    def _seal_shareholder(self, shareholder: Shareholder) -> Shareholder:
-        if not shareholder.is_person:
-            return shareholder
-        sealed = self._vault.seal(PiiKind.PERSON_NAME, shareholder.name)
-        return replace(shareholder, name=sealed.masked, sealed_name=sealed)
-
-    def _record(self, draft: RegistryRowDraft, snapshot_time: dt.datetime) -> RegistryRecord:
-        id_number = None
-        if draft.legal_rep_id_number is not None:
-            id_number = self._vault.seal(PiiKind.ID_NUMBER, draft.legal_rep_id_number)
-        return RegistryRecord(
-            uscc=draft.uscc,
-            name=draft.name,
-            enterprise_type=draft.enterprise_type,
-            legal_representative=SealedLegalRepresentative(
-                name=self._vault.seal(PiiKind.PERSON_NAME, draft.legal_rep_name),
-                id_number=id_number,
-            ),
-            registered_capital=draft.registered_capital,
-            capital_currency=draft.capital_currency,
-            establishment_date=draft.establishment_date,
-            term=draft.term,
-            registration_authority=draft.registration_authority,
-            approval_date=draft.approval_date,
-            status=draft.status,
-            address=draft.address,
-            business_scope=draft.business_scope,
-            shareholders=tuple(self._seal_shareholder(s) for s in draft.shareholders),
-            changes=tuple(mask_change(c) for c in draft.changes),
-            snapshot_time=snapshot_time,
-        )
 
     async def run(
         self,
@@ -167,7 +173,7 @@ class RegistryImporter:
                 report.repeated += 1
                 progress(1)
             digest = self._vault.fingerprint(_content_document(draft, snapshot_time))
-            batch[draft.uscc] = (self._record(draft, snapshot_time), digest)
+            batch[draft.uscc] = (sealed_record(self._vault, draft, snapshot_time), digest)
             if len(batch) >= BATCH_SIZE:
                 await flush()
         if batch:

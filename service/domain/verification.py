@@ -14,6 +14,7 @@ from enum import StrEnum
 from service.domain.licence import LicenceTerm, RegistrationStatus
 from service.domain.names import names_match
 from service.domain.registry import RegistryRecord, RegistrySummary
+from service.domain.registry_sources import SourceKind
 from service.domain.sealed import SealedLegalRepresentative, SealedValue
 
 
@@ -44,6 +45,7 @@ class ReasonCode(StrEnum):
     # REJECTED after the registry gave no answer for longer than a PENDING may last: not a
     # mismatch, and told apart from one by this code.
     PENDING_EXPIRED = "PENDING_EXPIRED"
+    SOURCES_DISAGREE = "SOURCES_DISAGREE"
 
 
 class FieldResult(StrEnum):
@@ -91,6 +93,13 @@ class Reason:
 class FieldCheck:
     field: str
     result: FieldResult
+    # Which source the result comes from and how old that source's data was; None where no
+    # source was asked (a code out of scope, no record anywhere).
+    source: SourceKind | None = None
+    source_snapshot_time: dt.datetime | None = None
+    # Another source that judged the field differently, and how it judged it.
+    disagreeing_source: SourceKind | None = None
+    disagreeing_result: FieldResult | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +143,7 @@ _STATUS_REJECTIONS: dict[RegistrationStatus, tuple[ReasonCode, str]] = {
 }
 
 
-def _not_available() -> tuple[FieldCheck, ...]:
+def not_available_checks() -> tuple[FieldCheck, ...]:
     return tuple(FieldCheck(f, FieldResult.NOT_AVAILABLE) for f in CHECKED_FIELDS)
 
 
@@ -143,7 +152,7 @@ def decide_out_of_scope(reason: ReasonCode, message: str) -> Decision:
     return Decision(
         outcome=Outcome.REJECTED,
         reasons=(Reason(reason, F_USCC, message),),
-        field_checks=_not_available(),
+        field_checks=not_available_checks(),
         registry=None,
     )
 
@@ -157,10 +166,12 @@ def decide_without_record(reason: ReasonCode) -> Decision:
             "weeks late, try again later"
         ),
     }[reason]
-    return Decision(Outcome.PENDING, (Reason(reason, F_USCC, message),), _not_available(), None)
+    return Decision(
+        Outcome.PENDING, (Reason(reason, F_USCC, message),), not_available_checks(), None
+    )
 
 
-def _compare_text(submitted: str | None, registered: str | None) -> FieldResult:
+def compare_text(submitted: str | None, registered: str | None) -> FieldResult:
     if not submitted or not registered:
         return FieldResult.NOT_AVAILABLE
     return FieldResult.MATCH if names_match(submitted, registered) else FieldResult.MISMATCH
@@ -174,7 +185,7 @@ def _compare_dates(
     return FieldResult.MATCH if submitted == registered else FieldResult.MISMATCH
 
 
-def _term_checks(submitted: LicenceTerm | None, registered: LicenceTerm) -> list[FieldCheck]:
+def term_checks(submitted: LicenceTerm | None, registered: LicenceTerm) -> list[FieldCheck]:
     if submitted is None:
         return [
             FieldCheck(F_TERM_START, FieldResult.NOT_AVAILABLE),
@@ -216,13 +227,15 @@ def decide(submission: LicenceSubmission, record: RegistryRecord, today: dt.date
             "the enterprise moved to another registration authority whose record is not "
             "published yet; try again later",
         )
-        return Decision(Outcome.PENDING, (reason,), _not_available(), RegistrySummary.of(record))
+        return Decision(
+            Outcome.PENDING, (reason,), not_available_checks(), RegistrySummary.of(record)
+        )
 
     submitted_rep = submission.legal_representative
     registered_rep = record.legal_representative
     checks = [
         FieldCheck(F_USCC, FieldResult.MATCH),
-        FieldCheck(F_NAME, _compare_text(submission.enterprise_name, record.name)),
+        FieldCheck(F_NAME, compare_text(submission.enterprise_name, record.name)),
         FieldCheck(
             F_REP_NAME,
             FieldResult.MATCH
@@ -236,9 +249,9 @@ def decide(submission: LicenceSubmission, record: RegistryRecord, today: dt.date
         same = submitted_rep.id_number.same_as(registered_rep.id_number)
         checks.append(FieldCheck(F_REP_ID, FieldResult.MATCH if same else FieldResult.MISMATCH))
     checks.append(
-        FieldCheck(F_ADDRESS, _compare_text(submission.registered_address, record.address))
+        FieldCheck(F_ADDRESS, compare_text(submission.registered_address, record.address))
     )
-    checks.extend(_term_checks(submission.term, record.term))
+    checks.extend(term_checks(submission.term, record.term))
 
     results = {check.field: check.result for check in checks}
     reasons: list[Reason] = []

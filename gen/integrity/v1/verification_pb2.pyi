@@ -146,6 +146,17 @@ class _VerificationReasonCodeEnumTypeWrapper(google.protobuf.internal.enum_type_
     verification once the enterprise is registered. A later re-check that
     finds the record still replaces this outcome.
     """
+    VERIFICATION_REASON_CODE_SOURCES_DISAGREE: _VerificationReasonCode.ValueType  # 19
+    """The registry and the data provider judge this field differently (see the
+    field check's disagreeing_source). The registry's judgement decides: a
+    mismatch in the registry rejects, a provider's mismatch on a field the
+    registry matched does not. One source is behind the other (registries
+    publish days to weeks late): ask the merchant for supplementary
+    information (for example a recent licence or change record), or check
+    again once the registry has published. Alongside VERIFIED it is a note;
+    alone with PENDING it means the legal representative's ID number could
+    not be judged because the provider names another legal representative.
+    """
 
 class VerificationReasonCode(_VerificationReasonCode, metaclass=_VerificationReasonCodeEnumTypeWrapper):
     """Reason codes for REJECTED and PENDING outcomes."""
@@ -197,7 +208,46 @@ or never published the enterprise. Not a mismatch: submit a new
 verification once the enterprise is registered. A later re-check that
 finds the record still replaces this outcome.
 """
+VERIFICATION_REASON_CODE_SOURCES_DISAGREE: VerificationReasonCode.ValueType  # 19
+"""The registry and the data provider judge this field differently (see the
+field check's disagreeing_source). The registry's judgement decides: a
+mismatch in the registry rejects, a provider's mismatch on a field the
+registry matched does not. One source is behind the other (registries
+publish days to weeks late): ask the merchant for supplementary
+information (for example a recent licence or change record), or check
+again once the registry has published. Alongside VERIFIED it is a note;
+alone with PENDING it means the legal representative's ID number could
+not be judged because the provider names another legal representative.
+"""
 Global___VerificationReasonCode: typing_extensions.TypeAlias = VerificationReasonCode
+
+class _RegistrySource:
+    ValueType = typing.NewType("ValueType", builtins.int)
+    V: typing_extensions.TypeAlias = ValueType
+
+class _RegistrySourceEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTypeWrapper[_RegistrySource.ValueType], builtins.type):
+    DESCRIPTOR: google.protobuf.descriptor.EnumDescriptor
+    REGISTRY_SOURCE_UNSPECIFIED: _RegistrySource.ValueType  # 0
+    """Not set: no source was compared."""
+    REGISTRY_SOURCE_REGISTRY_SNAPSHOT: _RegistrySource.ValueType  # 1
+    """The registry snapshot the service imported."""
+    REGISTRY_SOURCE_GOVERNMENT_REGISTRY: _RegistrySource.ValueType  # 2
+    """The government registry, asked at the time of the verification."""
+    REGISTRY_SOURCE_DATA_PROVIDER: _RegistrySource.ValueType  # 3
+    """The third-party enterprise-data provider."""
+
+class RegistrySource(_RegistrySource, metaclass=_RegistrySourceEnumTypeWrapper):
+    """Where registry data comes from."""
+
+REGISTRY_SOURCE_UNSPECIFIED: RegistrySource.ValueType  # 0
+"""Not set: no source was compared."""
+REGISTRY_SOURCE_REGISTRY_SNAPSHOT: RegistrySource.ValueType  # 1
+"""The registry snapshot the service imported."""
+REGISTRY_SOURCE_GOVERNMENT_REGISTRY: RegistrySource.ValueType  # 2
+"""The government registry, asked at the time of the verification."""
+REGISTRY_SOURCE_DATA_PROVIDER: RegistrySource.ValueType  # 3
+"""The third-party enterprise-data provider."""
+Global___RegistrySource: typing_extensions.TypeAlias = RegistrySource
 
 class _FieldCheckResult:
     ValueType = typing.NewType("ValueType", builtins.int)
@@ -266,11 +316,14 @@ class Verification(google.protobuf.message.Message):
 
     @property
     def reasons(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___VerificationReason]:
-        """Why: every reason that led to REJECTED or PENDING. Empty when VERIFIED."""
+        """Why: every reason that led to REJECTED or PENDING, and, whatever the
+        outcome, one VERIFICATION_REASON_CODE_SOURCES_DISAGREE for each field on
+        which the registry sources disagreed. Otherwise empty when VERIFIED.
+        """
 
     @property
     def field_checks(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___FieldCheck]:
-        """Each submitted field compared with the registry record."""
+        """Each submitted field compared with the registry sources."""
 
     @property
     def registry_record(self) -> Global___RegistryRecordSummary:
@@ -420,23 +473,47 @@ Global___VerificationReason: typing_extensions.TypeAlias = VerificationReason
 
 @typing.final
 class FieldCheck(google.protobuf.message.Message):
-    """One submitted field compared with the registry record."""
+    """One submitted field compared with the registry sources."""
 
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
     FIELD_FIELD_NUMBER: builtins.int
     RESULT_FIELD_NUMBER: builtins.int
+    SOURCE_FIELD_NUMBER: builtins.int
+    SOURCE_SNAPSHOT_TIME_FIELD_NUMBER: builtins.int
+    DISAGREEING_SOURCE_FIELD_NUMBER: builtins.int
+    DISAGREEING_RESULT_FIELD_NUMBER: builtins.int
     field: builtins.str
     """The field, as a path in the request (for example "licence.uscc")."""
     result: Global___FieldCheckResult.ValueType
     """The result of the comparison."""
+    source: Global___RegistrySource.ValueType
+    """The source the result comes from: the registry for registration facts,
+    the data provider for what the registry does not publish (the legal
+    representative's ID number). Unspecified when no source was compared.
+    """
+    disagreeing_source: Global___RegistrySource.ValueType
+    """Another source that judged the field differently; unspecified when none
+    did. See VERIFICATION_REASON_CODE_SOURCES_DISAGREE.
+    """
+    disagreeing_result: Global___FieldCheckResult.ValueType
+    """How the disagreeing source judged the field."""
+    @property
+    def source_snapshot_time(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        """When that source captured the data compared (its snapshot time)."""
+
     def __init__(
         self,
         *,
         field: builtins.str = ...,
         result: Global___FieldCheckResult.ValueType = ...,
+        source: Global___RegistrySource.ValueType = ...,
+        source_snapshot_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        disagreeing_source: Global___RegistrySource.ValueType = ...,
+        disagreeing_result: Global___FieldCheckResult.ValueType = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["field", b"field", "result", b"result"]) -> None: ...
+    def HasField(self, field_name: typing.Literal["source_snapshot_time", b"source_snapshot_time"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["disagreeing_result", b"disagreeing_result", "disagreeing_source", b"disagreeing_source", "field", b"field", "result", b"result", "source", b"source", "source_snapshot_time", b"source_snapshot_time"]) -> None: ...
 
 Global___FieldCheck: typing_extensions.TypeAlias = FieldCheck
 

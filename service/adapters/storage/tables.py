@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -297,4 +298,13 @@ change_log = Table(
     _serial_key("sequence"),
     Column("uscc", String(18), nullable=False),
     Column("change_time", UtcDateTime, nullable=False),
+)
+
+# Each HTTP registry source's next free request start, in seconds since the epoch on the
+# database's clock: the request rate shared by every process (registry_http/pg_limits.py).
+registry_source_budgets = Table(
+    "registry_source_budgets",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("next_start", Float, nullable=False),
 )

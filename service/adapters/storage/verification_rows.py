@@ -13,6 +13,7 @@ from service.adapters.storage.tables import verification_history
 from service.domain.licence import LicenceTerm, RegistrationStatus
 from service.domain.recheck_schedule import RecheckState
 from service.domain.registry import RegistrySummary
+from service.domain.registry_sources import SourceKind
 from service.domain.sealed import PiiKind, SealedLegalRepresentative, SealedValue
 from service.domain.verification import (
     Authorisation,
@@ -44,6 +45,35 @@ def term_to_json(term: LicenceTerm) -> dict[str, Any]:
 def term_from_json(document: Mapping[str, Any]) -> LicenceTerm:
     return LicenceTerm(
         _date(document["start"]), _date(document["end"]), bool(document["open_ended"])
+    )
+
+
+def field_check_to_json(check: FieldCheck) -> dict[str, Any]:
+    document: dict[str, Any] = {"field": check.field, "result": check.result.value}
+    # Only what is set: rows written before sources were named hold field and result alone.
+    if check.source is not None:
+        document["source"] = check.source.value
+    if check.source_snapshot_time is not None:
+        document["source_snapshot_time"] = check.source_snapshot_time.isoformat()
+    if check.disagreeing_source is not None and check.disagreeing_result is not None:
+        document["disagreeing_source"] = check.disagreeing_source.value
+        document["disagreeing_result"] = check.disagreeing_result.value
+    return document
+
+
+def field_check_from_json(document: Mapping[str, Any]) -> FieldCheck:
+    def optional(key: str) -> Any:
+        return document.get(key) or None
+
+    source, time = optional("source"), optional("source_snapshot_time")
+    other, other_result = optional("disagreeing_source"), optional("disagreeing_result")
+    return FieldCheck(
+        document["field"],
+        FieldResult(document["result"]),
+        source=SourceKind(source) if source else None,
+        source_snapshot_time=dt.datetime.fromisoformat(time) if time else None,
+        disagreeing_source=SourceKind(other) if other else None,
+        disagreeing_result=FieldResult(other_result) if other_result else None,
     )
 
 
@@ -95,7 +125,7 @@ def decision_to_row(d: Decision) -> dict[str, Any]:
         "reasons": [
             {"code": r.code.value, "field": r.field, "message": r.message} for r in d.reasons
         ],
-        "field_checks": [{"field": c.field, "result": c.result.value} for c in d.field_checks],
+        "field_checks": [field_check_to_json(c) for c in d.field_checks],
         "registry_summary": None
         if registry is None
         else {
@@ -124,9 +154,7 @@ def decision_from_row(row: RowMapping) -> Decision:
         reasons=tuple(
             Reason(ReasonCode(r["code"]), r["field"], r["message"]) for r in row["reasons"]
         ),
-        field_checks=tuple(
-            FieldCheck(c["field"], FieldResult(c["result"])) for c in row["field_checks"]
-        ),
+        field_checks=tuple(field_check_from_json(c) for c in row["field_checks"]),
         registry=registry,
     )
 

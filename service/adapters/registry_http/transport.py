@@ -1,0 +1,178 @@
+"""One source's way to the network: deadline, retries, circuit breaker and limits.
+
+A request is tried again only when trying again is safe and may help: the connection
+failed or timed out, the source answered 5xx, or 429 (after its Retry-After). Both
+sources' calls are reads, so a retry cannot do anything twice. Waits between attempts are
+jittered exponential ("full jitter"), or the source's Retry-After; a wait that would not
+leave time for another attempt before the deadline is not waited: the call gives up at
+once. Every other answer (2xx, 404, other 4xx) goes back to the client to interpret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+import structlog
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+from tenacity.stop import stop_base
+
+from service.adapters.registry_http.breaker import CircuitBreaker
+from service.adapters.registry_http.deadline import Deadline
+from service.adapters.registry_http.limits import SourceLimiter
+from service.app.ports import RegistryUnavailable
+
+log = structlog.get_logger(__name__)
+
+Send = Callable[[httpx.AsyncClient, float], Awaitable[httpx.Response]]
+"""Sends the request on the client with this many seconds of timeout."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 3
+    """Attempts per call, the first included."""
+    backoff_base_seconds: float = 0.05
+    """The first retry waits up to this long, each next one up to twice as long."""
+    backoff_max_seconds: float = 1.0
+    """No wait between attempts is longer (Retry-After aside)."""
+    min_attempt_seconds: float = 0.05
+    """An attempt needs at least this long; less left before the deadline: give up."""
+
+
+class BreakerOpen(RegistryUnavailable):
+    """The source failed too often lately; it is not asked until its cool-down ends."""
+
+
+class _RetryableAnswer(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """Retry-After in seconds; only the delta-seconds form (both sources send it)."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+class _StopAtDeadline(stop_base):
+    """Stop when the next wait plus one attempt would not end before the deadline."""
+
+    def __init__(self, deadline: Deadline, min_attempt: float) -> None:
+        self._deadline = deadline
+        self._min_attempt = min_attempt
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return retry_state.upcoming_sleep + self._min_attempt > self._deadline.remaining()
+
+
+class SourceTransport:
+    def __init__(
+        self,
+        name: str,
+        client: httpx.AsyncClient,
+        limiter: SourceLimiter,
+        breaker: CircuitBreaker,
+        retry: RetryPolicy,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.name = name
+        self._client = client
+        self._limiter = limiter
+        self.breaker = breaker
+        self._retry = retry
+        self._sleep = sleep
+        self._jitter = wait_random_exponential(
+            multiplier=retry.backoff_base_seconds, max=retry.backoff_max_seconds
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _wait(self, retry_state: RetryCallState) -> float:
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None else None
+        if isinstance(error, _RetryableAnswer) and error.retry_after is not None:
+            return error.retry_after
+        return float(self._jitter(retry_state))
+
+    async def send(self, send: Send, deadline: Deadline) -> httpx.Response:
+        """The source's final answer (2xx, 404, other 4xx), or RegistryUnavailable."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(_RetryableAnswer),
+            wait=self._wait,
+            stop=stop_after_attempt(self._retry.max_attempts)
+            | _StopAtDeadline(deadline, self._retry.min_attempt_seconds),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._attempt(send, deadline)
+        except _RetryableAnswer as error:
+            log.warning("registry_source_gave_up", source=self.name, reason=error.reason)
+            raise RegistryUnavailable(error.reason) from None
+        raise AssertionError("tenacity ends with a result or an error")  # pragma: no cover
+
+    async def _attempt(self, send: Send, deadline: Deadline) -> httpx.Response:
+        if self.breaker.refuses():
+            raise BreakerOpen("breaker_open")
+        response: httpx.Response | None = None
+        failure = "breaker_open"
+        # Only an exception that leaves the block holds the slot on after it (limits.py):
+        # a request that never reached the source gives its slot back at once.
+        async with self._limiter.slot(deadline):
+            if self.breaker.allow():
+                try:
+                    response = await send(self._client, deadline.remaining())
+                except httpx.ConnectError:
+                    failure = "connection"
+                except httpx.TransportError as error:
+                    self.breaker.record_failure()
+                    reason = "timeout" if isinstance(error, httpx.TimeoutException) else "transport"
+                    log.info("registry_source_attempt_failed", source=self.name, reason=reason)
+                    raise _RetryableAnswer(reason) from None
+                except BaseException:
+                    self.breaker.record_failure()
+                    raise
+        if response is None:
+            if failure == "breaker_open":
+                raise BreakerOpen(failure)
+            self.breaker.record_failure()
+            log.info("registry_source_attempt_failed", source=self.name, reason=failure)
+            raise _RetryableAnswer(failure)
+        status = response.status_code
+        if status == 429:
+            # The source is well, only busy (with other clients of the same contract).
+            self.breaker.record_success()
+            raise _RetryableAnswer("rate_limited", retry_after_seconds(response))
+        if status >= 500:
+            self.breaker.record_failure()
+            log.info("registry_source_attempt_failed", source=self.name, status=status)
+            raise _RetryableAnswer(f"status_{status}", retry_after_seconds(response))
+        if status >= 400 and status != 404:
+            # Refused credentials or request: asking again cannot help, and the source is
+            # not usable until the deployment is fixed.
+            self.breaker.record_failure()
+            log.warning("registry_source_refused", source=self.name, status=status)
+            raise RegistryUnavailable(f"status_{status}")
+        self.breaker.record_success()
+        return response

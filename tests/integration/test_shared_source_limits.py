@@ -1,0 +1,131 @@
+"""The contracted limits shared through PostgreSQL: several processes' clients (here, each
+with an engine of its own) never exceed them together, and a dead holder frees its slot."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service.adapters.registry_http.government import GovernmentRegistryClient
+from service.adapters.registry_http.limits import SourceLimits
+from service.adapters.registry_http.pg_limits import PostgresLimiter, lock_space
+from service.adapters.storage.engine import create_engine
+from service.adapters.storage.migrate import migrate
+from service.app.ports import RegistryUnavailable
+from tests.builders import new_uscc
+from tests.clock import TestClock
+from tests.registry_wire import gov_client, vault
+from tests.scripted_http import Answer, ScriptedServer
+
+NOT_FOUND = Answer(404, {"error": "not_found"})
+
+
+@pytest.fixture
+async def engines(postgres_url: str) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
+    """Two engines on the same database: two processes' connection pools."""
+    first, second = create_engine(postgres_url), create_engine(postgres_url)
+    await migrate(first, vault())
+    yield first, second
+    await first.dispose()
+    await second.dispose()
+
+
+def limited_client(
+    engine: AsyncEngine,
+    source: str,
+    limits: SourceLimits,
+    server: ScriptedServer,
+    clock: TestClock,
+    budget: float = 5.0,
+) -> GovernmentRegistryClient:
+    limiter = PostgresLimiter(engine, source, limits)
+    return gov_client(server.url, vault(), clock, budget=budget, limiter=limiter)
+
+
+@pytest.fixture
+def source() -> str:
+    # A source of its own per test: the budgets row and the locks outlive a test.
+    return f"test_source_{uuid.uuid4().hex[:8]}"
+
+
+async def test_concurrency_is_shared_between_processes(
+    engines: tuple[AsyncEngine, AsyncEngine],
+    source: str,
+    scripted: ScriptedServer,
+    clock: TestClock,
+) -> None:
+    scripted.default = NOT_FOUND
+    scripted.hold.clear()
+    limits = SourceLimits(max_concurrency=2, max_rate=1000)
+    clients = [limited_client(engine, source, limits, scripted, clock) for engine in engines]
+    calls = [asyncio.create_task(clients[i % 2].lookup(new_uscc())) for i in range(8)]
+    await asyncio.to_thread(scripted.wait_until, lambda s: s.in_flight == 2)
+    scripted.hold.set()
+    assert await asyncio.gather(*calls) == [None] * 8
+    for client in clients:
+        await client.aclose()
+    assert scripted.max_in_flight == 2
+    assert len(scripted.seen) == 8
+
+
+async def test_a_start_beyond_the_deadline_in_another_process_is_unavailable(
+    engines: tuple[AsyncEngine, AsyncEngine],
+    source: str,
+    scripted: ScriptedServer,
+    clock: TestClock,
+) -> None:
+    scripted.default = NOT_FOUND
+    # One request every 2.2 s: the second process's next start is beyond its 1 s budget.
+    limits = SourceLimits(max_concurrency=4, max_rate=0.5)
+    first, second = (limited_client(e, source, limits, scripted, clock, 1.0) for e in engines)
+    assert await first.lookup(new_uscc()) is None
+    with pytest.raises(RegistryUnavailable, match="no_rate_token"):
+        await second.lookup(new_uscc())
+    await first.aclose()
+    await second.aclose()
+    assert len(scripted.seen) == 1
+
+
+async def test_the_slot_of_a_dead_holder_is_free_again(
+    engines: tuple[AsyncEngine, AsyncEngine],
+    source: str,
+    scripted: ScriptedServer,
+    clock: TestClock,
+    postgres_url: str,
+) -> None:
+    scripted.default = NOT_FOUND
+    limits = SourceLimits(max_concurrency=2, max_rate=1000)
+    client = limited_client(engines[0], source, limits, scripted, clock, 0.3)
+    # Another process holds every slot...
+    holder = await asyncpg.connect(postgres_url)
+    for slot in range(2):
+        assert await holder.fetchval(
+            "SELECT pg_try_advisory_lock($1, $2)", lock_space(source), slot
+        )
+    with pytest.raises(RegistryUnavailable, match="no_concurrency_slot"):
+        await client.lookup(new_uscc())
+    assert scripted.seen == []
+    # ...and dies: its connection goes, and its locks with it.
+    holder.terminate()
+    assert await client.lookup(new_uscc()) is None
+    await client.aclose()
+
+
+async def test_a_limiter_whose_database_is_gone_sends_nothing(
+    scripted: ScriptedServer, clock: TestClock
+) -> None:
+    scripted.default = NOT_FOUND
+    engine = create_engine("postgresql://postgres@127.0.0.1:5432/integrity_no_such_database")
+    limits = SourceLimits(max_concurrency=2, max_rate=1000)
+    client = limited_client(engine, "gone", limits, scripted, clock)
+    # A limit that cannot be checked is not honoured by sending anyway.
+    with pytest.raises(RegistryUnavailable, match="limiter_unavailable"):
+        await client.lookup(new_uscc())
+    await client.aclose()
+    await engine.dispose()
+    assert scripted.seen == []

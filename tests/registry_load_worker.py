@@ -1,0 +1,54 @@
+"""One process of a multi-process load on the government registry, for the shared-limits
+test: asks the registry about the given enterprises all at once, through the service's
+own client and the PostgreSQL limiter, and prints how it went as one JSON line.
+
+    python -m tests.registry_load_worker URL TOKEN DATABASE_URL SOURCE CONCURRENCY RATE USCC...
+
+It prints {"ready": true} first and starts when a line arrives on stdin, so that several
+workers start together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+from service.adapters.registry_http.limits import SourceLimits
+from service.adapters.registry_http.pg_limits import PostgresLimiter
+from service.adapters.storage.engine import create_engine
+from service.app.ports import RegistryUnavailable
+from tests.clock import TestClock
+from tests.registry_wire import gov_client, vault
+
+
+async def _lookup(client: object, uscc: str) -> str:
+    try:
+        record = await client.lookup(uscc)  # type: ignore[attr-defined]
+    except RegistryUnavailable as error:
+        return f"unavailable:{error}"
+    return "found" if record is not None else "no_record"
+
+
+async def main(argv: list[str]) -> None:
+    url, token, database_url, source, concurrency, rate, *usccs = argv
+    engine = create_engine(database_url)
+    limits = SourceLimits(int(concurrency), float(rate))
+    client = gov_client(
+        url,
+        vault(),
+        TestClock(),
+        budget=60.0,
+        token=token,
+        limiter=PostgresLimiter(engine, source, limits),
+    )
+    print(json.dumps({"ready": True}), flush=True)
+    await asyncio.to_thread(sys.stdin.readline)
+    outcomes = await asyncio.gather(*(_lookup(client, uscc) for uscc in usccs))
+    await client.aclose()
+    await engine.dispose()
+    print(json.dumps({"outcomes": outcomes}), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))

@@ -1,0 +1,154 @@
+"""Registry sources' wire answers (docs/registry-wire.md) and clients wired for tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+
+from service.adapters.pii_vault import AesGcmVault
+from service.adapters.registry_http.breaker import BreakerPolicy, CircuitBreaker
+from service.adapters.registry_http.government import GovernmentRegistryClient
+from service.adapters.registry_http.limits import LocalLimiter, SourceLimiter, SourceLimits
+from service.adapters.registry_http.provider import DataProviderClient
+from service.adapters.registry_http.transport import RetryPolicy, SourceTransport
+from service.app.ports import Clock
+from service.domain.licence import LicenceTerm
+from service.domain.sealed import PiiKind, SealedLegalRepresentative
+from service.domain.verification import LicenceSubmission
+from service.settings import PiiKeys
+from tests.builders import new_id_number, new_uscc
+
+TOKEN = "gov-token"
+APP_ID = "app-1"
+SECRET = "provider-secret"
+REP_NAME = "张三"
+
+
+def vault() -> AesGcmVault:
+    keys = PiiKeys.generate()
+    return AesGcmVault(keys.encryption_keys, keys.active_key_id, keys.digest_key)
+
+
+def gov_document(uscc: str | None = None, **overrides: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "uscc": uscc or new_uscc(),
+        "name": "杭州某某科技有限公司",
+        "enterpriseType": "有限责任公司（自然人投资或控股）",
+        "legalRepresentative": REP_NAME,
+        "registeredCapital": "1000.00",
+        "capitalCurrency": "CNY",
+        "establishmentDate": "2018-03-01",
+        "term": {"start": "2018-03-01", "end": None, "openEnded": True},
+        "registrationAuthority": "杭州市西湖区市场监督管理局",
+        "approvalDate": "2024-05-10",
+        "status": "存续（在营、开业、在册）",
+        "address": "浙江省杭州市西湖区文三路100号",
+        "businessScope": "技术开发",
+        "shareholders": [
+            {
+                "name": REP_NAME,
+                "kind": "natural_person",
+                "subscribedCapital": "600.00",
+                "ratio": "0.6",
+            }
+        ],
+        "changes": [
+            {"date": "2024-05-10", "item": "法定代表人变更", "before": "李四", "after": REP_NAME}
+        ],
+        "publishedAt": "2026-11-20T00:00:00Z",
+    }
+    document.update(overrides)
+    return document
+
+
+def provider_answer(uscc: str, id_number: str | None = None, **overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "creditCode": uscc,
+        "companyName": "杭州某某科技有限公司",
+        "regStatus": "存续",
+        "legalPerson": REP_NAME,
+        "legalPersonIdNo": id_number,
+        "verifyResult": {"companyName": "1", "legalPerson": "1", "legalPersonIdNo": "1"},
+        "termStart": "2018-03-01",
+        "termEnd": "长期",
+        "regAddress": "浙江省杭州市西湖区文三路100号",
+        "updateTime": "2026-11-20 08:00:00",
+    }
+    data.update(overrides)
+    return {"code": "0000", "msg": "success", "requestId": "r-1", "data": data}
+
+
+def submission(
+    vault: AesGcmVault,
+    uscc: str,
+    *,
+    name: str = "杭州某某科技有限公司",
+    rep_name: str = REP_NAME,
+    id_number: str | None = None,
+) -> LicenceSubmission:
+    return LicenceSubmission(
+        uscc=uscc,
+        enterprise_name=name,
+        legal_representative=SealedLegalRepresentative(
+            vault.seal(PiiKind.PERSON_NAME, rep_name),
+            vault.seal(PiiKind.ID_NUMBER, id_number or new_id_number()),
+        ),
+        registered_address="浙江省杭州市西湖区文三路100号",
+        term=LicenceTerm(dt.date(2018, 3, 1), None, open_ended=True),
+    )
+
+
+QUICK_RETRIES = RetryPolicy(max_attempts=3, backoff_base_seconds=0.001, backoff_max_seconds=0.01)
+
+
+def transport(
+    url: str,
+    *,
+    name: str = "government_registry",
+    limiter: SourceLimiter | None = None,
+    breaker: CircuitBreaker | None = None,
+    retry: RetryPolicy = QUICK_RETRIES,
+) -> SourceTransport:
+    return SourceTransport(
+        name,
+        httpx.AsyncClient(base_url=url),
+        limiter or LocalLimiter(SourceLimits(max_concurrency=4, max_rate=1000)),
+        breaker or CircuitBreaker(BreakerPolicy()),
+        retry,
+    )
+
+
+def gov_client(
+    url: str,
+    vault: AesGcmVault,
+    clock: Clock,
+    *,
+    budget: float = 5.0,
+    token: str = TOKEN,
+    **options: Any,
+) -> GovernmentRegistryClient:
+    return GovernmentRegistryClient(
+        transport(url, **options), token, vault, clock, budget_seconds=budget
+    )
+
+
+def provider_client(
+    url: str,
+    vault: AesGcmVault,
+    clock: Clock,
+    *,
+    budget: float = 5.0,
+    app_id: str = APP_ID,
+    secret: str = SECRET,
+    **options: Any,
+) -> DataProviderClient:
+    return DataProviderClient(
+        transport(url, name="data_provider", **options),
+        app_id,
+        secret,
+        vault,
+        clock,
+        budget_seconds=budget,
+    )
