@@ -79,7 +79,8 @@ async def _clean(app: Application) -> None:
         async with app.engine.begin() as connection:
             await connection.execute(
                 text(
-                    "TRUNCATE verifications, registry_records, credentials, callers, "
+                    "TRUNCATE batch_items, reverification_batches, verifications, registry_records, "
+                    "credentials, callers, "
                     "archive_facts, ingested_events, disclosure_ledger, integrity_levels, "
                     "change_log, eligibility_policies"
                 )
