@@ -1,0 +1,3 @@
+from service.cli.ops import main
+
+main()
