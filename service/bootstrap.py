@@ -30,10 +30,13 @@ from integrity.v1 import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.pii_vault import AesGcmVault
+from service.adapters.registry_changes import HttpRegistryChangeFeed
 from service.adapters.registry_snapshot import SqlRegistrySnapshot
 from service.adapters.standings import ChangeFollower, SqlStandingSource
 from service.adapters.storage.archive_store import SqlArchiveStore
 from service.adapters.storage.authorisations import SqlAuthorisationRecords
+from service.adapters.storage.batch_selections import SqlBatchSelections
+from service.adapters.storage.batches import SqlBatchStore
 from service.adapters.storage.callers import SqlCallerStore
 from service.adapters.storage.engine import create_engine
 from service.adapters.storage.facts import SqlFactWriter
@@ -51,6 +54,7 @@ from service.api.platform_data_servicer import PlatformDataServicer
 from service.api.request_handling import WrappingRegistrar
 from service.api.verification_servicer import VerificationServicer
 from service.app.archive import ArchiveReader
+from service.app.batches import BatchService
 from service.app.credentials import CredentialService
 from service.app.disclosures import DisclosureQueries
 from service.app.eligibility import EligibilityChecker, PolicyAdmin
@@ -58,7 +62,7 @@ from service.app.ingestion import PlatformIngestion
 from service.app.judicial_import import JudicialImporter
 from service.app.levels import LevelService
 from service.app.page_tokens import PageTokens
-from service.app.ports import Clock
+from service.app.ports import Clock, EnterpriseRechecks, RegistryChangeFeed
 from service.app.registry_check import RegistryCheck
 from service.app.registry_import import RegistryImporter
 from service.app.standings import PolicyBook, StandingCache
@@ -68,6 +72,7 @@ from service.domain.errors import FailedPrecondition
 from service.domain.rate_limits import RateLimiter
 from service.domain.visibility import PurposeTable
 from service.jobs.level_revisits import LevelRevisitScheduler
+from service.jobs.reverification import ReverificationWorker
 from service.settings import Settings
 
 log = structlog.get_logger("integrity.bootstrap")
@@ -103,6 +108,20 @@ class Application:
     standings: StandingCache
     fact_writer: SqlFactWriter
     revisits: LevelRevisitScheduler
+    batches: BatchService
+    batch_store: SqlBatchStore
+    rechecks: EnterpriseRechecks | None = None
+
+    def batch_worker(self, rechecks: EnterpriseRechecks) -> ReverificationWorker:
+        """A worker for re-verification batches, on this application's settings and clock."""
+        return ReverificationWorker(
+            self.batch_store,
+            rechecks,
+            self.clock,
+            concurrency=self.settings.batch_concurrency,
+            lease_seconds=self.settings.batch_lease_seconds,
+            poll_seconds=self.settings.batch_poll_seconds,
+        )
 
     async def close(self) -> None:
         await self.revisits.close()
@@ -148,6 +167,7 @@ async def bootstrap(
         page_tokens=page_tokens,
         on_change=levels.archive_changed,
     )
+    batch_store = SqlBatchStore(engine)
     return Application(
         settings=settings,
         clock=clock,
@@ -184,6 +204,24 @@ async def bootstrap(
         revisits=LevelRevisitScheduler(
             levels, clock, interval=settings.level_revisit_interval_seconds
         ),
+        batches=BatchService(
+            batch_store,
+            SqlBatchSelections(engine, registry_engine),
+            clock,
+            change_feed=_change_feed(settings),
+        ),
+        batch_store=batch_store,
+    )
+
+
+def _change_feed(settings: Settings) -> RegistryChangeFeed | None:
+    if not settings.registry_changes_url:
+        return None
+    token = ""
+    if settings.registry_changes_token_file:
+        token = Path(settings.registry_changes_token_file).read_text(encoding="utf-8").strip()
+    return HttpRegistryChangeFeed(
+        settings.registry_changes_url, token, timeout_seconds=settings.registry_timeout_seconds * 5
     )
 
 

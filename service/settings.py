@@ -44,6 +44,11 @@ ENV_NAMES = {
     "tls_client_ca_file": "TLS_CLIENT_CA_FILE",
     "allow_plaintext": "ALLOW_PLAINTEXT",
     "reuse_port": "REUSE_PORT",
+    "batch_concurrency": "BATCH_CONCURRENCY",
+    "batch_lease_seconds": "BATCH_LEASE",
+    "batch_poll_seconds": "BATCH_POLL_INTERVAL",
+    "registry_changes_url": "REGISTRY_CHANGES_URL",
+    "registry_changes_token_file": "REGISTRY_CHANGES_TOKEN_FILE",
 }
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -139,6 +144,19 @@ class Settings:
     """Let several server processes bind the same address, the kernel spreading connections
     over them (INTEGRITY_REUSE_PORT); off, a second server on a taken address refuses to
     start."""
+    batch_concurrency: int = 32
+    """Re-verification batch items a worker re-checks at once (INTEGRITY_BATCH_CONCURRENCY)."""
+    batch_lease_seconds: float = 60.0
+    """How long a worker holds a batch item without renewing its lease (INTEGRITY_BATCH_LEASE):
+    a worker that dies leaves its items to others this long after its last renewal."""
+    batch_poll_seconds: float = 1.0
+    """A worker with nothing to do looks for new items this often
+    (INTEGRITY_BATCH_POLL_INTERVAL)."""
+    registry_changes_url: str | None = None
+    """Base URL of the registry provider's change feed, GET {url}/v1/changes
+    (INTEGRITY_REGISTRY_CHANGES_URL); batches of changed records can then ask it."""
+    registry_changes_token_file: str | None = None
+    """A file holding the change feed's bearer token (INTEGRITY_REGISTRY_CHANGES_TOKEN_FILE)."""
 
     @property
     def effective_registry_url(self) -> str:
@@ -181,13 +199,21 @@ class Settings:
         for name in ("listen_address", "database_url", "registry_url"):
             if raw.get(name):
                 values[name] = str(raw[name])
-        for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
+        for name in (
+            "tls_cert_file",
+            "tls_key_file",
+            "tls_client_ca_file",
+            "registry_changes_url",
+            "registry_changes_token_file",
+        ):
             if raw.get(name):
                 values[name] = str(raw[name])
         for name in (
             "registry_timeout_seconds",
             "shutdown_grace_seconds",
             "level_revisit_interval_seconds",
+            "batch_lease_seconds",
+            "batch_poll_seconds",
         ):
             if raw.get(name) is not None:
                 try:
@@ -206,6 +232,16 @@ class Settings:
             except ValueError:
                 problems.append(
                     f"{env_name('ledger_commit_interval_seconds')} must be 0 to 1 seconds"
+                )
+        if raw.get("batch_concurrency") is not None:
+            try:
+                concurrency = int(raw["batch_concurrency"])
+                if not 1 <= concurrency <= 1024:
+                    raise ValueError
+                values["batch_concurrency"] = concurrency
+            except ValueError:
+                problems.append(
+                    f"{env_name('batch_concurrency')} must be a whole number, 1 to 1024"
                 )
         if raw.get("cpu_policy"):
             policy = str(raw["cpu_policy"]).lower()

@@ -22,6 +22,7 @@ from typing import Any
 
 from service.domain.errors import FieldViolation, InvalidArgument, InvalidIdentifier
 from service.domain.identifiers.uscc import check_uscc, normalise_uscc
+from service.domain.licence import CHINA_TZ
 
 
 class BatchState(StrEnum):
@@ -290,3 +291,24 @@ def lease_until(now: dt.datetime, lease_seconds: float) -> dt.datetime:
 def expiry_window(today: dt.date, days: int) -> tuple[dt.date, dt.date]:
     """The licence end dates an EXPIRING_WITHIN selection covers, both ends included."""
     return today, today + dt.timedelta(days=days)
+
+
+def parse_since(text: str, field: str) -> dt.datetime:
+    """A time as ops type it: ISO 8601 with its offset, or a date alone (midnight in China,
+    where registry and licence dates are kept)."""
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            return dt.datetime.combine(day, dt.time(), CHINA_TZ)
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidArgument(
+            [
+                FieldViolation(
+                    field,
+                    "a date (2026-11-01) or a time with offset (2026-11-01T08:00:00+08:00)",
+                    "BATCH_TIME_INVALID",
+                )
+            ]
+        ) from None
+    return _aware(when, field)
