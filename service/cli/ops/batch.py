@@ -48,6 +48,16 @@ def batch() -> None:
     """Re-verification batches."""
 
 
+_SELECTION_OPTIONS = (
+    "expiring_within",
+    "changed_since",
+    "from_feed",
+    "not_verified_within",
+    "file",
+    "judicial_since",
+)
+
+
 def _selection(
     expiring_within: int | None,
     changed_since: str | None,
@@ -106,27 +116,24 @@ def _selection(
 @click.option("--judicial-since", metavar="TIME", help="judicial entries imported since then")
 @click.option("--created-by", help="who starts it [default: the login name]")
 @database_options
-def batch_start(
-    expiring_within: int | None,
-    changed_since: str | None,
-    from_feed: bool,
-    not_verified_within: int | None,
-    file: Path | None,
-    judicial_since: str | None,
-    created_by: str | None,
-    **flags: Any,
-) -> None:
+def batch_start(created_by: str | None, **options: Any) -> None:
     """Start a batch re-verifying the enterprises selected; prints its id."""
+    chosen = {name: options.pop(name) for name in _SELECTION_OPTIONS}
 
     async def work(app: Application) -> Any:
-        selection = _selection(
-            expiring_within, changed_since, from_feed, not_verified_within, file, judicial_since
-        )
-        return await app.batches.start(selection, created_by=created_by or getpass.getuser())
+        selection = _selection(**chosen)
+        return await app.batches.start(selection, created_by=created_by or _login_name())
 
-    started = run_with_app(flags, work)
+    started = run_with_app(options, work)
     click.echo(started.id)
     click.echo(f"{started.item_count} enterprises: {started.summary}", err=True)
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except OSError:  # no login name in some containers
+        return "ops"
 
 
 @batch.command("list")
