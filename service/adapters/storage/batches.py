@@ -200,9 +200,9 @@ class SqlBatchStore:
     ) -> bool:
         async with write_transaction(self._engine) as connection:
             marked = await connection.execute(
+                # lease_holder stays: who finished the item.
                 self._held(item, holder).values(
                     state=ItemState.DONE.value,
-                    lease_holder=None,
                     lease_expiry=None,
                     applied=result.applied,
                     verifications_checked=result.verifications_checked,

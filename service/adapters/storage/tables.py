@@ -258,6 +258,7 @@ batch_items = Table(
     Column("batch_id", String(36), ForeignKey("reverification_batches.id"), nullable=False),
     Column("uscc", String(18), nullable=False),
     Column("state", String(16), nullable=False),
+    # Who holds the lease, or who finished the item once done.
     Column("lease_holder", String(64)),
     Column("lease_expiry", UtcDateTime),
     Column("attempts", Integer, nullable=False),
