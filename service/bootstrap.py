@@ -43,7 +43,7 @@ from service.adapters.storage.facts import SqlFactWriter
 from service.adapters.storage.ingestion import SqlIngestionStore
 from service.adapters.storage.ledger import SqlDisclosureLedger
 from service.adapters.storage.levels import SqlLevelStore, SqlScorecardStore
-from service.adapters.storage.migrate import migrate
+from service.adapters.storage.migrate import migrate, require_current_schema
 from service.adapters.storage.outages import is_storage_outage
 from service.adapters.storage.policies import SqlPolicyStore
 from service.adapters.storage.repositories import SqlUnitOfWorkFactory
@@ -62,9 +62,11 @@ from service.app.ingestion import PlatformIngestion
 from service.app.judicial_import import JudicialImporter
 from service.app.levels import LevelService
 from service.app.page_tokens import PageTokens
+from service.app.platform_import import PlatformImporter
 from service.app.ports import Clock, EnterpriseRechecks, RegistryChangeFeed
 from service.app.registry_check import RegistryCheck
 from service.app.registry_import import RegistryImporter
+from service.app.service_state import ServiceStates
 from service.app.standings import PolicyBook, StandingCache
 from service.app.verification_disclosure import DisclosingVerifications
 from service.app.verifications import VerificationService
@@ -99,6 +101,7 @@ class Application:
     archive: ArchiveReader
     disclosures: DisclosureQueries
     ingestion: PlatformIngestion
+    platform_importer: PlatformImporter
     judicial_importer: JudicialImporter
     gate: CallGate
     levels: LevelService
@@ -106,7 +109,7 @@ class Application:
     policies: PolicyAdmin
     follower: ChangeFollower
     standings: StandingCache
-    fact_writer: SqlFactWriter
+    service_states: ServiceStates
     revisits: LevelRevisitScheduler
     batches: BatchService
     batch_store: SqlBatchStore
@@ -122,6 +125,17 @@ class Application:
             lease_seconds=self.settings.batch_lease_seconds,
             poll_seconds=self.settings.batch_poll_seconds,
         )
+
+    async def migrate_registry(self) -> None:
+        """The registry snapshot's schema, where it is a database apart. Start-up lets an
+        unreachable registry pass (an outage); commands that need the registry do not."""
+        if self.registry_engine is not self.engine:
+            await migrate(self.registry_engine, self.vault)
+
+    async def require_current_schema(self) -> None:
+        """For an application bootstrapped without migrations to read only: its database
+        must already be at the schema this code queries (see require_current_schema)."""
+        await require_current_schema(self.engine)
 
     async def close(self) -> None:
         await self.revisits.close()
@@ -158,6 +172,10 @@ async def bootstrap(
     if run_migrations:
         await _ensure_scorecard(levels)
     credentials = CredentialService(SqlCallerStore(engine), clock)
+    fact_writer = SqlFactWriter(engine, clock)
+    ingestion = PlatformIngestion(
+        SqlIngestionStore(engine), clock, on_change=levels.archive_changed
+    )
     page_tokens = PageTokens(keys.digest_key)
     verifications = VerificationService(
         SqlUnitOfWorkFactory(engine),
@@ -188,18 +206,15 @@ async def bootstrap(
             SqlAuthorisationRecords(engine),
         ),
         disclosures=DisclosureQueries(ledger, page_tokens),
-        ingestion=PlatformIngestion(
-            SqlIngestionStore(engine), clock, on_change=levels.archive_changed
-        ),
-        judicial_importer=JudicialImporter(
-            SqlFactWriter(engine, clock), clock, on_change=levels.archive_changed
-        ),
+        ingestion=ingestion,
+        platform_importer=PlatformImporter(ingestion),
+        judicial_importer=JudicialImporter(fact_writer, clock, on_change=levels.archive_changed),
         levels=levels,
         eligibility=EligibilityChecker(standings, policy_book, ledger, clock, levels),
         policies=PolicyAdmin(policy_store, policy_book, levels, clock),
         follower=ChangeFollower(engine, standings, policy_book, policy_store, levels),
         standings=standings,
-        fact_writer=SqlFactWriter(engine, clock),
+        service_states=ServiceStates(fact_writer, on_change=levels.archive_changed),
         gate=CallGate(credentials, RateLimiter(settings.rate_limits), clock),
         revisits=LevelRevisitScheduler(
             levels, clock, interval=settings.level_revisit_interval_seconds

@@ -56,6 +56,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+async def empty_database_url(database_url: str) -> AsyncIterator[str]:
+    """A database nothing has migrated yet (the shared PostgreSQL one is already current);
+    on SQLite a file that does not exist yet."""
+    if database_url.startswith("sqlite"):
+        yield database_url
+        return
+    name = f"integrity_empty_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
 def pii_keys() -> PiiKeys:
     return PiiKeys.generate()
 

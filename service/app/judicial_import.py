@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from service.app.ports import Clock, OnChange, no_change
+from service.app.ports import Clock, FactWriter, OnChange, no_change
 from service.app.registry_import import RejectedRow
 from service.domain.archive import Fact, judicial_fact
 from service.domain.errors import InvalidIdentifier
@@ -15,12 +15,6 @@ from service.domain.judicial import parse_judicial_row
 from service.domain.registry_rows import RowRejected
 
 BATCH_SIZE = 1000
-
-
-class FactWriter(Protocol):
-    async def write(self, facts: Sequence[Fact], source: str) -> list[str]:
-        """Record the facts that changed; the USCC of each new version."""
-        ...
 
 
 @dataclass

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
 
+from service.domain.archive import Fact
 from service.domain.batches import Batch, BatchState, BatchStatus, ClaimedItem, ItemResult
 from service.domain.disclosure import DisclosureEntry
 from service.domain.registry import RegistryRecord
@@ -20,6 +21,12 @@ OnChange = Callable[[Sequence[str]], Awaitable[object]]
 
 async def no_change(_usccs: Sequence[str]) -> None:
     return None
+
+
+class FactWriter(Protocol):
+    async def write(self, facts: Sequence[Fact], source: str) -> list[str]:
+        """Record the facts that changed; the USCC of each new version."""
+        ...
 
 
 class RegistryUnavailable(Exception):

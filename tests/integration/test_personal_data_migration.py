@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
 
@@ -36,7 +35,6 @@ from service.domain.verification import (
 )
 from service.settings import PiiKeys, Settings
 from tests.builders import import_rows, new_id_number, new_uscc, registry_row
-from tests.conftest import PG_ADMIN_DSN, _admin
 
 GRANTOR = "诸葛孔明"
 HOLDER = "慕容复"
@@ -49,20 +47,6 @@ legacy_verifications = Table(
     *(column._copy() for column in verifications.columns if column.name not in _NEW_COLUMNS),
     Column("auth_granted_by", Text, nullable=False),
 )
-
-
-@pytest.fixture
-async def empty_database_url(database_url: str) -> AsyncIterator[str]:
-    """A database nothing has migrated yet (the shared PostgreSQL one is already current)."""
-    if database_url.startswith("sqlite"):
-        yield database_url
-        return
-    name = f"integrity_migration_{uuid.uuid4().hex[:12]}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
-    finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 USCC = new_uscc()

@@ -58,16 +58,27 @@ def database_options(command: Command) -> Command:
     return command
 
 
-def run_with_app(flags: dict[str, Any], work: Callable[[Application], Awaitable[Result]]) -> Result:
+def run_with_app(
+    flags: dict[str, Any],
+    work: Callable[[Application], Awaitable[Result]],
+    *,
+    migrate: bool = True,
+) -> Result:
     """Run one coroutine against a bootstrapped application and close it; a service error
-    ends the command with its message (and each bad field) instead of a traceback."""
+    ends the command with its message (and each bad field) instead of a traceback.
+
+    migrate=False for commands that only read: they never change a database, so one that
+    is not migrated (or at an older revision) ends the command, telling ops to migrate.
+    """
     from service.bootstrap import bootstrap
 
     settings = load_settings(**flags)
 
     async def run() -> Result:
-        app = await bootstrap(settings, clock=command_clock())
+        app = await bootstrap(settings, clock=command_clock(), run_migrations=migrate)
         try:
+            if not migrate:
+                await app.require_current_schema()
             return await work(app)
         finally:
             await app.close()

@@ -141,7 +141,7 @@ def _login_name() -> str:
 @database_options
 def batch_list(limit: int, **flags: Any) -> None:
     """The newest batches."""
-    for item in run_with_app(flags, lambda app: app.batches.recent(limit)):
+    for item in run_with_app(flags, lambda app: app.batches.recent(limit), migrate=False):
         click.echo(
             f"{item.id} {item.state.value:9} {item.create_time:%Y-%m-%d %H:%M} "
             f"{item.item_count:>7} {item.created_by}: {item.summary}"
@@ -171,7 +171,8 @@ def _counts(counts: Mapping[str, int]) -> str:
 @database_options
 def batch_status(batch_id: str, **flags: Any) -> None:
     """Items by state, and finished items by outcome."""
-    for line in _status_lines(run_with_app(flags, lambda app: app.batches.status(batch_id))):
+    status = run_with_app(flags, lambda app: app.batches.status(batch_id), migrate=False)
+    for line in _status_lines(status):
         click.echo(line)
 
 
@@ -220,7 +221,8 @@ def batch_follow(batch_id: str, work: bool, quiet: bool, **flags: Any) -> None:
                 await working
         return status
 
-    for line in _status_lines(run_with_app(flags, follow)):
+    # Following only reads; working items writes their results.
+    for line in _status_lines(run_with_app(flags, follow, migrate=work)):
         click.echo(line)
 
 
@@ -285,5 +287,5 @@ def batch_report(batch_id: str, csv_path: Path | None, **flags: Any) -> None:
                     writer.writerow(_csv_row(result))
         return report
 
-    for line in _report_lines(run_with_app(flags, work)):
+    for line in _report_lines(run_with_app(flags, work, migrate=False)):
         click.echo(line)

@@ -66,7 +66,9 @@ def callers_revoke(caller_or_key_id: str, **flags: Any) -> None:
 @database_options
 def callers_list(**flags: Any) -> None:
     """Every caller, active or revoked."""
-    for caller, active in run_with_app(flags, lambda app: app.credentials.list_callers()):
+    for caller, active in run_with_app(
+        flags, lambda app: app.credentials.list_callers(), migrate=False
+    ):
         state = "active" if active else "revoked"
         platform = f" platform={caller.platform}" if caller.platform else ""
         click.echo(

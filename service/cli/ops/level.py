@@ -42,7 +42,7 @@ def level_recompute(usccs: tuple[str, ...], quiet: bool, **flags: Any) -> None:
 @database_options
 def level_history(uscc: str, **flags: Any) -> None:
     """Every level an enterprise has had, newest first."""
-    for item in run_with_app(flags, lambda app: app.levels.history(uscc)):
+    for item in run_with_app(flags, lambda app: app.levels.history(uscc), migrate=False):
         click.echo(
             f"{item.compute_time:%Y-%m-%d %H:%M:%S} {item.level_class:18} {item.score:>4} "
             f"{item.scorecard_version} {item.inputs_digest[:12]} {item.cap_reason}"

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import click
 
-from service.cli.ops.app_session import database_options, load_settings
+from service.cli.ops.app_session import database_options, run_with_app
 
 
 @click.command("migrate")
 @database_options
 def migrate_command(**flags: Any) -> None:
-    """Bring the database schema up to date."""
-    from service.adapters.pii_vault import AesGcmVault
-    from service.adapters.storage.engine import create_engine
-    from service.adapters.storage.migrate import migrate
-
-    settings = load_settings(**flags)
-    keys = settings.pii_keys
-    vault = AesGcmVault(keys.encryption_keys, keys.active_key_id, keys.digest_key)
-
-    async def run() -> None:
-        for url in {settings.database_url, settings.effective_registry_url}:
-            engine = create_engine(url)
-            try:
-                await migrate(engine, vault)
-            finally:
-                await engine.dispose()
-
-    asyncio.run(run())
+    """Bring the database schema up to date (and the registry snapshot's, where it is apart)."""
+    # Bootstrapping migrates the application's database and loads the packaged scorecard
+    # into a new one; the registry's database must be reachable here, unlike at start-up.
+    run_with_app(flags, lambda app: app.migrate_registry())
     click.echo("schema is current")

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from service.cli.ops.app_session import database_options, progress, quiet_option, run_with_app
-from service.domain.callers import CallerKind, Scope
 
 if TYPE_CHECKING:
+    from service.app.platform_import import PlatformImportReport
     from service.bootstrap import Application
 
 
@@ -29,56 +29,20 @@ def platform_import(path: Path, platform_code: str, quiet: bool, **flags: Any) -
 
     The same checks and idempotency as IngestPlatformRecords: each line's event_id.
     """
-    from google.protobuf import json_format
-    from integrity.v1 import platform_data_pb2
-
+    from service.adapters.platform_files import read_platform_file
     from service.adapters.registry_files import count_lines
-    from service.api.platform_data_servicer import record_draft
     from service.app.ingestion import RecordOutcome
-    from service.domain.callers import Caller
 
-    operator = Caller("integrity-ops", CallerKind.OPS, "integrity-ops", None, frozenset(Scope))
-    totals = dict.fromkeys(RecordOutcome, 0)
-    problems: list[str] = []
+    async def run(app: Application) -> PlatformImportReport:
+        with progress("row", quiet=quiet, total=count_lines(path)) as bar:
+            rows = read_platform_file(path)
+            return await app.platform_importer.run(platform_code, rows, bar.update)
 
-    async def ingest(batch: list[tuple[int, Any]], app: Application) -> None:
-        report = await app.ingestion.ingest(
-            operator, f"platforms/{platform_code}", [record_draft(r) for _, r in batch]
-        )
-        for (line, _), result in zip(batch, report.results, strict=True):
-            totals[result.outcome] += 1
-            for violation in result.violations:
-                problems.append(f"  line {line}: {violation.field}: {violation.description}")
-
-    async def run(app: Application) -> None:
-        batch: list[tuple[int, Any]] = []
-        with (
-            progress("row", quiet=quiet, total=count_lines(path)) as bar,
-            path.open(encoding="utf-8") as stream,
-        ):
-            for line_number, line in enumerate(stream, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json_format.Parse(line, platform_data_pb2.PlatformRecord())
-                except json_format.ParseError as error:
-                    totals[RecordOutcome.REJECTED] += 1
-                    problems.append(f"  line {line_number}: {error}")
-                    bar.update(1)
-                    continue
-                batch.append((line_number, record))
-                if len(batch) == 1000:
-                    await ingest(batch, app)
-                    bar.update(len(batch))
-                    batch = []
-            if batch:
-                await ingest(batch, app)
-                bar.update(len(batch))
-
-    run_with_app(flags, run)
+    report = run_with_app(flags, run)
+    counts = report.counts
     click.echo(
-        f"{totals[RecordOutcome.ACCEPTED]} accepted, {totals[RecordOutcome.DUPLICATE]} "
-        f"duplicates, {totals[RecordOutcome.REJECTED]} rejected"
+        f"{counts[RecordOutcome.ACCEPTED]} accepted, {counts[RecordOutcome.DUPLICATE]} "
+        f"duplicates, {counts[RecordOutcome.REJECTED]} rejected"
     )
-    for problem in problems:
-        click.echo(problem)
+    for problem in report.problems:
+        click.echo(f"  line {problem.line}: {problem.reason}")

@@ -37,7 +37,7 @@ def policy_load(path: Path, **flags: Any) -> None:
 @database_options
 def policy_list(**flags: Any) -> None:
     """Every policy version with its announcement, effective and retirement times."""
-    for item, retired in run_with_app(flags, lambda app: app.policies.list()):
+    for item, retired in run_with_app(flags, lambda app: app.policies.list(), migrate=False):
         retirement = f" retired {retired.isoformat()}" if retired else ""
         click.echo(
             f"{item.reference} announced {item.announce_time.isoformat()} "

@@ -39,7 +39,6 @@ def registry() -> None:
 def registry_import(path: Path, snapshot_time: str | None, quiet: bool, **flags: Any) -> None:
     """Import a registry snapshot file (JSON Lines, or .csv). Safe to run again."""
     from service.adapters.registry_files import count_lines, read_registry_file
-    from service.adapters.storage.migrate import migrate
 
     if snapshot_time:
         try:
@@ -53,8 +52,7 @@ def registry_import(path: Path, snapshot_time: str | None, quiet: bool, **flags:
     started = time.perf_counter()
 
     async def run(app: Application) -> ImportReport:
-        if app.registry_engine is not app.engine:
-            await migrate(app.registry_engine, app.vault)
+        await app.migrate_registry()
         with progress("row", quiet=quiet, total=count_lines(path)) as bar:
             return await app.importer.run(read_registry_file(path), default_time, bar.update)
 

@@ -40,7 +40,7 @@ def scorecard_activate(version: str, **flags: Any) -> None:
 @database_options
 def scorecard_compare(**flags: Any) -> None:
     """Class distributions of the active and shadow versions, side by side."""
-    comparison = run_with_app(flags, lambda app: app.levels.compare())
+    comparison = run_with_app(flags, lambda app: app.levels.compare(), migrate=False)
     classes = list(dict.fromkeys([*comparison.active, *comparison.shadow]))
     click.echo(
         f"{'class':20} {comparison.active_version:>12} {comparison.shadow_version or '-':>12}"
