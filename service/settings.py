@@ -263,6 +263,11 @@ class Settings:
                 if flag is None:
                     problems.append(f"{env_name(name)} must be true or false")
                 values[name] = bool(flag)
+        token_file = values.get("registry_changes_token_file")
+        if token_file and not Path(token_file).is_file():
+            problems.append(
+                f"{env_name('registry_changes_token_file')}: {token_file} does not exist"
+            )
         for name in ("database_url", "registry_url"):
             url = values.get(name, DEFAULT_DATABASE_URL if name == "database_url" else None)
             if url:
