@@ -63,7 +63,8 @@ from service.app.judicial_import import JudicialImporter
 from service.app.levels import LevelService
 from service.app.page_tokens import PageTokens
 from service.app.platform_import import PlatformImporter
-from service.app.ports import Clock, EnterpriseRechecks, RegistryChangeFeed
+from service.app.ports import Clock, RegistryChangeFeed
+from service.app.rechecks import VerificationRechecks
 from service.app.registry_check import RegistryCheck
 from service.app.registry_import import RegistryImporter
 from service.app.service_state import ServiceStates
@@ -111,15 +112,16 @@ class Application:
     standings: StandingCache
     service_states: ServiceStates
     revisits: LevelRevisitScheduler
+    # Deciding verifications again: an enterprise's on demand, PENDING ones when due.
+    rechecks: VerificationRechecks
     batches: BatchService
     batch_store: SqlBatchStore
-    rechecks: EnterpriseRechecks | None = None
 
-    def batch_worker(self, rechecks: EnterpriseRechecks) -> ReverificationWorker:
+    def batch_worker(self) -> ReverificationWorker:
         """A worker for re-verification batches, on this application's settings and clock."""
         return ReverificationWorker(
             self.batch_store,
-            rechecks,
+            self.rechecks,
             self.clock,
             concurrency=self.settings.batch_concurrency,
             lease_seconds=self.settings.batch_lease_seconds,
@@ -177,13 +179,24 @@ async def bootstrap(
         SqlIngestionStore(engine), clock, on_change=levels.archive_changed
     )
     page_tokens = PageTokens(keys.digest_key)
+    registry_check = RegistryCheck(
+        registry, clock, timeout_seconds=settings.registry_timeout_seconds
+    )
     verifications = VerificationService(
         SqlUnitOfWorkFactory(engine),
-        RegistryCheck(registry, clock, timeout_seconds=settings.registry_timeout_seconds),
+        registry_check,
         vault,
         clock,
         page_tokens=page_tokens,
         on_change=levels.archive_changed,
+        schedule=settings.recheck_schedule,
+    )
+    rechecks = VerificationRechecks(
+        SqlUnitOfWorkFactory(engine),
+        registry_check,
+        levels,
+        clock,
+        schedule=settings.recheck_schedule,
     )
     batch_store = SqlBatchStore(engine)
     return Application(
@@ -219,6 +232,7 @@ async def bootstrap(
         revisits=LevelRevisitScheduler(
             levels, clock, interval=settings.level_revisit_interval_seconds
         ),
+        rechecks=rechecks,
         batches=BatchService(
             batch_store,
             SqlBatchSelections(engine, registry_engine),

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any
 from service.adapters.storage.engine import sqlite_file
 from service.cpu_policy import CPU_POLICIES
 from service.domain.rate_limits import DEFAULT_LIMITS, Limit, LimitClass, limits_from_document
+from service.domain.recheck_schedule import DEFAULT_DELAYS, DEFAULT_MAX_AGE, RecheckSchedule
 from service.listen_address import LOCAL_SOCKET_SCHEMES, ListenAddress, is_local
 from service.tls_files import TlsFileError, TlsFiles, load_material
 
@@ -39,6 +42,9 @@ ENV_NAMES = {
     "ledger_commit_interval_seconds": "LEDGER_COMMIT_INTERVAL",
     "cpu_policy": "CPU_POLICY",
     "level_revisit_interval_seconds": "LEVEL_REVISIT_INTERVAL",
+    "pending_recheck_interval_seconds": "PENDING_RECHECK_INTERVAL",
+    "pending_recheck_delays_seconds": "PENDING_RECHECK_DELAYS",
+    "pending_max_age_days": "PENDING_MAX_AGE_DAYS",
     "tls_cert_file": "TLS_CERT_FILE",
     "tls_key_file": "TLS_KEY_FILE",
     "tls_client_ca_file": "TLS_CLIENT_CA_FILE",
@@ -129,6 +135,19 @@ class Settings:
     """Levels are recomputed when their revisit time comes; the server also looks for due
     levels at least this often, to notice times written by other processes
     (INTEGRITY_LEVEL_REVISIT_INTERVAL)."""
+    pending_recheck_interval_seconds: float = 30.0
+    """PENDING verifications are asked about again when their time comes; the server also
+    looks for due ones at least this often, to notice times written by other processes
+    (INTEGRITY_PENDING_RECHECK_INTERVAL)."""
+    pending_recheck_delays_seconds: tuple[float, ...] = tuple(
+        d.total_seconds() for d in DEFAULT_DELAYS
+    )
+    """The waits before each re-check of a PENDING verification, the last repeating
+    (INTEGRITY_PENDING_RECHECK_DELAYS, comma-separated seconds; default 5 min, 15 min,
+    1 h, 6 h, then daily)."""
+    pending_max_age_days: float = DEFAULT_MAX_AGE / dt.timedelta(days=1)
+    """A verification still PENDING after this many days ends REJECTED with reason
+    PENDING_EXPIRED (INTEGRITY_PENDING_MAX_AGE_DAYS)."""
     tls_cert_file: str | None = None
     """PEM certificate chain the gRPC listener presents (INTEGRITY_TLS_CERT_FILE); None
     serves plain text. Re-read when it changes, for new connections."""
@@ -157,6 +176,13 @@ class Settings:
     (INTEGRITY_REGISTRY_CHANGES_URL); batches of changed records can then ask it."""
     registry_changes_token_file: str | None = None
     """A file holding the change feed's bearer token (INTEGRITY_REGISTRY_CHANGES_TOKEN_FILE)."""
+
+    @property
+    def recheck_schedule(self) -> RecheckSchedule:
+        return RecheckSchedule(
+            tuple(dt.timedelta(seconds=d) for d in self.pending_recheck_delays_seconds),
+            dt.timedelta(days=self.pending_max_age_days),
+        )
 
     @property
     def effective_registry_url(self) -> str:
@@ -214,15 +240,27 @@ class Settings:
             "level_revisit_interval_seconds",
             "batch_lease_seconds",
             "batch_poll_seconds",
+            "pending_recheck_interval_seconds",
+            "pending_max_age_days",
         ):
             if raw.get(name) is not None:
                 try:
                     number = float(raw[name])
-                    if number <= 0:
+                    if number <= 0 or not math.isfinite(number) or number > 36500:
                         raise ValueError
                     values[name] = number
                 except ValueError:
-                    problems.append(f"{env_name(name)} must be a positive number of seconds")
+                    unit = "days" if name.endswith("_days") else "seconds"
+                    problems.append(f"{env_name(name)} must be a positive number of {unit}")
+        if raw.get("pending_recheck_delays_seconds"):
+            delays = _positive_numbers(raw["pending_recheck_delays_seconds"])
+            if delays is None:
+                problems.append(
+                    f"{env_name('pending_recheck_delays_seconds')} must be positive numbers "
+                    "of seconds, separated by commas"
+                )
+            else:
+                values["pending_recheck_delays_seconds"] = delays
         if raw.get("ledger_commit_interval_seconds") is not None:
             try:
                 interval = float(raw["ledger_commit_interval_seconds"])
@@ -293,6 +331,17 @@ class Settings:
         if problems:
             raise ConfigError(problems)
         return cls(**values)
+
+
+def _positive_numbers(value: Any) -> tuple[float, ...] | None:
+    if isinstance(value, tuple):
+        value = ",".join(str(v) for v in value)
+    try:
+        numbers = tuple(float(part) for part in str(value).split(","))
+    except ValueError:
+        return None
+    # A wait must be one a clock can reach: finite, and at most a year.
+    return numbers if all(0 < n <= 366 * 86400 for n in numbers) else None
 
 
 def _flag(value: Any) -> bool | None:

@@ -21,10 +21,19 @@ class TestClock:
     __test__ = False  # not a test class, whatever pytest's name rules say
 
     def __init__(self, start: dt.datetime = TEST_EPOCH) -> None:
+        self._frozen = False
         self.set(start)
 
     def now(self) -> dt.datetime:
+        if self._frozen:
+            return self._anchor
         return self._anchor + dt.timedelta(seconds=time.monotonic() - self._anchored_at)
+
+    def freeze(self) -> None:
+        """Stop the clock where it is: from now on it moves only when set or advanced, so
+        a test can name the exact time a use case saw."""
+        self.set(self.now())
+        self._frozen = True
 
     def set(self, when: dt.datetime) -> None:
         if when.tzinfo is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -94,8 +95,9 @@ async def _clean(app: Application) -> None:
         async with app.engine.begin() as connection:
             await connection.execute(
                 text(
-                    "TRUNCATE batch_items, reverification_batches, verifications, registry_records, "
-                    "credentials, callers, "
+                    "TRUNCATE batch_items, reverification_batches, verification_history, "
+                    "verifications, enterprise_rechecks, outbox, registry_records, credentials, "
+                    "callers, "
                     "archive_facts, ingested_events, disclosure_ledger, integrity_levels, "
                     "change_log, eligibility_policies"
                 )
@@ -151,16 +153,25 @@ class RunningServer:
         return f"127.0.0.1:{self.port}"
 
 
-@pytest.fixture
-async def server(app: Application, log_stream: io.StringIO) -> AsyncIterator[RunningServer]:
+@contextlib.asynccontextmanager
+async def serving(app: Application) -> AsyncIterator[RunningServer]:
+    """The application served over gRPC on loopback, with a platform caller's credential."""
     _caller, token = await app.credentials.create_caller(
         CallerKind.PLATFORM, "test platform", platform="test-platform"
     )
     grpc_server, _health = build_server(app)
     port = grpc_server.add_insecure_port("127.0.0.1:0")
     await grpc_server.start()
-    yield RunningServer(app, port, token)
-    await grpc_server.stop(None)
+    try:
+        yield RunningServer(app, port, token)
+    finally:
+        await grpc_server.stop(None)
+
+
+@pytest.fixture
+async def server(app: Application, log_stream: io.StringIO) -> AsyncIterator[RunningServer]:
+    async with serving(app) as running:
+        yield running
 
 
 @pytest.fixture

@@ -207,7 +207,9 @@ class LevelService:
         active, shadow = await self.scorecards()
         saved = 0
         for start in range(0, len(ordered), BATCH):
-            saved += await self._recompute_batch(ordered[start : start + BATCH], active, shadow)
+            saved += len(
+                await self._recompute_batch(ordered[start : start + BATCH], active, shadow)
+            )
         return saved
 
     async def revisit_due(self, limit: int) -> int:
@@ -226,6 +228,22 @@ class LevelService:
             await self._store.release_claims(usccs, lease_until)
         return len(usccs)
 
+    async def recompute_joining(self, store: LevelStore, usccs: Sequence[str]) -> int:
+        """Recompute these levels through a store that joins the caller's transaction, so
+        they commit or roll back with the change that moved them. Caches are not told
+        here: the caller calls committed() once its transaction has."""
+        ordered = sorted(set(usccs))
+        if not ordered:
+            return 0
+        active, shadow = await self.scorecards()
+        saved = await self._recompute_batch(ordered, active, shadow, store=store, notify=False)
+        return len(saved)
+
+    def committed(self, usccs: Sequence[str]) -> None:
+        """Levels saved in a caller's transaction (see recompute_joining) are committed:
+        cached standings of these enterprises are dropped."""
+        self._on_saved(sorted(set(usccs)))
+
     async def next_revisit_time(self) -> dt.datetime | None:
         """The earliest revisit time of any level, claimed ones included."""
         return await self._store.next_revisit_time()
@@ -236,23 +254,28 @@ class LevelService:
         active: Scorecard,
         shadow: Scorecard | None,
         always_save: frozenset[str] = frozenset(),
-    ) -> int:
+        store: LevelStore | None = None,
+        notify: bool = True,
+    ) -> list[str]:
+        """The enterprises whose active level was saved."""
+        store = store or self._store
         now = self._clock.now()
-        inputs = await self._store.load_inputs(usccs)
+        inputs = await store.load_inputs(usccs)
         roles = [(active, ACTIVE)] + ([(shadow, SHADOW)] if shadow else [])
         to_save: list[tuple[IntegrityLevel, str]] = []
         for card, role in roles:
-            previous = await self._store.latest_digests(usccs, role)
+            previous = await store.latest_digests(usccs, role)
             for uscc in usccs:
                 facts, verification = inputs[uscc]
                 level = self.compute(card, uscc, facts, verification, now)
                 unchanged = previous.get(uscc) == (level.scorecard_version, level.inputs_digest)
                 if uscc in always_save or not unchanged:
                     to_save.append((level, role))
-        await self._store.save(to_save, now)
+        await store.save(to_save, now)
         changed = [level.uscc for level, role in to_save if role == ACTIVE]
-        self._on_saved(changed)
-        return len(changed)
+        if notify:
+            self._on_saved(changed)
+        return changed
 
     async def recompute_all(self, progress: Callable[[int], object] = lambda _: None) -> int:
         active, shadow = await self.scorecards()

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from service.domain.archive import Fact
 from service.domain.batches import Batch, BatchState, BatchStatus, ClaimedItem, ItemResult
 from service.domain.disclosure import DisclosureEntry
+from service.domain.outbox import OutboxEvent
+from service.domain.recheck_schedule import RecheckState
 from service.domain.registry import RegistryRecord
 from service.domain.sealed import PiiKind, SealedValue
-from service.domain.verification import AuthorisationScope, Outcome, ReasonCode, Verification
+from service.domain.verification import (
+    AuthorisationScope,
+    Outcome,
+    OutcomeChange,
+    ReasonCode,
+    Verification,
+)
+
+if TYPE_CHECKING:
+    from service.app.levels import LevelStore
 
 OnChange = Callable[[Sequence[str]], Awaitable[object]]
 """Told which enterprises' archives changed, so their levels are worked out again."""
@@ -35,6 +46,10 @@ class RegistryUnavailable(Exception):
 
 class DuplicateRequest(Exception):
     """Another verification already holds this caller's request id."""
+
+
+class AlreadyApplied(Exception):
+    """This idempotency key has been applied before: applying it again changes nothing."""
 
 
 class Clock(Protocol):
@@ -78,8 +93,9 @@ class PageCursor:
 
 
 class VerificationRepository(Protocol):
-    async def add(self, verification: Verification) -> None:
-        """Raises DuplicateRequest when the caller's request id is taken."""
+    async def add(self, verification: Verification, schedule: RecheckState | None = None) -> None:
+        """With its first history entry; schedule: when to ask the registry again (a
+        PENDING one). Raises DuplicateRequest when the caller's request id is taken."""
         ...
 
     async def get(self, uscc: str, verification_id: str) -> Verification | None: ...
@@ -91,6 +107,55 @@ class VerificationRepository(Protocol):
     ) -> Sequence[Verification]:
         """Newest first; only the given caller's when caller is not None."""
         ...
+
+
+class RecheckRepository(Protocol):
+    """Deciding verifications again: what to re-check, and writing what changed."""
+
+    async def newest_per_caller(self, uscc: str) -> Sequence[Verification]:
+        """Each caller's newest verification of the enterprise, newest first."""
+        ...
+
+    async def current(
+        self, verification_ids: Sequence[str], *, hold: bool
+    ) -> Mapping[str, tuple[Verification, RecheckState]]:
+        """The verifications as they stand, each with its history and schedule; hold:
+        kept from concurrent changes until the transaction ends."""
+        ...
+
+    async def change(self, verification_id: str, change: OutcomeChange, key: str) -> None:
+        """A new current decision and its history entry; AlreadyApplied if this key
+        changed this verification before."""
+        ...
+
+    async def schedule(self, verification_id: str, state: RecheckState) -> None: ...
+
+    async def claim_due(
+        self, now: dt.datetime, lease_until: dt.datetime, limit: int
+    ) -> Sequence[str]:
+        """Ids of verifications whose re-check time has come, each kept from other
+        claimers until lease_until (after which, if still unchecked, it is due again)."""
+        ...
+
+    async def next_due_time(self) -> dt.datetime | None: ...
+
+    async def applied(self, uscc: str, key: str) -> Mapping[str, Any] | None:
+        """What the re-check with this key recorded, if it was applied."""
+        ...
+
+    async def record_applied(
+        self, uscc: str, key: str, trigger: str, result: Mapping[str, Any], now: dt.datetime
+    ) -> None:
+        """AlreadyApplied if the key was recorded before (a concurrent retry)."""
+        ...
+
+    async def enterprises_changed(self, usccs: Sequence[str], now: dt.datetime) -> None:
+        """Into the change log, so every replica's caches learn of it."""
+        ...
+
+
+class Outbox(Protocol):
+    async def add(self, events: Sequence[OutboxEvent]) -> None: ...
 
 
 class UnitOfWork(Protocol):
@@ -219,3 +284,20 @@ class BatchStore(Protocol):
     def results(self, batch_id: str) -> AsyncIterator[ItemResult]:
         """Every finished (done or failed) item of the batch, in item order."""
         ...
+
+
+class RecheckUnitOfWork(UnitOfWork, Protocol):
+    """One transaction over verifications, levels and the outbox together."""
+
+    @property
+    def rechecks(self) -> RecheckRepository: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def levels(self) -> LevelStore: ...
+
+
+class RecheckUnitOfWorkFactory(Protocol):
+    def __call__(self, *, read_only: bool = False) -> RecheckUnitOfWork: ...

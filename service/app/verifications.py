@@ -25,6 +25,7 @@ from service.app.registry_check import RegistryCheck
 from service.app.resource_names import parse_enterprise_name, parse_verification_name
 from service.domain.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from service.domain.licence import china_today
+from service.domain.recheck_schedule import RecheckSchedule
 from service.domain.sealed import PiiKind, SealedLegalRepresentative
 from service.domain.submission import (
     AuthorisationDraft,
@@ -34,8 +35,10 @@ from service.domain.submission import (
     validate_verification_request,
 )
 from service.domain.verification import (
+    TRIGGER_CREATE,
     Authorisation,
     LicenceSubmission,
+    OutcomeChange,
     Verification,
 )
 
@@ -104,8 +107,10 @@ class VerificationService:
         page_tokens: PageTokens,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         on_change: OnChange = no_change,
+        schedule: RecheckSchedule | None = None,
     ) -> None:
         self._on_change = on_change
+        self._schedule = schedule or RecheckSchedule()
         self._uow = uow
         self._registry_check = registry_check
         self._vault = vault
@@ -161,10 +166,14 @@ class VerificationService:
             authorisation=authorisation,
             decision=decision,
             create_time=now,
+            update_time=now,
+            history=(OutcomeChange(1, decision, TRIGGER_CREATE, now),),
         )
         try:
             async with self._uow() as uow:
-                await uow.verifications.add(verification)
+                await uow.verifications.add(
+                    verification, self._schedule.start(decision.outcome, now)
+                )
                 await uow.commit()
         except DuplicateRequest:
             # A concurrent retry won the race: answer with its verification.
@@ -185,6 +194,8 @@ class VerificationService:
 
     @staticmethod
     def _replay(earlier: Verification, fingerprint: bytes) -> Verification:
+        """The verification as it stands now (re-checks may have decided it again since),
+        for a retry with the same content."""
         if earlier.fingerprint != fingerprint:
             raise AlreadyExists(
                 "request_id was already used for a different request",

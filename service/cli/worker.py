@@ -46,9 +46,7 @@ async def _work(settings: Settings, clock: TestStartedClock | None, until_idle: 
 
     app = await bootstrap(settings, clock=clock)
     try:
-        if app.rechecks is None:
-            raise click.ClickException("this build has no re-check use case to work items with")
-        worker = app.batch_worker(app.rechecks)
+        worker = app.batch_worker()
         loop = asyncio.get_running_loop()
         for number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(number, worker.stop)

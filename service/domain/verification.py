@@ -41,6 +41,9 @@ class ReasonCode(StrEnum):
     REGISTRY_RECORD_NOT_FOUND = "REGISTRY_RECORD_NOT_FOUND"
     REGISTRY_RECORD_MOVED = "REGISTRY_RECORD_MOVED"
     STATUS_UNKNOWN = "STATUS_UNKNOWN"
+    # REJECTED after the registry gave no answer for longer than a PENDING may last: not a
+    # mismatch, and told apart from one by this code.
+    PENDING_EXPIRED = "PENDING_EXPIRED"
 
 
 class FieldResult(StrEnum):
@@ -282,6 +285,21 @@ def decide(submission: LicenceSubmission, record: RegistryRecord, today: dt.date
     return Decision(outcome, tuple(reasons), tuple(checks), RegistrySummary.of(record))
 
 
+TRIGGER_CREATE = "create"
+TRIGGER_PENDING_RECHECK = "pending_recheck"
+
+
+@dataclass(frozen=True)
+class OutcomeChange:
+    """One entry of a verification's history: the decision it took, when and why."""
+
+    sequence: int
+    decision: Decision
+    # What decided again: "create", "pending_recheck", "batch", ...
+    trigger: str
+    change_time: dt.datetime
+
+
 @dataclass(frozen=True)
 class Verification:
     id: str
@@ -294,7 +312,15 @@ class Verification:
     authorisation: Authorisation
     decision: Decision
     create_time: dt.datetime
+    # When the current decision was taken; None: when the verification was made.
+    update_time: dt.datetime | None = None
+    # Every decision it has had, oldest first; the last is the current one.
+    history: tuple[OutcomeChange, ...] = ()
 
     @property
     def uscc(self) -> str:
         return self.submission.uscc
+
+    @property
+    def decision_time(self) -> dt.datetime:
+        return self.update_time or self.create_time

@@ -29,7 +29,10 @@ def ops_env(database_url: str, ops_command: OpsCommand) -> OpsCommand:
             await migrate(engine)
             async with engine.begin() as connection:
                 await connection.execute(
-                    text("TRUNCATE verifications, registry_records, archive_facts")
+                    text(
+                        "TRUNCATE verification_history, verifications, registry_records, "
+                        "archive_facts"
+                    )
                 )
             await engine.dispose()
 

@@ -19,6 +19,8 @@ TIMEOUT = 120.0
 class WorkerProcess:
     process: asyncio.subprocess.Process
     events: list[dict[str, Any]] = field(default_factory=list)
+    # Set whenever the worker logs an event (shared by the workers of one test).
+    progress: asyncio.Event = field(default_factory=asyncio.Event)
 
     def done_items(self) -> list[int]:
         return [e["item"] for e in self.events if e.get("event") == "batch_item_done"]
@@ -33,6 +35,7 @@ class WorkerProcess:
             if line.startswith("{"):
                 event: dict[str, Any] = json.loads(line)
                 self.events.append(event)
+                self.progress.set()
                 return event
 
     async def wait_for(self, name: str, count: int = 1) -> None:
@@ -46,6 +49,19 @@ class WorkerProcess:
         while await self._next_event() is not None:
             pass
         return await asyncio.wait_for(self.process.wait(), TIMEOUT)
+
+
+async def until_done(workers: list[WorkerProcess], count: int) -> None:
+    """Until the workers, reading their logs meanwhile (finish()), have done `count` items."""
+    progress = asyncio.Event()
+    for worker in workers:
+        worker.progress = progress
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            progress.clear()
+            if sum(len(w.done_items()) for w in workers) >= count:
+                return
+            await progress.wait()
 
 
 async def start_worker(env: dict[str, str], clock_start: dt.datetime, *args: str) -> WorkerProcess:

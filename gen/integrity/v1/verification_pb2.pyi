@@ -139,6 +139,13 @@ class _VerificationReasonCodeEnumTypeWrapper(google.protobuf.internal.enum_type_
     """
     VERIFICATION_REASON_CODE_STATUS_UNKNOWN: _VerificationReasonCode.ValueType  # 17
     """The registry does not report a status the service can judge."""
+    VERIFICATION_REASON_CODE_PENDING_EXPIRED: _VerificationReasonCode.ValueType  # 18
+    """REJECTED because the verification stayed PENDING longer than the service
+    waits (30 days unless configured otherwise): the registry never answered
+    or never published the enterprise. Not a mismatch: submit a new
+    verification once the enterprise is registered. A later re-check that
+    finds the record still replaces this outcome.
+    """
 
 class VerificationReasonCode(_VerificationReasonCode, metaclass=_VerificationReasonCodeEnumTypeWrapper):
     """Reason codes for REJECTED and PENDING outcomes."""
@@ -183,6 +190,13 @@ whose record has not been published yet.
 """
 VERIFICATION_REASON_CODE_STATUS_UNKNOWN: VerificationReasonCode.ValueType  # 17
 """The registry does not report a status the service can judge."""
+VERIFICATION_REASON_CODE_PENDING_EXPIRED: VerificationReasonCode.ValueType  # 18
+"""REJECTED because the verification stayed PENDING longer than the service
+waits (30 days unless configured otherwise): the registry never answered
+or never published the enterprise. Not a mismatch: submit a new
+verification once the enterprise is registered. A later re-check that
+finds the record still replaces this outcome.
+"""
 Global___VerificationReasonCode: typing_extensions.TypeAlias = VerificationReasonCode
 
 class _FieldCheckResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -70,8 +71,27 @@ def _row(level: IntegrityLevel, role: str) -> dict[str, Any]:
 
 
 class SqlLevelStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """connection: a transaction of the caller's that every read and write joins (the
+    caller commits); None: each call runs in a transaction of its own."""
+
+    def __init__(self, engine: AsyncEngine, connection: AsyncConnection | None = None) -> None:
         self._engine = engine
+        self._connection = connection
+
+    def joining(self, connection: AsyncConnection) -> SqlLevelStore:
+        """The same store inside the caller's transaction: its reads see the caller's
+        uncommitted writes, and its writes commit or roll back with them."""
+        return SqlLevelStore(self._engine, connection)
+
+    def _reading(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        if self._connection is not None:
+            return _joined(self._connection)
+        return read_connection(self._engine)
+
+    def _writing(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        if self._connection is not None:
+            return _joined(self._connection)
+        return write_transaction(self._engine)
 
     async def load_inputs(
         self, usccs: Sequence[str]
@@ -80,7 +100,7 @@ class SqlLevelStore:
         result: dict[str, tuple[list[Fact], VerificationSummary | None]] = {
             u: ([], None) for u in usccs
         }
-        async with read_connection(self._engine) as connection:
+        async with self._reading() as connection:
             facts = await connection.execute(
                 select(archive_facts)
                 .where(archive_facts.c.uscc.in_(usccs), archive_facts.c.superseded_time.is_(None))
@@ -102,6 +122,11 @@ class SqlLevelStore:
                     verifications.c.id,
                     verifications.c.outcome,
                     verifications.c.create_time,
+                    # A verification counts from when it was decided as it stands: a
+                    # PENDING one found in the registry later is verified from then.
+                    func.coalesce(verifications.c.update_time, verifications.c.create_time).label(
+                        "decision_time"
+                    ),
                     verifications.c.auth_scopes,
                 )
                 .where(verifications.c.uscc.in_(usccs))
@@ -112,7 +137,7 @@ class SqlLevelStore:
                     summary = VerificationSummary(
                         found.id,
                         found.outcome == "verified",
-                        found.create_time,
+                        found.decision_time,
                         integrity_level_authorised=AuthorisationScope.INTEGRITY_LEVEL.value
                         in found.auth_scopes,
                     )
@@ -132,7 +157,7 @@ class SqlLevelStore:
             integrity_levels.c.scorecard_version,
             integrity_levels.c.inputs_digest,
         ).join(newest, integrity_levels.c.id == newest.c.id)
-        async with read_connection(self._engine) as connection:
+        async with self._reading() as connection:
             return {
                 r.uscc: (r.scorecard_version, r.inputs_digest)
                 for r in await connection.execute(query)
@@ -141,7 +166,7 @@ class SqlLevelStore:
     async def save(self, levels: Sequence[tuple[IntegrityLevel, str]], now: dt.datetime) -> None:
         if not levels:
             return
-        async with write_transaction(self._engine) as connection:
+        async with self._writing() as connection:
             # The levels about to be replaced are no longer due: their successors carry
             # the time that matters now.
             for role in sorted({role for _level, role in levels}):
@@ -171,7 +196,7 @@ class SqlLevelStore:
             .order_by(integrity_levels.c.revisit_time)
             .limit(limit)
         )
-        async with write_transaction(self._engine) as connection:
+        async with self._writing() as connection:
             if connection.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = (await connection.execute(query)).all()
@@ -185,7 +210,7 @@ class SqlLevelStore:
 
     async def release_claims(self, usccs: Sequence[str], lease_until: dt.datetime) -> None:
         """Claims of these enterprises still open: no newer level replaced their level."""
-        async with write_transaction(self._engine) as connection:
+        async with self._writing() as connection:
             await _clear_revisits(
                 connection,
                 integrity_levels.c.uscc.in_(usccs),
@@ -193,7 +218,7 @@ class SqlLevelStore:
             )
 
     async def next_revisit_time(self) -> dt.datetime | None:
-        async with read_connection(self._engine) as connection:
+        async with self._reading() as connection:
             query = select(func.min(integrity_levels.c.revisit_time))
             earliest: dt.datetime | None = (await connection.execute(query)).scalar()
         return earliest
@@ -207,7 +232,7 @@ class SqlLevelStore:
         if as_of is not None:
             query = query.where(integrity_levels.c.compute_time <= as_of)
         query = query.order_by(integrity_levels.c.id.desc()).limit(1)
-        async with read_connection(self._engine) as connection:
+        async with self._reading() as connection:
             row = (await connection.execute(query)).mappings().first()
         return _level(row) if row else None
 
@@ -224,7 +249,7 @@ class SqlLevelStore:
         query = select(
             integrity_levels.c.uscc, integrity_levels.c.level_class, integrity_levels.c.revisit_time
         ).join(newest, integrity_levels.c.id == newest.c.id)
-        async with read_connection(self._engine) as connection:
+        async with self._reading() as connection:
             return {
                 row.uscc: (row.level_class, row.revisit_time)
                 for row in await connection.execute(query)
@@ -236,7 +261,7 @@ class SqlLevelStore:
             .where(integrity_levels.c.uscc == uscc, integrity_levels.c.role == role)
             .order_by(integrity_levels.c.id.desc())
         )
-        async with read_connection(self._engine) as connection:
+        async with self._reading() as connection:
             return [_level(row) for row in (await connection.execute(query)).mappings()]
 
     async def enterprises(self, batch: int) -> AsyncIterator[list[str]]:
@@ -250,7 +275,7 @@ class SqlLevelStore:
                 .order_by(archive_facts.c.uscc)
                 .limit(batch)
             )
-            async with read_connection(self._engine) as connection:
+            async with self._reading() as connection:
                 usccs = [row.uscc for row in await connection.execute(query)]
             if not usccs:
                 return
@@ -270,8 +295,13 @@ class SqlLevelStore:
             .join(newest, integrity_levels.c.id == newest.c.id)
             .group_by(integrity_levels.c.level_class)
         )
-        async with read_connection(self._engine) as connection:
+        async with self._reading() as connection:
             return {row[0]: int(row[1]) for row in await connection.execute(query)}
+
+
+@contextlib.asynccontextmanager
+async def _joined(connection: AsyncConnection) -> AsyncIterator[AsyncConnection]:
+    yield connection
 
 
 async def _clear_revisits(connection: AsyncConnection, *where: ColumnElement[bool]) -> None:

@@ -98,8 +98,70 @@ verifications = Table(
     Column("field_checks", Json, nullable=False),
     Column("registry_summary", Json),
     Column("create_time", UtcDateTime, nullable=False),
+    # When the current decision (the columns above) was taken; a re-check moves it on.
+    Column("update_time", UtcDateTime),
+    # The PENDING re-check schedule: when next to ask the registry (NULL: nothing to ask,
+    # so the index holds only verifications still waiting), scheduled re-checks so far,
+    # and when the verification first became PENDING.
+    Column("recheck_time", UtcDateTime),
+    Column("recheck_attempts", Integer, nullable=False, server_default=text("0")),
+    Column("pending_since", UtcDateTime),
     UniqueConstraint("caller", "request_id", name="uq_verifications_caller_request"),
     Index("ix_verifications_uscc_time", "uscc", "create_time", "id"),
+    Index("ix_verifications_recheck_time", "recheck_time"),
+)
+
+# Every decision a verification has had, one row per change of outcome (or of its reasons).
+verification_history = Table(
+    "verification_history",
+    metadata,
+    _serial_key("id"),
+    Column("verification_id", String(36), ForeignKey("verifications.id"), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("reasons", Json, nullable=False),
+    Column("field_checks", Json, nullable=False),
+    Column("registry_summary", Json),
+    Column("trigger", String(32), nullable=False),
+    # What applied the change (the create request's id, a re-check's key): the same key
+    # cannot change the same verification twice.
+    Column("idempotency_key", String(128), nullable=False),
+    Column("change_time", UtcDateTime, nullable=False),
+    UniqueConstraint("verification_id", "sequence", name="uq_verification_history_sequence"),
+    UniqueConstraint("verification_id", "idempotency_key", name="uq_verification_history_key"),
+)
+
+# Re-checks of an enterprise already applied, by key, with what they found: a retry of
+# one is answered from here and changes nothing.
+enterprise_rechecks = Table(
+    "enterprise_rechecks",
+    metadata,
+    Column("uscc", String(18), primary_key=True),
+    Column("idempotency_key", String(128), primary_key=True),
+    Column("trigger", String(32), nullable=False),
+    Column("result", Json, nullable=False),
+    Column("recheck_time", UtcDateTime, nullable=False),
+)
+
+# Events to tell the outside world, written in the transaction of the change they report
+# and sent later; dispatch_time NULL: not sent yet. Payloads carry no personal data.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("event_type", String(64), nullable=False),
+    Column("aggregate_type", String(32), nullable=False),
+    Column("aggregate_id", String(64), nullable=False),
+    Column("uscc", String(18), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("dispatch_time", UtcDateTime),
+    Index(
+        "ix_outbox_undispatched",
+        "create_time",
+        sqlite_where=text("dispatch_time IS NULL"),
+        postgresql_where=text("dispatch_time IS NULL"),
+    ),
 )
 
 callers = Table(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping
+from sqlalchemy import RowMapping, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.adapters.storage.tables import verification_history
 from service.domain.licence import LicenceTerm, RegistrationStatus
+from service.domain.recheck_schedule import RecheckState
 from service.domain.registry import RegistrySummary
 from service.domain.sealed import PiiKind, SealedLegalRepresentative, SealedValue
 from service.domain.verification import (
@@ -19,6 +22,7 @@ from service.domain.verification import (
     FieldResult,
     LicenceSubmission,
     Outcome,
+    OutcomeChange,
     Reason,
     ReasonCode,
     Verification,
@@ -55,7 +59,6 @@ def verification_to_row(v: Verification) -> dict[str, Any]:
     s, a, d = v.submission, v.authorisation, v.decision
     rep = s.legal_representative
     assert rep.id_number is not None  # a submission always carries the ID number
-    registry = d.registry
     return {
         "id": v.id,
         "uscc": s.uscc,
@@ -78,6 +81,16 @@ def verification_to_row(v: Verification) -> dict[str, Any]:
         "auth_grant_time": a.grant_time,
         "auth_scopes": sorted(scope.value for scope in a.scopes),
         "auth_evidence_reference": a.evidence_reference,
+        **decision_to_row(d),
+        "create_time": v.create_time,
+        "update_time": v.decision_time,
+    }
+
+
+def decision_to_row(d: Decision) -> dict[str, Any]:
+    """The columns a decision is kept in, on a verification and in its history alike."""
+    registry = d.registry
+    return {
         "outcome": d.outcome.value,
         "reasons": [
             {"code": r.code.value, "field": r.field, "message": r.message} for r in d.reasons
@@ -92,11 +105,53 @@ def verification_to_row(v: Verification) -> dict[str, Any]:
             "registration_authority": registry.registration_authority,
             "snapshot_time": registry.snapshot_time.isoformat(),
         },
-        "create_time": v.create_time,
     }
 
 
-def verification_from_row(row: RowMapping) -> Verification:
+def decision_from_row(row: RowMapping) -> Decision:
+    summary = row["registry_summary"]
+    registry = None
+    if summary is not None:
+        registry = RegistrySummary(
+            enterprise_name=summary["enterprise_name"],
+            status=RegistrationStatus(summary["status"]),
+            term=term_from_json(summary["term"]),
+            registration_authority=summary["registration_authority"],
+            snapshot_time=dt.datetime.fromisoformat(summary["snapshot_time"]),
+        )
+    return Decision(
+        outcome=Outcome(row["outcome"]),
+        reasons=tuple(
+            Reason(ReasonCode(r["code"]), r["field"], r["message"]) for r in row["reasons"]
+        ),
+        field_checks=tuple(
+            FieldCheck(c["field"], FieldResult(c["result"])) for c in row["field_checks"]
+        ),
+        registry=registry,
+    )
+
+
+def history_to_row(verification_id: str, change: OutcomeChange, key: str) -> dict[str, Any]:
+    return {
+        "verification_id": verification_id,
+        "sequence": change.sequence,
+        **decision_to_row(change.decision),
+        "trigger": change.trigger,
+        "idempotency_key": key,
+        "change_time": change.change_time,
+    }
+
+
+def history_from_row(row: RowMapping) -> OutcomeChange:
+    return OutcomeChange(
+        sequence=row["sequence"],
+        decision=decision_from_row(row),
+        trigger=row["trigger"],
+        change_time=row["change_time"],
+    )
+
+
+def verification_from_row(row: RowMapping, history: Sequence[OutcomeChange] = ()) -> Verification:
     term = None
     if row["term_open_ended"] is not None:
         term = LicenceTerm(row["term_start"], row["term_end"], bool(row["term_open_ended"]))
@@ -114,16 +169,6 @@ def verification_from_row(row: RowMapping) -> Verification:
             row["legal_rep_id_masked"],
         ),
     )
-    summary = row["registry_summary"]
-    registry = None
-    if summary is not None:
-        registry = RegistrySummary(
-            enterprise_name=summary["enterprise_name"],
-            status=RegistrationStatus(summary["status"]),
-            term=term_from_json(summary["term"]),
-            registration_authority=summary["registration_authority"],
-            snapshot_time=dt.datetime.fromisoformat(summary["snapshot_time"]),
-        )
     return Verification(
         id=row["id"],
         caller=row["caller"],
@@ -142,15 +187,37 @@ def verification_from_row(row: RowMapping) -> Verification:
             scopes=frozenset(AuthorisationScope(s) for s in row["auth_scopes"]),
             evidence_reference=row["auth_evidence_reference"],
         ),
-        decision=Decision(
-            outcome=Outcome(row["outcome"]),
-            reasons=tuple(
-                Reason(ReasonCode(r["code"]), r["field"], r["message"]) for r in row["reasons"]
-            ),
-            field_checks=tuple(
-                FieldCheck(c["field"], FieldResult(c["result"])) for c in row["field_checks"]
-            ),
-            registry=registry,
-        ),
+        decision=decision_from_row(row),
         create_time=row["create_time"],
+        update_time=row["update_time"],
+        history=tuple(history),
     )
+
+
+async def load_histories(
+    connection: AsyncConnection, verification_ids: Sequence[str]
+) -> dict[str, list[OutcomeChange]]:
+    """The histories of many verifications in one query, each oldest first."""
+    if not verification_ids:
+        return {}
+    query = (
+        select(verification_history)
+        .where(verification_history.c.verification_id.in_(verification_ids))
+        .order_by(verification_history.c.verification_id, verification_history.c.sequence)
+    )
+    histories: dict[str, list[OutcomeChange]] = {}
+    for row in (await connection.execute(query)).mappings():
+        histories.setdefault(row["verification_id"], []).append(history_from_row(row))
+    return histories
+
+
+def schedule_to_row(state: RecheckState) -> dict[str, Any]:
+    return {
+        "recheck_time": state.next_check_time,
+        "recheck_attempts": state.attempts,
+        "pending_since": state.pending_since,
+    }
+
+
+def schedule_from_row(row: RowMapping) -> RecheckState:
+    return RecheckState(row["recheck_time"], int(row["recheck_attempts"]), row["pending_since"])

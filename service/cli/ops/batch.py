@@ -205,7 +205,7 @@ def batch_follow(batch_id: str, work: bool, quiet: bool, **flags: Any) -> None:
 
     async def follow(app: Application) -> BatchStatus:
         status = await app.batches.status(batch_id)
-        worker = app.batch_worker(_rechecks(app)) if work else None
+        worker = app.batch_worker() if work else None
         working = asyncio.create_task(worker.run()) if worker else None
         try:
             with progress("enterprise", quiet=quiet, total=status.batch.item_count) as bar:
@@ -224,12 +224,6 @@ def batch_follow(batch_id: str, work: bool, quiet: bool, **flags: Any) -> None:
     # Following only reads; working items writes their results.
     for line in _status_lines(run_with_app(flags, follow, migrate=work)):
         click.echo(line)
-
-
-def _rechecks(app: Application) -> Any:
-    if app.rechecks is None:
-        raise click.ClickException("this build has no re-check use case to work items with")
-    return app.rechecks
 
 
 def _csv_row(result: ItemResult) -> list[str]:

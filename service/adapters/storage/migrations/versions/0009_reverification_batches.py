@@ -1,7 +1,7 @@
 """Re-verification batches and their items, claimed by workers under leases.
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from service.adapters.storage.types import UtcDateTime
 
 revision = "0009"
-# re-chained on merge after 0008
-down_revision = "0006"
+# re-chained on merge after 0008 (until then it follows 0007, merged from the re-check work)
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

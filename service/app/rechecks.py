@@ -1,0 +1,318 @@
+"""Deciding verifications again: an enterprise's on demand, PENDING ones on a schedule.
+
+The registry is asked outside any transaction. What a new decision changes is then
+written in ONE transaction, holding the verifications against concurrent re-checks: the
+history entry, the new current decision, the schedule, the enterprise's level worked out
+again (its store joins the transaction, so it reads the new decision), an outbox event
+per change, and the change log that tells every replica's caches. Either all of it
+commits or none of it does. The caches of this process are told once it has committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from service.app.levels import LevelService
+from service.app.ports import AlreadyApplied, Clock, RecheckUnitOfWorkFactory
+from service.app.registry_check import RegistryCheck
+from service.domain.errors import FieldViolation, InvalidArgument, InvalidIdentifier
+from service.domain.identifiers.uscc import parse_uscc
+from service.domain.outbox import OutboxEvent, outcome_changed
+from service.domain.recheck_schedule import (
+    RecheckSchedule,
+    RecheckState,
+    expired_decision,
+    replacement,
+)
+from service.domain.verification import (
+    TRIGGER_PENDING_RECHECK,
+    Decision,
+    Outcome,
+    OutcomeChange,
+    ReasonCode,
+    Verification,
+)
+
+log = structlog.get_logger("integrity.rechecks")
+
+# How long a claimed PENDING verification is kept from other claimers: one whose claimer
+# died falls due again after this; a live claimer has re-checked it well before.
+RECHECK_LEASE = dt.timedelta(minutes=5)
+MAX_KEY_LENGTH = 128
+MAX_TRIGGER_LENGTH = 32
+
+
+@dataclass(frozen=True)
+class RecheckOutcome:
+    uscc: str
+    verification_id: str | None
+    """The enterprise's newest verification; None if it has none."""
+    outcome_before: Outcome | None
+    outcome_after: Outcome | None
+    reasons_after: tuple[ReasonCode, ...]
+    level_class_before: str | None
+    """Integrity level class before/after (None if none)."""
+    level_class_after: str | None
+    applied: bool
+    """False: this key was applied before (a retry), nothing written."""
+    verifications_checked: int
+    """How many verifications of the enterprise were re-checked."""
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "uscc": self.uscc,
+            "verification_id": self.verification_id,
+            "outcome_before": _value(self.outcome_before),
+            "outcome_after": _value(self.outcome_after),
+            "reasons_after": [code.value for code in self.reasons_after],
+            "level_class_before": self.level_class_before,
+            "level_class_after": self.level_class_after,
+            "verifications_checked": self.verifications_checked,
+        }
+
+    @classmethod
+    def retried(cls, document: Mapping[str, Any]) -> RecheckOutcome:
+        """What the first application of a key recorded, answered to its retry."""
+        return cls(
+            uscc=document["uscc"],
+            verification_id=document["verification_id"],
+            outcome_before=_outcome(document["outcome_before"]),
+            outcome_after=_outcome(document["outcome_after"]),
+            reasons_after=tuple(ReasonCode(code) for code in document["reasons_after"]),
+            level_class_before=document["level_class_before"],
+            level_class_after=document["level_class_after"],
+            applied=False,
+            verifications_checked=int(document["verifications_checked"]),
+        )
+
+
+def _value(outcome: Outcome | None) -> str | None:
+    return None if outcome is None else outcome.value
+
+
+def _outcome(value: str | None) -> Outcome | None:
+    return None if value is None else Outcome(value)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A verification to decide again, as it was read before the registry was asked."""
+
+    verification: Verification
+    decision: Decision
+    # For a scheduled re-check: the attempt it makes, so that two claimers of the same
+    # attempt cannot both apply it.
+    attempt: int | None = None
+
+
+@dataclass(frozen=True)
+class _Applied:
+    changes: int
+    outcome: RecheckOutcome
+
+
+class VerificationRechecks:
+    def __init__(
+        self,
+        uow: RecheckUnitOfWorkFactory,
+        registry_check: RegistryCheck,
+        levels: LevelService,
+        clock: Clock,
+        *,
+        schedule: RecheckSchedule | None = None,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self._uow = uow
+        self._registry_check = registry_check
+        self._levels = levels
+        self._clock = clock
+        self._schedule = schedule or RecheckSchedule()
+        self._new_id = new_id
+
+    async def recheck_enterprise(self, uscc: str, *, trigger: str, key: str) -> RecheckOutcome:
+        """Decide each caller's newest verification of the enterprise again (one registry
+        question for all). Where an outcome changes: history entry, new current decision,
+        level recomputed and an outbox event, all in ONE transaction. `key` makes it
+        idempotent: a second call with the same key applies nothing and returns
+        applied=False with the outcome recorded the first time. trigger: e.g.
+        "pending_recheck", "batch"."""
+        _check_request(uscc, trigger, key)
+        async with self._uow(read_only=True) as uow:
+            recorded = await uow.rechecks.applied(uscc, key)
+            if recorded is not None:
+                return RecheckOutcome.retried(recorded)
+            newest = await uow.rechecks.newest_per_caller(uscc)
+        targets = [_Target(v, await self._registry_check.decide(v.submission)) for v in newest]
+        try:
+            applied = await self._apply(uscc, targets, trigger, key, record_key=True)
+        except AlreadyApplied:
+            # A concurrent call with the same key committed first: answer as a retry.
+            async with self._uow(read_only=True) as uow:
+                recorded = await uow.rechecks.applied(uscc, key)
+            if recorded is None:
+                raise
+            return RecheckOutcome.retried(recorded)
+        return applied.outcome
+
+    async def run_due(self, limit: int) -> int:
+        """Re-check up to `limit` PENDING verifications whose next check time has come;
+        the number claimed. Safe in every replica at once: each is claimed by one."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            claimed = await uow.rechecks.claim_due(now, now + RECHECK_LEASE, limit)
+            await uow.commit()
+        for verification_id in claimed:
+            try:
+                await self._recheck_scheduled(verification_id)
+            except Exception as error:
+                # Its claim lapses and it falls due again; the others go ahead.
+                log.warning(
+                    "pending_recheck_failed",
+                    verification_id=verification_id,
+                    error_type=type(error).__name__,
+                )
+        return len(claimed)
+
+    async def next_due_time(self) -> dt.datetime | None:
+        """The earliest next check time of any PENDING verification, claimed ones included."""
+        async with self._uow(read_only=True) as uow:
+            return await uow.rechecks.next_due_time()
+
+    async def _recheck_scheduled(self, verification_id: str) -> None:
+        async with self._uow(read_only=True) as uow:
+            found = await uow.rechecks.current([verification_id], hold=False)
+        if verification_id not in found:
+            return
+        verification, state = found[verification_id]
+        decision = await self._registry_check.decide(verification.submission)
+        if decision.outcome is Outcome.PENDING and self._schedule.has_expired(
+            state, self._clock.now()
+        ):
+            decision = expired_decision(decision, self._schedule.max_age)
+        attempt = state.attempts + 1
+        target = _Target(verification, decision, attempt)
+        # AlreadyApplied: another claimer made this attempt (its claim had lapsed).
+        with contextlib.suppress(AlreadyApplied):
+            await self._apply(
+                verification.uscc,
+                [target],
+                TRIGGER_PENDING_RECHECK,
+                f"{TRIGGER_PENDING_RECHECK}:{attempt}",
+                record_key=False,
+            )
+
+    async def _apply(
+        self,
+        uscc: str,
+        targets: Sequence[_Target],
+        trigger: str,
+        key: str,
+        *,
+        record_key: bool,
+    ) -> _Applied:
+        now = self._clock.now()
+        events: list[OutboxEvent] = []
+        async with self._uow() as uow:
+            current = await uow.rechecks.current([t.verification.id for t in targets], hold=True)
+            level_before = await uow.levels.current(uscc)
+            after: dict[str, Decision] = {}
+            for target in targets:
+                if target.verification.id not in current:
+                    continue
+                stored, state = current[target.verification.id]
+                decision, new_state = self._next(stored, state, target, now)
+                if new_state != state:
+                    await uow.rechecks.schedule(stored.id, new_state)
+                after[stored.id] = decision or stored.decision
+                if decision is not None:
+                    change = OutcomeChange(_next_sequence(stored), decision, trigger, now)
+                    await uow.rechecks.change(stored.id, change, key)
+                    events.append(outcome_changed(self._new_id(), stored, change))
+            await uow.outbox.add(events)
+            if events:
+                await self._levels.recompute_joining(uow.levels, [uscc])
+            level_after = await uow.levels.current(uscc) if events else level_before
+            # The newest verification's id, or "" (in neither mapping) when there is none.
+            newest = targets[0].verification.id if targets else ""
+            outcome = RecheckOutcome(
+                uscc=uscc,
+                verification_id=newest or None,
+                outcome_before=current[newest][0].decision.outcome if newest in current else None,
+                outcome_after=after[newest].outcome if newest in after else None,
+                reasons_after=tuple(r.code for r in after[newest].reasons)
+                if newest in after
+                else (),
+                level_class_before=level_before.level_class if level_before else None,
+                level_class_after=level_after.level_class if level_after else None,
+                applied=True,
+                verifications_checked=len(after),
+            )
+            if record_key:
+                await uow.rechecks.record_applied(uscc, key, trigger, outcome.to_document(), now)
+            if events:
+                # Last: the change log's lock is then held only for the commit.
+                await uow.rechecks.enterprises_changed([uscc], now)
+            await uow.commit()
+        if events:
+            self._levels.committed([uscc])
+            for event in events:
+                log.info(
+                    "verification_outcome_changed",
+                    verification_id=event.aggregate_id,
+                    uscc=uscc,
+                    trigger=trigger,
+                    outcome_before=event.payload["outcome_before"],
+                    outcome_after=event.payload["outcome_after"],
+                    reasons=event.payload["reasons_after"],
+                )
+        return _Applied(len(events), outcome)
+
+    def _next(
+        self, stored: Verification, state: RecheckState, target: _Target, now: dt.datetime
+    ) -> tuple[Decision | None, RecheckState]:
+        """The decision replacing the stored one (None: it stays), and the schedule after."""
+        if target.attempt is None:
+            decision = replacement(stored.decision, target.decision)
+            if decision is None:
+                return None, state
+            return decision, self._schedule.after_change(state, decision.outcome, now)
+        if target.attempt != state.attempts + 1 or stored.decision.outcome is not Outcome.PENDING:
+            # Decided meanwhile (a batch re-check, another claimer): nothing to attempt, and
+            # nothing to schedule once it is no longer PENDING.
+            if stored.decision.outcome is not Outcome.PENDING:
+                return None, RecheckState(None, state.attempts, state.pending_since)
+            return None, state
+        decision = replacement(stored.decision, target.decision)
+        outcome = (decision or stored.decision).outcome
+        return decision, self._schedule.after_attempt(state, outcome, now)
+
+
+def _next_sequence(verification: Verification) -> int:
+    return verification.history[-1].sequence + 1 if verification.history else 1
+
+
+def _check_request(uscc: str, trigger: str, key: str) -> None:
+    violations: list[FieldViolation] = []
+    try:
+        parse_uscc(uscc)
+    except InvalidIdentifier as invalid:
+        violations.append(invalid.at("uscc"))
+    if not trigger or len(trigger) > MAX_TRIGGER_LENGTH or not trigger.isprintable():
+        violations.append(
+            FieldViolation(
+                "trigger", f"1 to {MAX_TRIGGER_LENGTH} printable characters", "TRIGGER_INVALID"
+            )
+        )
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        violations.append(
+            FieldViolation("key", f"1 to {MAX_KEY_LENGTH} printable characters", "KEY_INVALID")
+        )
+    if violations:
+        raise InvalidArgument(violations)
