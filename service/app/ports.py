@@ -253,9 +253,21 @@ class BatchStore(Protocol):
         ...
 
     async def claim(
-        self, holder: str, now: dt.datetime, lease_until: dt.datetime, limit: int
+        self,
+        holder: str,
+        now: dt.datetime,
+        lease_until: dt.datetime,
+        limit: int,
+        *,
+        max_attempts: int = ...,
     ) -> Sequence[ClaimedItem]:
-        """Items of running batches that are queued or whose lease lapsed, leased to holder."""
+        """Items of running batches that are queued, or whose lease lapsed with attempts
+        left, leased to holder."""
+        ...
+
+    async def sweep_lapsed(self, now: dt.datetime, *, max_attempts: int = ...) -> int:
+        """Lapsed leases nobody may take again become cancelled (cancelled batches) or
+        failed (no attempts left)."""
         ...
 
     async def renew(

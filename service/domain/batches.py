@@ -42,6 +42,10 @@ class ItemState(StrEnum):
 
 OPEN_ITEM_STATES = (ItemState.QUEUED, ItemState.LEASED)
 
+MAX_ATTEMPTS = 3
+"""Attempts an item gets: a re-check that raises, or a lease that lapses, uses one; the
+item then fails (with the error's type, or LeaseLapsed)."""
+
 NO_VERIFICATION = "no_verification"
 """The outcome shown for an enterprise that has no verification to re-check."""
 

@@ -22,13 +22,11 @@ import uuid
 import structlog
 
 from service.app.ports import BatchStore, Clock, EnterpriseRechecks
-from service.domain.batches import ClaimedItem, lease_until
+from service.domain.batches import MAX_ATTEMPTS, ClaimedItem, lease_until
 
 log = structlog.get_logger("integrity.batches")
 
 TRIGGER = "batch"
-MAX_ATTEMPTS = 3
-"""An item whose re-check raises this many times is marked failed, with the error's type."""
 
 
 def worker_name() -> str:
@@ -76,6 +74,7 @@ class ReverificationWorker:
         """Work items until stopped (or, until_idle, until nothing is left to claim);
         returns how many items this call finished."""
         started_with = self.worked
+        await self._sweep()
         renewer = asyncio.create_task(self._renew_leases(), name="batch-lease-renewal")
         try:
             while not self._stop.is_set():
@@ -119,7 +118,11 @@ class ReverificationWorker:
         now = self._clock.now()
         try:
             items = await self._store.claim(
-                self.holder, now, lease_until(now, self._lease_seconds), free
+                self.holder,
+                now,
+                lease_until(now, self._lease_seconds),
+                free,
+                max_attempts=self._max_attempts,
             )
         except Exception as error:  # the database may be away for a while: keep trying
             log.warning("batch_claim_failed", error_type=type(error).__name__)
@@ -181,10 +184,22 @@ class ReverificationWorker:
             # Near the end of the batches: whoever finishes the last item closes its batch.
             await self._store.finish_drained([item.batch_id], self._clock.now())
 
+    async def _sweep(self) -> None:
+        try:
+            swept = await self._store.sweep_lapsed(
+                self._clock.now(), max_attempts=self._max_attempts
+            )
+        except Exception as error:
+            log.warning("batch_sweep_failed", error_type=type(error).__name__)
+            return
+        if swept:
+            log.info("batch_lapsed_items_closed", items=swept)
+
     async def _renew_leases(self) -> None:
         interval = self._lease_seconds / 3
         while True:
             await asyncio.sleep(interval)
+            await self._sweep()
             held = list(self._in_flight)
             if not held:
                 continue

@@ -125,3 +125,25 @@ async def test_a_batch_finishes_when_its_last_item_is_done(
     assert report.by_reason == {"LICENCE_EXPIRED": 1}
     assert [r.uscc for r in report.changed] == [items[0].uscc]
     assert [(r.uscc, r.error) for r in report.failed] == [(items[1].uscc, "RuntimeError")]
+
+
+async def test_lapsed_leases_nobody_may_take_are_closed(app: Application, clock: TestClock) -> None:
+    worn_id, _usccs = await _batch(app, 1)
+    cancelled_id, _others = await _batch(app, 2)
+    store, now = app.batch_store, clock.now()
+    # The worn-out item's worker died on each of its attempts.
+    for attempt in range(1, 4):
+        at = now + attempt * 2 * LEASE
+        (item,) = await store.claim("w", at, at + LEASE, 1)
+        assert item.batch_id == worn_id and item.attempts == attempt
+    await store.claim("w", at, at + LEASE, 10)
+    await app.batches.cancel(cancelled_id)
+    later = at + 2 * LEASE
+    assert await store.claim("w", later, later + LEASE, 10) == []
+    assert await store.sweep_lapsed(later) == 3
+    worn = await app.batches.status(worn_id)
+    assert worn.by_state == {ItemState.FAILED: 1}
+    assert worn.batch.state is BatchState.FINISHED
+    assert [r.error for r in (await app.batches.report(worn_id)).failed] == ["LeaseLapsed"]
+    cancelled = await app.batches.status(cancelled_id)
+    assert cancelled.by_state == {ItemState.CANCELLED: 2} and cancelled.ended

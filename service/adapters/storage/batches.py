@@ -11,13 +11,14 @@ import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.storage.engine import read_connection, write_transaction
 from service.adapters.storage.tables import batch_items, reverification_batches
 from service.app.ports import RecheckResult
 from service.domain.batches import (
+    MAX_ATTEMPTS,
     NO_VERIFICATION,
     OPEN_ITEM_STATES,
     Batch,
@@ -32,6 +33,32 @@ from service.domain.batches import (
 # few dozen round trips, small enough to stay far below either driver's parameter limits.
 INSERT_CHUNK = 5_000
 _RESULT_PAGE = 1_000
+LEASE_LAPSED = "LeaseLapsed"
+"""The error of an item whose every attempt ended with its worker gone."""
+
+
+def _lapsed(now: dt.datetime) -> ColumnElement[bool]:
+    return and_(
+        batch_items.c.state == ItemState.LEASED.value,
+        batch_items.c.lease_expiry < now,
+    )
+
+
+def _finish_drained(batch_ids: Sequence[str], now: dt.datetime) -> Any:
+    """Running batches among these with no queued or leased item left become finished."""
+    still_open = (
+        select(batch_items.c.id)
+        .where(batch_items.c.batch_id == reverification_batches.c.id)
+        .where(batch_items.c.state.in_([state.value for state in OPEN_ITEM_STATES]))
+        .exists()
+    )
+    return (
+        update(reverification_batches)
+        .where(reverification_batches.c.id.in_(sorted(set(batch_ids))))
+        .where(reverification_batches.c.state == BatchState.RUNNING.value)
+        .where(~still_open)
+        .values(state=BatchState.FINISHED.value, finish_time=now)
+    )
 
 
 def _batch(row: Row[Any]) -> Batch:
@@ -126,7 +153,13 @@ class SqlBatchStore:
         return True
 
     async def claim(
-        self, holder: str, now: dt.datetime, lease_until: dt.datetime, limit: int
+        self,
+        holder: str,
+        now: dt.datetime,
+        lease_until: dt.datetime,
+        limit: int,
+        *,
+        max_attempts: int = MAX_ATTEMPTS,
     ) -> Sequence[ClaimedItem]:
         async with write_transaction(self._engine) as connection:
             running = [
@@ -145,10 +178,7 @@ class SqlBatchStore:
                 .where(
                     or_(
                         batch_items.c.state == ItemState.QUEUED.value,
-                        and_(
-                            batch_items.c.state == ItemState.LEASED.value,
-                            batch_items.c.lease_expiry < now,
-                        ),
+                        and_(_lapsed(now), batch_items.c.attempts < max_attempts),
                     )
                 )
                 .order_by(batch_items.c.id)
@@ -174,6 +204,41 @@ class SqlBatchStore:
             )
             claimed = [ClaimedItem(row.id, row.batch_id, row.uscc, row.attempts) for row in rows]
         return sorted(claimed, key=lambda item: item.id)
+
+    async def sweep_lapsed(self, now: dt.datetime, *, max_attempts: int = MAX_ATTEMPTS) -> int:
+        """Lapsed leases no one will take again: items of cancelled batches become
+        cancelled, and items whose every attempt lapsed (their worker died each time, as on
+        an item that crashes the process) become failed. How many items changed."""
+        cancelled = select(reverification_batches.c.id).where(
+            reverification_batches.c.state == BatchState.CANCELLED.value
+        )
+        touched: list[str] = []
+        async with write_transaction(self._engine) as connection:
+            for where, values in (
+                (
+                    batch_items.c.batch_id.in_(cancelled.scalar_subquery()),
+                    {"state": ItemState.CANCELLED.value},
+                ),
+                (
+                    batch_items.c.attempts >= max_attempts,
+                    {"state": ItemState.FAILED.value, "error": LEASE_LAPSED},
+                ),
+            ):
+                lapsed = select(batch_items.c.id).where(_lapsed(now)).where(where)
+                if connection.dialect.name == "postgresql":
+                    # Never wait on rows a claimer holds: they are not lapsed for long.
+                    lapsed = lapsed.with_for_update(skip_locked=True)
+                result = await connection.execute(
+                    update(batch_items)
+                    .where(batch_items.c.id.in_(lapsed.scalar_subquery()))
+                    .values(**values, lease_expiry=None, finish_time=now)
+                    .returning(batch_items.c.batch_id)
+                )
+                touched.extend(result.scalars())
+            if touched:
+                # A batch whose last open items were these is finished now.
+                await connection.execute(_finish_drained(touched, now))
+        return len(touched)
 
     async def renew(self, holder: str, item_ids: Sequence[int], lease_until: dt.datetime) -> None:
         if not item_ids:
@@ -235,20 +300,8 @@ class SqlBatchStore:
     async def finish_drained(self, batch_ids: Sequence[str], now: dt.datetime) -> None:
         if not batch_ids:
             return
-        still_open = (
-            select(batch_items.c.id)
-            .where(batch_items.c.batch_id == reverification_batches.c.id)
-            .where(batch_items.c.state.in_([state.value for state in OPEN_ITEM_STATES]))
-            .exists()
-        )
         async with write_transaction(self._engine) as connection:
-            await connection.execute(
-                update(reverification_batches)
-                .where(reverification_batches.c.id.in_(list(set(batch_ids))))
-                .where(reverification_batches.c.state == BatchState.RUNNING.value)
-                .where(~still_open)
-                .values(state=BatchState.FINISHED.value, finish_time=now)
-            )
+            await connection.execute(_finish_drained(batch_ids, now))
 
     async def status(self, batch_id: str) -> BatchStatus | None:
         async with read_connection(self._engine) as connection:

@@ -42,7 +42,13 @@ class MemoryStore:
     finished: list[str] = field(default_factory=list)
 
     async def claim(
-        self, holder: str, now: dt.datetime, lease_until: dt.datetime, limit: int
+        self,
+        holder: str,
+        now: dt.datetime,
+        lease_until: dt.datetime,
+        limit: int,
+        *,
+        max_attempts: int = 3,
     ) -> Sequence[ClaimedItem]:
         taken, self.queued = self.queued[:limit], self.queued[limit:]
         items = []
@@ -50,6 +56,9 @@ class MemoryStore:
             self.attempts[uscc] = self.attempts.get(uscc, 0) + 1
             items.append(ClaimedItem(len(self.attempts), "b", uscc, self.attempts[uscc]))
         return items
+
+    async def sweep_lapsed(self, now: dt.datetime, *, max_attempts: int = 3) -> int:
+        return 0
 
     async def renew(self, holder: str, item_ids: Sequence[int], lease_until: dt.datetime) -> None:
         return None
