@@ -42,16 +42,18 @@ class HttpRegistryChangeFeed:
         token: str,
         *,
         timeout_seconds: float = 10.0,
+        page_limit: int = PAGE_LIMIT,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token}"}
         self._timeout = timeout_seconds
+        self._page_limit = page_limit
         self._transport = transport
 
     async def changed_since(self, since: dt.datetime) -> AsyncIterator[str]:
         seen: set[str] = set()
-        params: dict[str, Any] = {"since": _rfc3339(since), "limit": PAGE_LIMIT}
+        params: dict[str, Any] = {"since": _rfc3339(since), "limit": self._page_limit}
         async with httpx.AsyncClient(
             base_url=self._base_url,
             headers=self._headers,

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from service.cli.ops import main as ops
 from service.settings import PiiKeys
+from tests.registry_simulator import registry_simulator  # noqa: F401  (a fixture)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from service.domain.errors import FailedPrecondition
 from service.settings import Settings
 from tests.builders import import_rows, new_uscc, registry_row, verification_for
 from tests.clock import TestClock
+from tests.registry_simulator import GOV_TOKEN, RegistrySimulator
 
 TOKEN = "feed-token"
 
@@ -185,3 +186,21 @@ async def test_a_batch_of_changes_from_the_feed(
         await with_feed.close()
     assert batch.item_count == 1
     assert [item.uscc for item in items] == [changed["uscc"]]
+
+
+async def test_the_registry_simulators_feed_page_by_page(
+    registry_simulator: RegistrySimulator,
+) -> None:
+    control = registry_simulator.control
+    start = control.now()
+    first, second, third = control.codes(limit=3)
+    control.schedule_change(first, status="注销")
+    control.schedule_change(second, term={"start": "2026-11-01", "end": "2046-10-31"})
+    control.schedule_change(first, term={"start": "2026-11-01", "end": "2036-10-31"})
+    # Past any publication lag: the feed shows what the registry has published.
+    control.advance_clock(dt.timedelta(days=30))
+    reader = HttpRegistryChangeFeed(registry_simulator.url, GOV_TOKEN, page_limit=1)
+    assert [u async for u in reader.changed_since(start)] == [first, second]
+    later = control.now()
+    assert [u async for u in reader.changed_since(later)] == []
+    assert third not in [u async for u in reader.changed_since(start)]
