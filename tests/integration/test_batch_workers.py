@@ -110,6 +110,23 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice
     assert not set(doomed.done_items()) & set(survivor.done_items())
 
 
+async def test_sigterm_finishes_the_items_in_flight_and_stops(
+    app: Application, client: AsyncIntegrityClient, ops_command: OpsCommand, clock: TestClock
+) -> None:
+    usccs, _revoked = await _enterprises(app, client, 60)
+    batch_id = await _start(app, usccs)
+    worker = await start_worker(_env(ops_command, concurrency=4), clock.now())
+    await worker.wait_for("batch_item_done", 3)
+    worker.process.terminate()
+    assert await worker.finish() == 0
+    stopped = worker.events[-1]
+    assert stopped["event"] == "worker_stopped"
+    # Nothing is left in its hands: what it had leased was finished and recorded.
+    status = await app.batches.status(batch_id)
+    assert ItemState.LEASED not in status.by_state
+    assert status.by_state[ItemState.DONE] == len(worker.done_items()) == stopped["worked"]
+
+
 async def test_a_retry_after_the_recheck_committed_records_the_first_outcome(
     app: Application, client: AsyncIntegrityClient, ops_command: OpsCommand, clock: TestClock
 ) -> None:
