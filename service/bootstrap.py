@@ -75,6 +75,7 @@ from service.domain.errors import FailedPrecondition
 from service.domain.rate_limits import RateLimiter
 from service.domain.visibility import PurposeTable
 from service.jobs.level_revisits import LevelRevisitScheduler
+from service.jobs.pending_rechecks import PendingRecheckScheduler
 from service.jobs.reverification import ReverificationWorker
 from service.settings import Settings
 
@@ -114,6 +115,7 @@ class Application:
     revisits: LevelRevisitScheduler
     # Deciding verifications again: an enterprise's on demand, PENDING ones when due.
     rechecks: VerificationRechecks
+    pending_rechecks: PendingRecheckScheduler
     batches: BatchService
     batch_store: SqlBatchStore
 
@@ -140,6 +142,7 @@ class Application:
         await require_current_schema(self.engine)
 
     async def close(self) -> None:
+        await self.pending_rechecks.close()
         await self.revisits.close()
         await self.follower.close()
         await self.ledger.close()
@@ -233,6 +236,9 @@ async def bootstrap(
             levels, clock, interval=settings.level_revisit_interval_seconds
         ),
         rechecks=rechecks,
+        pending_rechecks=PendingRecheckScheduler(
+            rechecks, clock, interval=settings.pending_recheck_interval_seconds
+        ),
         batches=BatchService(
             batch_store,
             SqlBatchSelections(engine, registry_engine),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from google.type import date_pb2
 from integrity.v1 import licence_pb2, verification_pb2
@@ -16,6 +17,7 @@ from service.domain.verification import (
     AuthorisationScope,
     FieldResult,
     Outcome,
+    Reason,
     ReasonCode,
     Verification,
 )
@@ -114,30 +116,37 @@ def verification_to_proto(v: Verification) -> verification_pb2.Verification:
             evidence_reference=a.evidence_reference or "",
         ),
         outcome=_OUTCOMES[d.outcome],
-        reasons=[
-            verification_pb2.VerificationReason(
-                code=verification_pb2.VerificationReasonCode.Value(
-                    f"VERIFICATION_REASON_CODE_{reason.code.value}"
-                ),
-                field=reason.field,
-                message=reason.message,
-            )
-            for reason in d.reasons
-        ],
+        reasons=_reasons_out(d.reasons),
         field_checks=[
             verification_pb2.FieldCheck(field=check.field, result=_FIELD_RESULTS[check.result])
             for check in d.field_checks
         ],
         create_time=timestamp_out(v.create_time),
         request_id=v.request_id,
+        history=[
+            verification_pb2.VerificationOutcomeChange(
+                change_time=timestamp_out(change.change_time),
+                outcome=_OUTCOMES[change.decision.outcome],
+                reasons=_reasons_out(change.decision.reasons),
+                trigger=change.trigger,
+            )
+            for change in v.history
+        ],
+        update_time=timestamp_out(v.decision_time),
     )
     if d.registry is not None:
         message.registry_record.CopyFrom(_registry_out(d.registry))
     return message
 
 
-def reason_code_number(code: ReasonCode) -> int:
-    number: int = verification_pb2.VerificationReasonCode.Value(
-        f"VERIFICATION_REASON_CODE_{code.value}"
-    )
-    return number
+def _reasons_out(reasons: Sequence[Reason]) -> list[verification_pb2.VerificationReason]:
+    return [
+        verification_pb2.VerificationReason(
+            code=reason_code_number(reason.code), field=reason.field, message=reason.message
+        )
+        for reason in reasons
+    ]
+
+
+def reason_code_number(code: ReasonCode) -> verification_pb2.VerificationReasonCode.ValueType:
+    return verification_pb2.VerificationReasonCode.Value(f"VERIFICATION_REASON_CODE_{code.value}")

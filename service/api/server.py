@@ -117,6 +117,7 @@ async def serve(
         loop.add_signal_handler(signum, stop.set)
     await app.follower.start()
     await app.revisits.start()
+    await app.pending_rechecks.start()
     await server.start()
     warming = asyncio.create_task(_warm(app), name="warm-standings")
     for name in ("", *SERVICE_NAMES):

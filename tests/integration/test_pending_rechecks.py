@@ -14,6 +14,7 @@ from integrity.v1 import eligibility_pb2, verification_pb2
 from sqlalchemy import func, select
 
 from clients import AsyncIntegrityClient
+from service.adapters.storage.authorisations import SqlAuthorisationRecords
 from service.adapters.storage.levels import SqlLevelStore
 from service.adapters.storage.tables import (
     integrity_levels,
@@ -23,7 +24,7 @@ from service.adapters.storage.tables import (
 )
 from service.bootstrap import Application, bootstrap
 from service.domain.callers import CallerKind
-from service.domain.verification import Outcome, ReasonCode
+from service.domain.verification import AuthorisationScope, Outcome, ReasonCode
 from service.settings import Settings
 from tests.builders import import_rows, registry_row, verification_for
 from tests.clock import TestClock
@@ -369,3 +370,32 @@ async def test_an_eligibility_check_sees_the_new_standing(
         assert (await replica.standings.get(row["uscc"])).last_verified == clock.now()
     finally:
         await replica.close()
+
+
+async def test_the_servers_loop_rechecks_what_falls_due(
+    server: RunningServer, client: AsyncIntegrityClient, clock: TestClock
+) -> None:
+    app = server.app
+    row, created = await pending(client)
+    await import_rows(app, [row])
+    clock.advance(5 * MINUTE)
+    await app.pending_rechecks.start()
+    await asyncio.wait_for(app.pending_rechecks.wait_done(1), timeout=30)
+    fetched = await client.get_verification(created.name)
+    assert fetched.outcome == V.VERIFICATION_OUTCOME_VERIFIED
+    assert await app.rechecks.next_due_time() is None
+
+
+async def test_an_archive_read_as_of_before_the_recheck_sees_no_authorisation(
+    server: RunningServer, client: AsyncIntegrityClient, clock: TestClock
+) -> None:
+    app = server.app
+    row, _created = await pending(client)
+    await import_rows(app, [row])
+    before = clock.now()
+    clock.advance(dt.timedelta(hours=1))
+    await app.rechecks.recheck_enterprise(row["uscc"], trigger="batch", key="k")
+    records = SqlAuthorisationRecords(app.engine)
+    # The authorisation speaks for the archive from when the verification was VERIFIED.
+    assert await records.archive_scopes(row["uscc"], before) == frozenset()
+    assert AuthorisationScope.ARCHIVE in await records.archive_scopes(row["uscc"], clock.now())

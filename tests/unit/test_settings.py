@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -73,6 +74,8 @@ def test_every_problem_is_reported_at_once_under_its_variable() -> None:
         ("BATCH_LEASE", "batch_lease_seconds", 60, "15", "-1"),
         ("BATCH_POLL_INTERVAL", "batch_poll_seconds", 1, "0.25", "never"),
         ("BATCH_CONCURRENCY", "batch_concurrency", 32, "4", "0"),
+        ("PENDING_RECHECK_INTERVAL", "pending_recheck_interval_seconds", 30, "5", "-1"),
+        ("PENDING_MAX_AGE_DAYS", "pending_max_age_days", 30, "7", "inf"),
     ],
 )
 def test_intervals_from_the_environment(
@@ -97,6 +100,27 @@ def test_the_change_feed_token_file_must_exist(keys_file: Path, tmp_path: Path) 
         Settings.load(environ)
     (tmp_path / "missing").write_text("token")
     assert Settings.load(environ).registry_changes_url == "https://registry.example/feed"
+
+
+def test_the_pending_recheck_schedule_from_the_environment(keys_file: Path) -> None:
+    environ = {"INTEGRITY_KEYS_FILE": str(keys_file)}
+    schedule = Settings.load(environ).recheck_schedule
+    assert [d.total_seconds() for d in schedule.delays] == [300, 900, 3600, 21600, 86400]
+    assert schedule.max_age == dt.timedelta(days=30)
+    environ |= {
+        "INTEGRITY_PENDING_RECHECK_DELAYS": "60, 600",
+        "INTEGRITY_PENDING_MAX_AGE_DAYS": "2",
+    }
+    schedule = Settings.load(environ).recheck_schedule
+    assert schedule.delays == (dt.timedelta(minutes=1), dt.timedelta(minutes=10))
+    assert schedule.max_age == dt.timedelta(days=2)
+    for bad in ("", "60,,600", "0", "ten", "1e12"):
+        environ["INTEGRITY_PENDING_RECHECK_DELAYS"] = bad
+        if bad == "":
+            assert Settings.load(environ).recheck_schedule.delays[0] == dt.timedelta(minutes=5)
+            continue
+        with pytest.raises(ConfigError, match="INTEGRITY_PENDING_RECHECK_DELAYS"):
+            Settings.load(environ)
 
 
 def test_unusable_keys_file_is_named_without_its_content(tmp_path: Path) -> None:

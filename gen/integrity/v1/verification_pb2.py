@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from integrity.v1 import licence_pb2 as integrity_dot_v1_dot_licence__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fintegrity/v1/verification.proto\x12\x0cintegrity.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aintegrity/v1/licence.proto\"\xa7\x04\n\x0cVerification\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x34\n\x07licence\x18\x02 \x01(\x0b\x32\x1d.integrity.v1.BusinessLicenceB\x04\xe2\x41\x01\x02\x12\x38\n\rauthorization\x18\x03 \x01(\x0b\x32\x1b.integrity.v1.AuthorizationB\x04\xe2\x41\x01\x02\x12\x38\n\x07outcome\x18\x04 \x01(\x0e\x32!.integrity.v1.VerificationOutcomeB\x04\xe2\x41\x01\x03\x12\x37\n\x07reasons\x18\x05 \x03(\x0b\x32 .integrity.v1.VerificationReasonB\x04\xe2\x41\x01\x03\x12\x34\n\x0c\x66ield_checks\x18\x06 \x03(\x0b\x32\x18.integrity.v1.FieldCheckB\x04\xe2\x41\x01\x03\x12\x42\n\x0fregistry_record\x18\x07 \x01(\x0b\x32#.integrity.v1.RegistryRecordSummaryB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x18\n\nrequest_id\x18\t \x01(\tB\x04\xe2\x41\x01\x03:U\xea\x41R\n\x19integrity.v1/Verification\x12\x35\x65nterprises/{enterprise}/verifications/{verification}\"\xb9\x01\n\rAuthorization\x12\x18\n\ngranted_by\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x34\n\ngrant_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\x12\x36\n\x06scopes\x18\x03 \x03(\x0e\x32 .integrity.v1.AuthorizationScopeB\x04\xe2\x41\x01\x02\x12 \n\x12\x65vidence_reference\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"h\n\x12VerificationReason\x12\x32\n\x04\x63ode\x18\x01 \x01(\x0e\x32$.integrity.v1.VerificationReasonCode\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"K\n\nFieldCheck\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12.\n\x06result\x18\x02 \x01(\x0e\x32\x1e.integrity.v1.FieldCheckResult\"\xde\x01\n\x15RegistryRecordSummary\x12\x17\n\x0f\x65nterprise_name\x18\x01 \x01(\t\x12\x30\n\x06status\x18\x02 \x01(\x0e\x32 .integrity.v1.RegistrationStatus\x12\'\n\x04term\x18\x03 \x01(\x0b\x32\x19.integrity.v1.LicenceTerm\x12\x1e\n\x16registration_authority\x18\x04 \x01(\t\x12\x31\n\rsnapshot_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x83\x01\n\x19\x43reateVerificationRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x36\n\x0cverification\x18\x02 \x01(\x0b\x32\x1a.integrity.v1.VerificationB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"N\n\x1a\x43reateVerificationResponse\x12\x30\n\x0cverification\x18\x01 \x01(\x0b\x32\x1a.integrity.v1.Verification\",\n\x16GetVerificationRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"K\n\x17GetVerificationResponse\x12\x30\n\x0cverification\x18\x01 \x01(\x0b\x32\x1a.integrity.v1.Verification\"c\n\x18ListVerificationsRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"g\n\x19ListVerificationsResponse\x12\x31\n\rverifications\x18\x01 \x03(\x0b\x32\x1a.integrity.v1.Verification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xb2\x01\n\x12\x41uthorizationScope\x12#\n\x1f\x41UTHORIZATION_SCOPE_UNSPECIFIED\x10\x00\x12-\n)AUTHORIZATION_SCOPE_IDENTITY_VERIFICATION\x10\x01\x12\x1f\n\x1b\x41UTHORIZATION_SCOPE_ARCHIVE\x10\x02\x12\'\n#AUTHORIZATION_SCOPE_INTEGRITY_LEVEL\x10\x03*\xa3\x01\n\x13VerificationOutcome\x12$\n VERIFICATION_OUTCOME_UNSPECIFIED\x10\x00\x12!\n\x1dVERIFICATION_OUTCOME_VERIFIED\x10\x01\x12!\n\x1dVERIFICATION_OUTCOME_REJECTED\x10\x02\x12 \n\x1cVERIFICATION_OUTCOME_PENDING\x10\x03*\xc2\x07\n\x16VerificationReasonCode\x12(\n$VERIFICATION_REASON_CODE_UNSPECIFIED\x10\x00\x12*\n&VERIFICATION_REASON_CODE_NAME_MISMATCH\x10\x01\x12?\n;VERIFICATION_REASON_CODE_LEGAL_REPRESENTATIVE_NAME_MISMATCH\x10\x02\x12=\n9VERIFICATION_REASON_CODE_LEGAL_REPRESENTATIVE_ID_MISMATCH\x10\x03\x12,\n(VERIFICATION_REASON_CODE_LICENCE_EXPIRED\x10\x04\x12\x32\n.VERIFICATION_REASON_CODE_LICENCE_NOT_YET_VALID\x10\x05\x12)\n%VERIFICATION_REASON_CODE_DEREGISTERED\x10\x06\x12$\n VERIFICATION_REASON_CODE_REVOKED\x10\x07\x12\x33\n/VERIFICATION_REASON_CODE_REGISTRATION_WITHDRAWN\x10\x08\x12/\n+VERIFICATION_REASON_CODE_BUSINESS_SUSPENDED\x10\t\x12+\n\'VERIFICATION_REASON_CODE_IN_LIQUIDATION\x10\n\x12\x30\n,VERIFICATION_REASON_CODE_NOT_YET_ESTABLISHED\x10\x0b\x12\x30\n,VERIFICATION_REASON_CODE_OUT_OF_SCOPE_REGION\x10\x0c\x12.\n*VERIFICATION_REASON_CODE_NOT_AN_ENTERPRISE\x10\r\x12\x31\n-VERIFICATION_REASON_CODE_REGISTRY_UNAVAILABLE\x10\x0e\x12\x36\n2VERIFICATION_REASON_CODE_REGISTRY_RECORD_NOT_FOUND\x10\x0f\x12\x32\n.VERIFICATION_REASON_CODE_REGISTRY_RECORD_MOVED\x10\x10\x12+\n\'VERIFICATION_REASON_CODE_STATUS_UNKNOWN\x10\x11\x12,\n(VERIFICATION_REASON_CODE_PENDING_EXPIRED\x10\x12*\x9b\x01\n\x10\x46ieldCheckResult\x12\"\n\x1e\x46IELD_CHECK_RESULT_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x46IELD_CHECK_RESULT_MATCH\x10\x01\x12\x1f\n\x1b\x46IELD_CHECK_RESULT_MISMATCH\x10\x02\x12$\n FIELD_CHECK_RESULT_NOT_AVAILABLE\x10\x03\x32\xc4\x02\n\x13VerificationService\x12g\n\x12\x43reateVerification\x12\'.integrity.v1.CreateVerificationRequest\x1a(.integrity.v1.CreateVerificationResponse\x12^\n\x0fGetVerification\x12$.integrity.v1.GetVerificationRequest\x1a%.integrity.v1.GetVerificationResponse\x12\x64\n\x11ListVerifications\x12&.integrity.v1.ListVerificationsRequest\x1a\'.integrity.v1.ListVerificationsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fintegrity/v1/verification.proto\x12\x0cintegrity.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aintegrity/v1/licence.proto\"\x9e\x05\n\x0cVerification\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x34\n\x07licence\x18\x02 \x01(\x0b\x32\x1d.integrity.v1.BusinessLicenceB\x04\xe2\x41\x01\x02\x12\x38\n\rauthorization\x18\x03 \x01(\x0b\x32\x1b.integrity.v1.AuthorizationB\x04\xe2\x41\x01\x02\x12\x38\n\x07outcome\x18\x04 \x01(\x0e\x32!.integrity.v1.VerificationOutcomeB\x04\xe2\x41\x01\x03\x12\x37\n\x07reasons\x18\x05 \x03(\x0b\x32 .integrity.v1.VerificationReasonB\x04\xe2\x41\x01\x03\x12\x34\n\x0c\x66ield_checks\x18\x06 \x03(\x0b\x32\x18.integrity.v1.FieldCheckB\x04\xe2\x41\x01\x03\x12\x42\n\x0fregistry_record\x18\x07 \x01(\x0b\x32#.integrity.v1.RegistryRecordSummaryB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x18\n\nrequest_id\x18\t \x01(\tB\x04\xe2\x41\x01\x03\x12>\n\x07history\x18\n \x03(\x0b\x32\'.integrity.v1.VerificationOutcomeChangeB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:U\xea\x41R\n\x19integrity.v1/Verification\x12\x35\x65nterprises/{enterprise}/verifications/{verification}\"\xc4\x01\n\x19VerificationOutcomeChange\x12/\n\x0b\x63hange_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x07outcome\x18\x02 \x01(\x0e\x32!.integrity.v1.VerificationOutcome\x12\x31\n\x07reasons\x18\x03 \x03(\x0b\x32 .integrity.v1.VerificationReason\x12\x0f\n\x07trigger\x18\x04 \x01(\t\"\xb9\x01\n\rAuthorization\x12\x18\n\ngranted_by\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x34\n\ngrant_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\x12\x36\n\x06scopes\x18\x03 \x03(\x0e\x32 .integrity.v1.AuthorizationScopeB\x04\xe2\x41\x01\x02\x12 \n\x12\x65vidence_reference\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"h\n\x12VerificationReason\x12\x32\n\x04\x63ode\x18\x01 \x01(\x0e\x32$.integrity.v1.VerificationReasonCode\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"K\n\nFieldCheck\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12.\n\x06result\x18\x02 \x01(\x0e\x32\x1e.integrity.v1.FieldCheckResult\"\xde\x01\n\x15RegistryRecordSummary\x12\x17\n\x0f\x65nterprise_name\x18\x01 \x01(\t\x12\x30\n\x06status\x18\x02 \x01(\x0e\x32 .integrity.v1.RegistrationStatus\x12\'\n\x04term\x18\x03 \x01(\x0b\x32\x19.integrity.v1.LicenceTerm\x12\x1e\n\x16registration_authority\x18\x04 \x01(\t\x12\x31\n\rsnapshot_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x83\x01\n\x19\x43reateVerificationRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x36\n\x0cverification\x18\x02 \x01(\x0b\x32\x1a.integrity.v1.VerificationB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"N\n\x1a\x43reateVerificationResponse\x12\x30\n\x0cverification\x18\x01 \x01(\x0b\x32\x1a.integrity.v1.Verification\",\n\x16GetVerificationRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"K\n\x17GetVerificationResponse\x12\x30\n\x0cverification\x18\x01 \x01(\x0b\x32\x1a.integrity.v1.Verification\"c\n\x18ListVerificationsRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"g\n\x19ListVerificationsResponse\x12\x31\n\rverifications\x18\x01 \x03(\x0b\x32\x1a.integrity.v1.Verification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xb2\x01\n\x12\x41uthorizationScope\x12#\n\x1f\x41UTHORIZATION_SCOPE_UNSPECIFIED\x10\x00\x12-\n)AUTHORIZATION_SCOPE_IDENTITY_VERIFICATION\x10\x01\x12\x1f\n\x1b\x41UTHORIZATION_SCOPE_ARCHIVE\x10\x02\x12\'\n#AUTHORIZATION_SCOPE_INTEGRITY_LEVEL\x10\x03*\xa3\x01\n\x13VerificationOutcome\x12$\n VERIFICATION_OUTCOME_UNSPECIFIED\x10\x00\x12!\n\x1dVERIFICATION_OUTCOME_VERIFIED\x10\x01\x12!\n\x1dVERIFICATION_OUTCOME_REJECTED\x10\x02\x12 \n\x1cVERIFICATION_OUTCOME_PENDING\x10\x03*\xc2\x07\n\x16VerificationReasonCode\x12(\n$VERIFICATION_REASON_CODE_UNSPECIFIED\x10\x00\x12*\n&VERIFICATION_REASON_CODE_NAME_MISMATCH\x10\x01\x12?\n;VERIFICATION_REASON_CODE_LEGAL_REPRESENTATIVE_NAME_MISMATCH\x10\x02\x12=\n9VERIFICATION_REASON_CODE_LEGAL_REPRESENTATIVE_ID_MISMATCH\x10\x03\x12,\n(VERIFICATION_REASON_CODE_LICENCE_EXPIRED\x10\x04\x12\x32\n.VERIFICATION_REASON_CODE_LICENCE_NOT_YET_VALID\x10\x05\x12)\n%VERIFICATION_REASON_CODE_DEREGISTERED\x10\x06\x12$\n VERIFICATION_REASON_CODE_REVOKED\x10\x07\x12\x33\n/VERIFICATION_REASON_CODE_REGISTRATION_WITHDRAWN\x10\x08\x12/\n+VERIFICATION_REASON_CODE_BUSINESS_SUSPENDED\x10\t\x12+\n\'VERIFICATION_REASON_CODE_IN_LIQUIDATION\x10\n\x12\x30\n,VERIFICATION_REASON_CODE_NOT_YET_ESTABLISHED\x10\x0b\x12\x30\n,VERIFICATION_REASON_CODE_OUT_OF_SCOPE_REGION\x10\x0c\x12.\n*VERIFICATION_REASON_CODE_NOT_AN_ENTERPRISE\x10\r\x12\x31\n-VERIFICATION_REASON_CODE_REGISTRY_UNAVAILABLE\x10\x0e\x12\x36\n2VERIFICATION_REASON_CODE_REGISTRY_RECORD_NOT_FOUND\x10\x0f\x12\x32\n.VERIFICATION_REASON_CODE_REGISTRY_RECORD_MOVED\x10\x10\x12+\n\'VERIFICATION_REASON_CODE_STATUS_UNKNOWN\x10\x11\x12,\n(VERIFICATION_REASON_CODE_PENDING_EXPIRED\x10\x12*\x9b\x01\n\x10\x46ieldCheckResult\x12\"\n\x1e\x46IELD_CHECK_RESULT_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x46IELD_CHECK_RESULT_MATCH\x10\x01\x12\x1f\n\x1b\x46IELD_CHECK_RESULT_MISMATCH\x10\x02\x12$\n FIELD_CHECK_RESULT_NOT_AVAILABLE\x10\x03\x32\xc4\x02\n\x13VerificationService\x12g\n\x12\x43reateVerification\x12\'.integrity.v1.CreateVerificationRequest\x1a(.integrity.v1.CreateVerificationResponse\x12^\n\x0fGetVerification\x12$.integrity.v1.GetVerificationRequest\x1a%.integrity.v1.GetVerificationResponse\x12\x64\n\x11ListVerifications\x12&.integrity.v1.ListVerificationsRequest\x1a\'.integrity.v1.ListVerificationsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -53,6 +53,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VERIFICATION'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_VERIFICATION'].fields_by_name['request_id']._loaded_options = None
   _globals['_VERIFICATION'].fields_by_name['request_id']._serialized_options = b'\342A\001\003'
+  _globals['_VERIFICATION'].fields_by_name['history']._loaded_options = None
+  _globals['_VERIFICATION'].fields_by_name['history']._serialized_options = b'\342A\001\003'
+  _globals['_VERIFICATION'].fields_by_name['update_time']._loaded_options = None
+  _globals['_VERIFICATION'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
   _globals['_VERIFICATION']._loaded_options = None
   _globals['_VERIFICATION']._serialized_options = b'\352AR\n\031integrity.v1/Verification\0225enterprises/{enterprise}/verifications/{verification}'
   _globals['_AUTHORIZATION'].fields_by_name['granted_by']._loaded_options = None
@@ -77,36 +81,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTVERIFICATIONSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
   _globals['_LISTVERIFICATIONSREQUEST'].fields_by_name['page_token']._loaded_options = None
   _globals['_LISTVERIFICATIONSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
-  _globals['_AUTHORIZATIONSCOPE']._serialized_start=1864
-  _globals['_AUTHORIZATIONSCOPE']._serialized_end=2042
-  _globals['_VERIFICATIONOUTCOME']._serialized_start=2045
-  _globals['_VERIFICATIONOUTCOME']._serialized_end=2208
-  _globals['_VERIFICATIONREASONCODE']._serialized_start=2211
-  _globals['_VERIFICATIONREASONCODE']._serialized_end=3173
-  _globals['_FIELDCHECKRESULT']._serialized_start=3176
-  _globals['_FIELDCHECKRESULT']._serialized_end=3331
+  _globals['_AUTHORIZATIONSCOPE']._serialized_start=2182
+  _globals['_AUTHORIZATIONSCOPE']._serialized_end=2360
+  _globals['_VERIFICATIONOUTCOME']._serialized_start=2363
+  _globals['_VERIFICATIONOUTCOME']._serialized_end=2526
+  _globals['_VERIFICATIONREASONCODE']._serialized_start=2529
+  _globals['_VERIFICATIONREASONCODE']._serialized_end=3491
+  _globals['_FIELDCHECKRESULT']._serialized_start=3494
+  _globals['_FIELDCHECKRESULT']._serialized_end=3649
   _globals['_VERIFICATION']._serialized_start=171
-  _globals['_VERIFICATION']._serialized_end=722
-  _globals['_AUTHORIZATION']._serialized_start=725
-  _globals['_AUTHORIZATION']._serialized_end=910
-  _globals['_VERIFICATIONREASON']._serialized_start=912
-  _globals['_VERIFICATIONREASON']._serialized_end=1016
-  _globals['_FIELDCHECK']._serialized_start=1018
-  _globals['_FIELDCHECK']._serialized_end=1093
-  _globals['_REGISTRYRECORDSUMMARY']._serialized_start=1096
-  _globals['_REGISTRYRECORDSUMMARY']._serialized_end=1318
-  _globals['_CREATEVERIFICATIONREQUEST']._serialized_start=1321
-  _globals['_CREATEVERIFICATIONREQUEST']._serialized_end=1452
-  _globals['_CREATEVERIFICATIONRESPONSE']._serialized_start=1454
-  _globals['_CREATEVERIFICATIONRESPONSE']._serialized_end=1532
-  _globals['_GETVERIFICATIONREQUEST']._serialized_start=1534
-  _globals['_GETVERIFICATIONREQUEST']._serialized_end=1578
-  _globals['_GETVERIFICATIONRESPONSE']._serialized_start=1580
-  _globals['_GETVERIFICATIONRESPONSE']._serialized_end=1655
-  _globals['_LISTVERIFICATIONSREQUEST']._serialized_start=1657
-  _globals['_LISTVERIFICATIONSREQUEST']._serialized_end=1756
-  _globals['_LISTVERIFICATIONSRESPONSE']._serialized_start=1758
-  _globals['_LISTVERIFICATIONSRESPONSE']._serialized_end=1861
-  _globals['_VERIFICATIONSERVICE']._serialized_start=3334
-  _globals['_VERIFICATIONSERVICE']._serialized_end=3658
+  _globals['_VERIFICATION']._serialized_end=841
+  _globals['_VERIFICATIONOUTCOMECHANGE']._serialized_start=844
+  _globals['_VERIFICATIONOUTCOMECHANGE']._serialized_end=1040
+  _globals['_AUTHORIZATION']._serialized_start=1043
+  _globals['_AUTHORIZATION']._serialized_end=1228
+  _globals['_VERIFICATIONREASON']._serialized_start=1230
+  _globals['_VERIFICATIONREASON']._serialized_end=1334
+  _globals['_FIELDCHECK']._serialized_start=1336
+  _globals['_FIELDCHECK']._serialized_end=1411
+  _globals['_REGISTRYRECORDSUMMARY']._serialized_start=1414
+  _globals['_REGISTRYRECORDSUMMARY']._serialized_end=1636
+  _globals['_CREATEVERIFICATIONREQUEST']._serialized_start=1639
+  _globals['_CREATEVERIFICATIONREQUEST']._serialized_end=1770
+  _globals['_CREATEVERIFICATIONRESPONSE']._serialized_start=1772
+  _globals['_CREATEVERIFICATIONRESPONSE']._serialized_end=1850
+  _globals['_GETVERIFICATIONREQUEST']._serialized_start=1852
+  _globals['_GETVERIFICATIONREQUEST']._serialized_end=1896
+  _globals['_GETVERIFICATIONRESPONSE']._serialized_start=1898
+  _globals['_GETVERIFICATIONRESPONSE']._serialized_end=1973
+  _globals['_LISTVERIFICATIONSREQUEST']._serialized_start=1975
+  _globals['_LISTVERIFICATIONSREQUEST']._serialized_end=2074
+  _globals['_LISTVERIFICATIONSRESPONSE']._serialized_start=2076
+  _globals['_LISTVERIFICATIONSRESPONSE']._serialized_end=2179
+  _globals['_VERIFICATIONSERVICE']._serialized_start=3652
+  _globals['_VERIFICATIONSERVICE']._serialized_end=3976
 # @@protoc_insertion_point(module_scope)

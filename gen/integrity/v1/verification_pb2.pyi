@@ -246,6 +246,8 @@ class Verification(google.protobuf.message.Message):
     REGISTRY_RECORD_FIELD_NUMBER: builtins.int
     CREATE_TIME_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    HISTORY_FIELD_NUMBER: builtins.int
+    UPDATE_TIME_FIELD_NUMBER: builtins.int
     name: builtins.str
     """Resource name: enterprises/{uscc}/verifications/{id}."""
     outcome: Global___VerificationOutcome.ValueType
@@ -278,6 +280,19 @@ class Verification(google.protobuf.message.Message):
     def create_time(self) -> google.protobuf.timestamp_pb2.Timestamp:
         """When the verification was made."""
 
+    @property
+    def history(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___VerificationOutcomeChange]:
+        """Every outcome the verification has had, oldest first; the last is the
+        current one. A PENDING verification is decided again as the registry
+        publishes, and re-verification may change a decided one.
+        """
+
+    @property
+    def update_time(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        """When the current outcome was decided: create_time, or the time of the
+        last change in history.
+        """
+
     def __init__(
         self,
         *,
@@ -290,11 +305,51 @@ class Verification(google.protobuf.message.Message):
         registry_record: Global___RegistryRecordSummary | None = ...,
         create_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         request_id: builtins.str = ...,
+        history: collections.abc.Iterable[Global___VerificationOutcomeChange] | None = ...,
+        update_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    def HasField(self, field_name: typing.Literal["authorization", b"authorization", "create_time", b"create_time", "licence", b"licence", "registry_record", b"registry_record"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["authorization", b"authorization", "create_time", b"create_time", "field_checks", b"field_checks", "licence", b"licence", "name", b"name", "outcome", b"outcome", "reasons", b"reasons", "registry_record", b"registry_record", "request_id", b"request_id"]) -> None: ...
+    def HasField(self, field_name: typing.Literal["authorization", b"authorization", "create_time", b"create_time", "licence", b"licence", "registry_record", b"registry_record", "update_time", b"update_time"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["authorization", b"authorization", "create_time", b"create_time", "field_checks", b"field_checks", "history", b"history", "licence", b"licence", "name", b"name", "outcome", b"outcome", "reasons", b"reasons", "registry_record", b"registry_record", "request_id", b"request_id", "update_time", b"update_time"]) -> None: ...
 
 Global___Verification: typing_extensions.TypeAlias = Verification
+
+@typing.final
+class VerificationOutcomeChange(google.protobuf.message.Message):
+    """One entry of a verification's history: an outcome it took, when and why."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    CHANGE_TIME_FIELD_NUMBER: builtins.int
+    OUTCOME_FIELD_NUMBER: builtins.int
+    REASONS_FIELD_NUMBER: builtins.int
+    TRIGGER_FIELD_NUMBER: builtins.int
+    outcome: Global___VerificationOutcome.ValueType
+    """The outcome decided then."""
+    trigger: builtins.str
+    """What decided: "create" (the CreateVerification call), "pending_recheck"
+    (the registry asked again about a PENDING verification) or another
+    re-check ("batch": a re-verification run by ops).
+    """
+    @property
+    def change_time(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        """When the outcome was decided."""
+
+    @property
+    def reasons(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___VerificationReason]:
+        """Its reasons, as in Verification.reasons."""
+
+    def __init__(
+        self,
+        *,
+        change_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        outcome: Global___VerificationOutcome.ValueType = ...,
+        reasons: collections.abc.Iterable[Global___VerificationReason] | None = ...,
+        trigger: builtins.str = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["change_time", b"change_time"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["change_time", b"change_time", "outcome", b"outcome", "reasons", b"reasons", "trigger", b"trigger"]) -> None: ...
+
+Global___VerificationOutcomeChange: typing_extensions.TypeAlias = VerificationOutcomeChange
 
 @typing.final
 class Authorization(google.protobuf.message.Message):
@@ -436,8 +491,9 @@ class CreateVerificationRequest(google.protobuf.message.Message):
     parent: builtins.str
     """The enterprise: enterprises/{uscc}, the same USCC as the licence's."""
     request_id: builtins.str
-    """Idempotency key, a UUID. A retry with the same key returns the first
-    result; the same key with different content is refused.
+    """Idempotency key, a UUID. A retry with the same key returns the
+    verification the first call made, in its current state; the same key with
+    different content is refused (REQUEST_ID_REUSED).
     """
     @property
     def verification(self) -> Global___Verification:

@@ -61,7 +61,8 @@ class VerificationServiceServicer:
     def CreateVerification(self, request, context):
         """Verifies submitted business-licence data against the standards and the
         registry. Idempotent by request_id: a retry returns the verification the
-        first call created.
+        first call created, as it stands now (a PENDING one may have been decided
+        since: see history).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -113,7 +113,8 @@ class VerificationServiceStub(typing.Generic[_VerificationServiceCreateVerificat
     CreateVerification: _VerificationServiceCreateVerificationType
     """Verifies submitted business-licence data against the standards and the
     registry. Idempotent by request_id: a retry returns the verification the
-    first call created.
+    first call created, as it stands now (a PENDING one may have been decided
+    since: see history).
     """
 
     GetVerification: _VerificationServiceGetVerificationType
@@ -150,7 +151,8 @@ class VerificationServiceServicer(metaclass=abc.ABCMeta):
     ) -> typing.Union[integrity.v1.verification_pb2.CreateVerificationResponse, collections.abc.Awaitable[integrity.v1.verification_pb2.CreateVerificationResponse]]:
         """Verifies submitted business-licence data against the standards and the
         registry. Idempotent by request_id: a retry returns the verification the
-        first call created.
+        first call created, as it stands now (a PENDING one may have been decided
+        since: see history).
         """
 
     @abc.abstractmethod

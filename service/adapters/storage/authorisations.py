@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.storage.engine import read_connection
-from service.adapters.storage.tables import verifications
+from service.adapters.storage.tables import verification_history, verifications
 from service.domain.verification import AuthorisationScope, Outcome
 
 
@@ -17,12 +17,25 @@ class SqlAuthorisationRecords:
         self._engine = engine
 
     async def archive_scopes(self, uscc: str, as_of: dt.datetime) -> frozenset[AuthorisationScope]:
+        # A verification counts as it was decided at as_of, by its history: one decided
+        # VERIFIED later (a PENDING found in the registry) does not speak for earlier reads,
+        # and one REJECTED later still does.
+        entry = verification_history.alias("entry")
+        decided_by_then = (
+            select(func.max(entry.c.sequence))
+            .where(entry.c.verification_id == verifications.c.id, entry.c.change_time <= as_of)
+            .scalar_subquery()
+        )
         query = (
             select(verifications.c.auth_scopes)
+            .join(
+                verification_history, verification_history.c.verification_id == verifications.c.id
+            )
             .where(
                 verifications.c.uscc == uscc,
-                verifications.c.outcome == Outcome.VERIFIED.value,
                 verifications.c.create_time <= as_of,
+                verification_history.c.sequence == decided_by_then,
+                verification_history.c.outcome == Outcome.VERIFIED.value,
             )
             .order_by(verifications.c.create_time.desc(), verifications.c.id.desc())
             .limit(1)
