@@ -63,7 +63,7 @@ from service.app.judicial_import import JudicialImporter
 from service.app.levels import LevelService
 from service.app.page_tokens import PageTokens
 from service.app.platform_import import PlatformImporter
-from service.app.ports import Clock, RegistryChangeFeed
+from service.app.ports import Clock, OnChange, RegistryChangeFeed
 from service.app.rechecks import VerificationRechecks
 from service.app.registry_check import RegistryCheck
 from service.app.registry_import import RegistryImporter
@@ -210,7 +210,9 @@ async def bootstrap(
         vault=vault,
         registry=registry,
         verifications=DisclosingVerifications(verifications, ledger, clock),
-        importer=RegistryImporter(registry, vault, clock, on_change=levels.archive_changed),
+        importer=RegistryImporter(
+            registry, vault, clock, on_change=_registry_changed(levels, rechecks)
+        ),
         credentials=credentials,
         ledger=ledger,
         archive=ArchiveReader(
@@ -258,6 +260,19 @@ def _change_feed(settings: Settings) -> RegistryChangeFeed | None:
     return HttpRegistryChangeFeed(
         settings.registry_changes_url, token, timeout_seconds=settings.registry_timeout_seconds * 5
     )
+
+
+def _registry_changed(levels: LevelService, rechecks: VerificationRechecks) -> OnChange:
+    """After a registry import: levels worked out again, and PENDING verifications of the
+    enterprises it published asked about at once."""
+
+    async def changed(usccs: Sequence[str]) -> None:
+        try:
+            await levels.archive_changed(usccs)
+        finally:
+            await rechecks.registry_changed(usccs)
+
+    return changed
 
 
 async def _migrate_registry(registry_engine: AsyncEngine, vault: AesGcmVault) -> None:

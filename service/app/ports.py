@@ -139,6 +139,10 @@ class RecheckRepository(Protocol):
 
     async def next_due_time(self) -> dt.datetime | None: ...
 
+    async def bring_forward(self, usccs: Sequence[str], now: dt.datetime) -> int:
+        """Scheduled re-checks of these enterprises' verifications due later: due now."""
+        ...
+
     async def applied(self, uscc: str, key: str) -> Mapping[str, Any] | None:
         """What the re-check with this key recorded, if it was applied."""
         ...

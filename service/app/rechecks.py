@@ -112,12 +112,6 @@ class _Target:
     attempt: int | None = None
 
 
-@dataclass(frozen=True)
-class _Applied:
-    changes: int
-    outcome: RecheckOutcome
-
-
 class VerificationRechecks:
     def __init__(
         self,
@@ -151,7 +145,7 @@ class VerificationRechecks:
             newest = await uow.rechecks.newest_per_caller(uscc)
         targets = [_Target(v, await self._registry_check.decide(v.submission)) for v in newest]
         try:
-            applied = await self._apply(uscc, targets, trigger, key, record_key=True)
+            return await self._apply(uscc, targets, trigger, key, record_key=True)
         except AlreadyApplied:
             # A concurrent call with the same key committed first: answer as a retry.
             async with self._uow(read_only=True) as uow:
@@ -159,7 +153,6 @@ class VerificationRechecks:
             if recorded is None:
                 raise
             return RecheckOutcome.retried(recorded)
-        return applied.outcome
 
     async def run_due(self, limit: int) -> int:
         """Re-check up to `limit` PENDING verifications whose next check time has come;
@@ -179,6 +172,18 @@ class VerificationRechecks:
                     error_type=type(error).__name__,
                 )
         return len(claimed)
+
+    async def registry_changed(self, usccs: Sequence[str]) -> int:
+        """The registry published records of these enterprises: their PENDING
+        verifications are due now rather than at their next scheduled time (which may be
+        a day away). How many were brought forward."""
+        if not usccs:
+            return 0
+        now = self._clock.now()
+        async with self._uow() as uow:
+            brought = await uow.rechecks.bring_forward(usccs, now)
+            await uow.commit()
+        return brought
 
     async def next_due_time(self) -> dt.datetime | None:
         """The earliest next check time of any PENDING verification, claimed ones included."""
@@ -216,7 +221,7 @@ class VerificationRechecks:
         key: str,
         *,
         record_key: bool,
-    ) -> _Applied:
+    ) -> RecheckOutcome:
         now = self._clock.now()
         events: list[OutboxEvent] = []
         async with self._uow() as uow:
@@ -272,7 +277,7 @@ class VerificationRechecks:
                     outcome_after=event.payload["outcome_after"],
                     reasons=event.payload["reasons_after"],
                 )
-        return _Applied(len(events), outcome)
+        return outcome
 
     def _next(
         self, stored: Verification, state: RecheckState, target: _Target, now: dt.datetime
@@ -280,15 +285,13 @@ class VerificationRechecks:
         """The decision replacing the stored one (None: it stays), and the schedule after."""
         if target.attempt is None:
             decision = replacement(stored.decision, target.decision)
-            if decision is None:
-                return None, state
-            return decision, self._schedule.after_change(state, decision.outcome, now)
-        if target.attempt != state.attempts + 1 or stored.decision.outcome is not Outcome.PENDING:
-            # Decided meanwhile (a batch re-check, another claimer): nothing to attempt, and
-            # nothing to schedule once it is no longer PENDING.
-            if stored.decision.outcome is not Outcome.PENDING:
-                return None, RecheckState(None, state.attempts, state.pending_since)
-            return None, state
+            # A replacement is never PENDING (see replacement): the schedule is over.
+            return decision, state if decision is None else self._schedule.decided(state)
+        if stored.decision.outcome is not Outcome.PENDING:
+            # Decided meanwhile (a batch re-check): nothing more to ask.
+            return None, self._schedule.decided(state)
+        if target.attempt != state.attempts + 1:
+            return None, state  # another claimer made this attempt meanwhile
         decision = replacement(stored.decision, target.decision)
         outcome = (decision or stored.decision).outcome
         return decision, self._schedule.after_attempt(state, outcome, now)

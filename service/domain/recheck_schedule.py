@@ -61,12 +61,10 @@ class RecheckSchedule:
             return RecheckState(None, 0, None)
         return RecheckState(self._next(now, now, 0), 0, now)
 
-    def after_change(self, state: RecheckState, outcome: Outcome, now: dt.datetime) -> RecheckState:
-        """The schedule once a re-check outside the schedule (a batch) changed the outcome."""
-        if outcome is not Outcome.PENDING:
-            return RecheckState(None, state.attempts, state.pending_since)
-        since = state.pending_since or now
-        return RecheckState(self._next(since, now, state.attempts), state.attempts, since)
+    @staticmethod
+    def decided(state: RecheckState) -> RecheckState:
+        """The schedule of a verification a re-check decided: nothing more to ask."""
+        return RecheckState(None, state.attempts, state.pending_since)
 
     def after_attempt(
         self, state: RecheckState, outcome: Outcome, now: dt.datetime
@@ -74,7 +72,7 @@ class RecheckSchedule:
         """The schedule after a scheduled re-check that decided this outcome."""
         attempts = state.attempts + 1
         if outcome is not Outcome.PENDING:
-            return RecheckState(None, attempts, state.pending_since)
+            return self.decided(RecheckState(None, attempts, state.pending_since))
         since = state.pending_since or now
         return RecheckState(self._next(since, now, attempts), attempts, since)
 
@@ -107,9 +105,12 @@ def replacement(current: Decision, new: Decision) -> Decision | None:
     """What a new decision replaces the current one with; None: nothing changes.
 
     No answer from the registry (PENDING) never undoes a decision taken on its record: an
-    outage or a record in transit says nothing against what was verified or rejected.
+    outage or a record in transit says nothing against what was verified or rejected. Nor
+    does one PENDING replace another: why the registry has no answer yet (unavailable, not
+    published, moved) changes from one question to the next, and a platform acts on
+    neither.
     """
-    if new.outcome is Outcome.PENDING and current.outcome is not Outcome.PENDING:
+    if new.outcome is Outcome.PENDING:
         return None
     if same_result(current, new):
         return None

@@ -399,3 +399,19 @@ async def test_an_archive_read_as_of_before_the_recheck_sees_no_authorisation(
     # The authorisation speaks for the archive from when the verification was VERIFIED.
     assert await records.archive_scopes(row["uscc"], before) == frozenset()
     assert AuthorisationScope.ARCHIVE in await records.archive_scopes(row["uscc"], clock.now())
+
+
+async def test_a_registry_import_makes_its_pending_verifications_due_at_once(
+    server: RunningServer, client: AsyncIntegrityClient, clock: TestClock
+) -> None:
+    app = server.app
+    row, created = await pending(client)
+    _other, elsewhere = await pending(client)
+    clock.advance(MINUTE)
+    await import_rows(app, [row])
+    assert await schedule_of(app, verification_id(created)) == (clock.now(), 0)
+    assert await app.rechecks.run_due(10) == 1
+    assert (await client.get_verification(created.name)).outcome == V.VERIFICATION_OUTCOME_VERIFIED
+    # The enterprise the import did not publish keeps its schedule.
+    due, _attempts = await schedule_of(app, verification_id(elsewhere))
+    assert due is not None and due > clock.now()

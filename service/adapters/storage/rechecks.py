@@ -109,6 +109,14 @@ class SqlRecheckRepository:
         earliest: dt.datetime | None = (await self._connection.execute(query)).scalar()
         return earliest
 
+    async def bring_forward(self, usccs: Sequence[str], now: dt.datetime) -> int:
+        result = await self._connection.execute(
+            update(verifications)
+            .where(verifications.c.uscc.in_(sorted(set(usccs))), verifications.c.recheck_time > now)
+            .values(recheck_time=now)
+        )
+        return int(result.rowcount)
+
     async def applied(self, uscc: str, key: str) -> Mapping[str, Any] | None:
         query = select(enterprise_rechecks.c.result).where(
             enterprise_rechecks.c.uscc == uscc, enterprise_rechecks.c.idempotency_key == key

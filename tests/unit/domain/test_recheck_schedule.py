@@ -68,13 +68,7 @@ def test_a_decided_verification_has_nothing_scheduled() -> None:
     assert schedule.after_attempt(pending, Outcome.VERIFIED, T0 + 5 * MINUTE) == RecheckState(
         None, 1, T0
     )
-    assert schedule.after_change(pending, Outcome.REJECTED, T0) == RecheckState(None, 0, T0)
-
-
-def test_a_verification_that_becomes_pending_outside_the_schedule_is_scheduled() -> None:
-    schedule = RecheckSchedule()
-    state = schedule.after_change(RecheckState(None, 0, None), Outcome.PENDING, T0)
-    assert state == RecheckState(T0 + 5 * MINUTE, 0, T0)
+    assert schedule.decided(pending) == RecheckState(None, 0, T0)
 
 
 def test_bad_schedules_are_refused() -> None:
@@ -95,7 +89,7 @@ def test_expiry_is_a_rejection_with_its_own_reason() -> None:
 
 def test_what_a_new_decision_replaces() -> None:
     assert replacement(NOT_FOUND, VERIFIED) == VERIFIED
-    assert replacement(NOT_FOUND, UNAVAILABLE) == UNAVAILABLE
+    assert replacement(NOT_FOUND, UNAVAILABLE) is None
     assert replacement(NOT_FOUND, NOT_FOUND) is None
     assert replacement(VERIFIED, REVOKED) == REVOKED
     assert replacement(VERIFIED, VERIFIED) is None
