@@ -7,6 +7,9 @@ for (its ready line, then /_sim/health, with a deadline), controlled over HTTP, 
                              headers=registry_simulator.gov_headers())
 
 ``running_simulator(...)`` starts one with other options (flags, settings, credentials).
+The simulator's clock starts at the test clock's "now" and both run at the real rate; a
+test that moves one moves the other (``move_clocks``), or the provider's timestamp check
+(300 s) refuses what the service signs.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from typing import Any
 import httpx
 import pytest
 
+from service.demo.synthetic import generate_registry_records
+from service.domain.licence import china_today
 from simulators.registry.credentials import provider_signature
 from tests.clock import TestClock
 
@@ -62,6 +67,10 @@ class SimulatorControl:
         """The codes the simulator holds, in load order."""
         page = self._ok(self.http.get("/_sim/records", params={"offset": offset, "limit": limit}))
         return list(page["uscc"])
+
+    def code(self, index: int = 0) -> str:
+        """The code of the index-th enterprise held."""
+        return self.codes(offset=index, limit=1)[0]
 
     def record(self, uscc: str) -> dict[str, Any]:
         """The truth: {"record": row (with the ID number), "gov": ..., "provider": ..., ...}."""
@@ -129,12 +138,53 @@ class SimulatorControl:
 class RegistrySimulator:
     """A running integrity-registry-simulator process."""
 
-    def __init__(self, process: subprocess.Popen[str], url: str, output: list[str]) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[str],
+        url: str,
+        output: list[str],
+        reader: threading.Thread,
+    ) -> None:
         self.process = process
         self.url = url
         self.port = int(url.rsplit(":", 1)[1])
         self._output = output
+        self._reader = reader
         self.control = SimulatorControl(url)
+
+    def get_enterprise(self, uscc: str, token: str = GOV_TOKEN) -> httpx.Response:
+        """GET /v1/enterprises/{uscc} with a bearer token."""
+        return httpx.get(f"{self.url}/v1/enterprises/{uscc}", headers=self.gov_headers(token))
+
+    def get_changes(self, since: dt.datetime, **params: Any) -> httpx.Response:
+        """GET /v1/changes?since=...&cursor=...&limit=..."""
+        return httpx.get(
+            f"{self.url}/v1/changes",
+            params={"since": since.isoformat(), **params},
+            headers=self.gov_headers(),
+        )
+
+    def verify(self, body: Mapping[str, Any] | list[Any], **sign: Any) -> httpx.Response:
+        """POST /open/v2/enterprise/verify, signed (see provider_headers for ``sign``)."""
+        raw = json.dumps(body, ensure_ascii=False).encode()
+        return httpx.post(
+            f"{self.url}/open/v2/enterprise/verify",
+            content=raw,
+            headers=self.provider_headers(raw, **sign),
+        )
+
+    def unregistered_row(self, seed: int) -> dict[str, Any]:
+        """A synthetic registry row of an enterprise the simulator does not hold."""
+        today = china_today(self.control.now())
+        held = set(self.control.codes(limit=100_000))
+        rows = generate_registry_records(5, seed, as_of=today)
+        return dict(next(row for row in rows if row["uscc"] not in held))
+
+    def move_clocks(self, clock: TestClock, delta: dt.timedelta) -> None:
+        """Move the simulator's clock and the test's together, so that what the service
+        signs with its clock stays within the provider's timestamp tolerance."""
+        self.control.advance_clock(delta)
+        clock.advance(delta)
 
     def gov_headers(self, token: str = GOV_TOKEN) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
@@ -174,7 +224,10 @@ class RegistrySimulator:
         self._reader.join(STOP_TIMEOUT)
         return self.output()
 
-    _reader: threading.Thread
+
+def provider_code(response: httpx.Response) -> tuple[int, str]:
+    """A provider answer's HTTP status and business code."""
+    return response.status_code, str(response.json()["code"])
 
 
 def simulator_args(
@@ -230,8 +283,7 @@ def start_simulator(args: Sequence[str]) -> RegistrySimulator:
         process.kill()
         process.wait(STOP_TIMEOUT)
         raise AssertionError("the registry simulator did not start:\n" + "\n".join(output))
-    simulator = RegistrySimulator(process, url[0], output)
-    simulator._reader = reader
+    simulator = RegistrySimulator(process, url[0], output, reader)
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while True:
         try:

@@ -103,7 +103,7 @@ def gov_document(view: View) -> dict[str, Any]:
         },
         "registrationAuthority": row.get("registration_authority") or "",
         "approvalDate": row.get("approval_date") or None,
-        "status": gov_status(row.get("status")),
+        "status": gov_status(str(row.get("status") or "")),
         "address": row.get("address") or "",
         "businessScope": row.get("business_scope") or "",
         "shareholders": [
@@ -130,7 +130,8 @@ def gov_document(view: View) -> dict[str, Any]:
 
 def _changes(simulator: Simulator, request: Request) -> Response:
     params = request.query_params
-    since = parse_time(params.get("since"))
+    # An offset's "+" written unencoded in a query string arrives as a space.
+    since = parse_time((params.get("since") or "").replace(" ", "+"))
     if since is None:
         return _bad_request(simulator, "since must be an RFC 3339 time with an offset")
     raw_limit = params.get("limit", str(DEFAULT_FEED_PAGE))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from service.domain.licence import CHINA_TZ, RegistrationStatus, parse_registration_status
 
@@ -22,8 +23,7 @@ _PROVIDER_STATUS[RegistrationStatus.REVOKED] = "吊销"
 OPEN_ENDED = "长期"
 
 
-def _status(raw: object, wording: dict[RegistrationStatus, str]) -> str:
-    text = str(raw or "")
+def _status(text: str, wording: dict[RegistrationStatus, str]) -> str:
     status = parse_registration_status(text)
     if status is None or status not in wording:
         return text
@@ -31,11 +31,14 @@ def _status(raw: object, wording: dict[RegistrationStatus, str]) -> str:
     return text if status.value != text.lower() and wording is _GOV_STATUS else wording[status]
 
 
-def gov_status(raw: object) -> str:
+# A handful of wordings come again and again: read each once.
+@functools.lru_cache(maxsize=1024)
+def gov_status(raw: str) -> str:
     return _status(raw, _GOV_STATUS)
 
 
-def provider_status(raw: object) -> str:
+@functools.lru_cache(maxsize=1024)
+def provider_status(raw: str) -> str:
     return _status(raw, _PROVIDER_STATUS)
 
 
