@@ -31,6 +31,7 @@ from integrity.v1 import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.pii_vault import AesGcmVault
+from service.adapters.registry_changes import HttpRegistryChangeFeed
 from service.adapters.registry_http.breaker import BreakerPolicy, CircuitBreaker
 from service.adapters.registry_http.government import GovernmentRegistryClient
 from service.adapters.registry_http.limits import LocalLimiter, SourceLimiter, SourceLimits
@@ -41,6 +42,8 @@ from service.adapters.registry_snapshot import SqlRegistrySnapshot
 from service.adapters.standings import ChangeFollower, SqlStandingSource
 from service.adapters.storage.archive_store import SqlArchiveStore
 from service.adapters.storage.authorisations import SqlAuthorisationRecords
+from service.adapters.storage.batch_selections import SqlBatchSelections
+from service.adapters.storage.batches import SqlBatchStore
 from service.adapters.storage.callers import SqlCallerStore
 from service.adapters.storage.engine import create_engine
 from service.adapters.storage.facts import SqlFactWriter
@@ -58,6 +61,7 @@ from service.api.platform_data_servicer import PlatformDataServicer
 from service.api.request_handling import WrappingRegistrar
 from service.api.verification_servicer import VerificationServicer
 from service.app.archive import ArchiveReader
+from service.app.batches import BatchService
 from service.app.credentials import CredentialService
 from service.app.disclosures import DisclosureQueries
 from service.app.eligibility import EligibilityChecker, PolicyAdmin
@@ -66,7 +70,7 @@ from service.app.judicial_import import JudicialImporter
 from service.app.levels import LevelService
 from service.app.page_tokens import PageTokens
 from service.app.platform_import import PlatformImporter
-from service.app.ports import Clock, DataProvider, OnChange, Registry
+from service.app.ports import Clock, DataProvider, OnChange, Registry, RegistryChangeFeed
 from service.app.rechecks import VerificationRechecks
 from service.app.registry_check import RegistryCheck
 from service.app.registry_import import RegistryImporter
@@ -80,6 +84,7 @@ from service.domain.registry_sources import SourceKind
 from service.domain.visibility import PurposeTable
 from service.jobs.level_revisits import LevelRevisitScheduler
 from service.jobs.pending_rechecks import PendingRecheckScheduler
+from service.jobs.reverification import ReverificationWorker
 from service.settings import Settings
 
 log = structlog.get_logger("integrity.bootstrap")
@@ -119,8 +124,21 @@ class Application:
     # Deciding verifications again: an enterprise's on demand, PENDING ones when due.
     rechecks: VerificationRechecks
     pending_rechecks: PendingRecheckScheduler
+    batches: BatchService
+    batch_store: SqlBatchStore
     # The HTTP registry sources' transports, closed with the application.
     registry_transports: tuple[SourceTransport, ...] = ()
+
+    def batch_worker(self) -> ReverificationWorker:
+        """A worker for re-verification batches, on this application's settings and clock."""
+        return ReverificationWorker(
+            self.batch_store,
+            self.rechecks,
+            self.clock,
+            concurrency=self.settings.batch_concurrency,
+            lease_seconds=self.settings.batch_lease_seconds,
+            poll_seconds=self.settings.batch_poll_seconds,
+        )
 
     async def migrate_registry(self) -> None:
         """The registry snapshot's schema, where it is a database apart. Start-up lets an
@@ -193,6 +211,7 @@ async def bootstrap(
         clock,
         schedule=settings.recheck_schedule,
     )
+    batch_store = SqlBatchStore(engine)
     return Application(
         settings=settings,
         clock=clock,
@@ -233,6 +252,24 @@ async def bootstrap(
             rechecks, clock, interval=settings.pending_recheck_interval_seconds
         ),
         registry_transports=transports,
+        batches=BatchService(
+            batch_store,
+            SqlBatchSelections(engine, registry_engine),
+            clock,
+            change_feed=_change_feed(settings),
+        ),
+        batch_store=batch_store,
+    )
+
+
+def _change_feed(settings: Settings) -> RegistryChangeFeed | None:
+    if not settings.registry_changes_url:
+        return None
+    token = ""
+    if settings.registry_changes_token_file:
+        token = Path(settings.registry_changes_token_file).read_text(encoding="utf-8").strip()
+    return HttpRegistryChangeFeed(
+        settings.registry_changes_url, token, timeout_seconds=settings.registry_timeout_seconds * 5
     )
 
 

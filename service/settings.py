@@ -63,6 +63,11 @@ ENV_NAMES = {
     "registry_retry_attempts": "REGISTRY_RETRY_ATTEMPTS",
     "registry_breaker_failures": "REGISTRY_BREAKER_FAILURES",
     "registry_breaker_cool_down_seconds": "REGISTRY_BREAKER_COOL_DOWN",
+    "batch_concurrency": "BATCH_CONCURRENCY",
+    "batch_lease_seconds": "BATCH_LEASE",
+    "batch_poll_seconds": "BATCH_POLL_INTERVAL",
+    "registry_changes_url": "REGISTRY_CHANGES_URL",
+    "registry_changes_token_file": "REGISTRY_CHANGES_TOKEN_FILE",
 }
 # Registry sources a deployment may name in INTEGRITY_REGISTRY_SOURCES: one registration
 # source (the imported snapshot or the government registry's API), and the data provider
@@ -198,6 +203,19 @@ class Settings:
     """Let several server processes bind the same address, the kernel spreading connections
     over them (INTEGRITY_REUSE_PORT); off, a second server on a taken address refuses to
     start."""
+    batch_concurrency: int = 32
+    """Re-verification batch items a worker re-checks at once (INTEGRITY_BATCH_CONCURRENCY)."""
+    batch_lease_seconds: float = 60.0
+    """How long a worker holds a batch item without renewing its lease (INTEGRITY_BATCH_LEASE):
+    a worker that dies leaves its items to others this long after its last renewal."""
+    batch_poll_seconds: float = 1.0
+    """A worker with nothing to do looks for new items this often
+    (INTEGRITY_BATCH_POLL_INTERVAL)."""
+    registry_changes_url: str | None = None
+    """Base URL of the registry provider's change feed, GET {url}/v1/changes
+    (INTEGRITY_REGISTRY_CHANGES_URL); batches of changed records can then ask it."""
+    registry_changes_token_file: str | None = None
+    """A file holding the change feed's bearer token (INTEGRITY_REGISTRY_CHANGES_TOKEN_FILE)."""
 
     registry_sources: tuple[str, ...] = ("snapshot",)
     """Where verifications are checked (INTEGRITY_REGISTRY_SOURCES, comma-separated): one
@@ -289,13 +307,21 @@ class Settings:
         for name in ("listen_address", "database_url", "registry_url"):
             if raw.get(name):
                 values[name] = str(raw[name])
-        for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
+        for name in (
+            "tls_cert_file",
+            "tls_key_file",
+            "tls_client_ca_file",
+            "registry_changes_url",
+            "registry_changes_token_file",
+        ):
             if raw.get(name):
                 values[name] = str(raw[name])
         for name in (
             "registry_timeout_seconds",
             "shutdown_grace_seconds",
             "level_revisit_interval_seconds",
+            "batch_lease_seconds",
+            "batch_poll_seconds",
             "pending_recheck_interval_seconds",
             "pending_max_age_days",
         ):
@@ -327,6 +353,16 @@ class Settings:
                 problems.append(
                     f"{env_name('ledger_commit_interval_seconds')} must be 0 to 1 seconds"
                 )
+        if raw.get("batch_concurrency") is not None:
+            try:
+                concurrency = int(raw["batch_concurrency"])
+                if not 1 <= concurrency <= 1024:
+                    raise ValueError
+                values["batch_concurrency"] = concurrency
+            except ValueError:
+                problems.append(
+                    f"{env_name('batch_concurrency')} must be a whole number, 1 to 1024"
+                )
         if raw.get("cpu_policy"):
             policy = str(raw["cpu_policy"]).lower()
             if policy not in CPU_POLICIES:
@@ -347,6 +383,11 @@ class Settings:
                 if flag is None:
                     problems.append(f"{env_name(name)} must be true or false")
                 values[name] = bool(flag)
+        token_file = values.get("registry_changes_token_file")
+        if token_file and not Path(token_file).is_file():
+            problems.append(
+                f"{env_name('registry_changes_token_file')}: {token_file} does not exist"
+            )
         for name in ("database_url", "registry_url"):
             url = values.get(name, DEFAULT_DATABASE_URL if name == "database_url" else None)
             if url:

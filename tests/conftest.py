@@ -98,8 +98,9 @@ async def _clean(app: Application) -> None:
         async with app.engine.begin() as connection:
             await connection.execute(
                 text(
-                    "TRUNCATE verification_history, verifications, enterprise_rechecks, outbox, "
-                    "registry_records, credentials, callers, "
+                    "TRUNCATE batch_items, reverification_batches, verification_history, "
+                    "verifications, enterprise_rechecks, outbox, registry_records, credentials, "
+                    "callers, "
                     "archive_facts, ingested_events, disclosure_ledger, integrity_levels, "
                     "change_log, eligibility_policies, registry_source_budgets"
                 )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from service.domain.archive import Fact
+from service.domain.batches import Batch, BatchState, BatchStatus, ClaimedItem, ItemResult
 from service.domain.disclosure import DisclosureEntry
 from service.domain.outbox import OutboxEvent
 from service.domain.recheck_schedule import RecheckState
@@ -18,7 +19,9 @@ from service.domain.sealed import PiiKind, SealedValue
 from service.domain.verification import (
     AuthorisationScope,
     LicenceSubmission,
+    Outcome,
     OutcomeChange,
+    ReasonCode,
     Verification,
 )
 
@@ -186,6 +189,126 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...
+
+
+class RecheckResult(Protocol):
+    """What re-checking one enterprise came to (service/app/rechecks.py: RecheckOutcome)."""
+
+    @property
+    def uscc(self) -> str: ...
+
+    @property
+    def outcome_before(self) -> Outcome | None: ...
+
+    @property
+    def outcome_after(self) -> Outcome | None: ...
+
+    @property
+    def reasons_after(self) -> tuple[ReasonCode, ...]: ...
+
+    @property
+    def level_class_before(self) -> str | None: ...
+
+    @property
+    def level_class_after(self) -> str | None: ...
+
+    @property
+    def applied(self) -> bool: ...
+
+    @property
+    def verifications_checked(self) -> int: ...
+
+
+class EnterpriseRechecks(Protocol):
+    async def recheck_enterprise(self, uscc: str, *, trigger: str, key: str) -> RecheckResult:
+        """Decide the enterprise's verifications again; idempotent by key (a repeat returns
+        applied=False and the outcome recorded the first time)."""
+        ...
+
+
+class RegistryChangeFeed(Protocol):
+    def changed_since(self, since: dt.datetime) -> AsyncIterator[str]:
+        """USCCs whose registry records changed since the time, oldest change first, each
+        once; RegistryUnavailable when the feed cannot be read to its end."""
+        ...
+
+
+class BatchSelections(Protocol):
+    """The queries behind each batch selection (see service/domain/batches.py)."""
+
+    async def verified_enterprises(self) -> set[str]:
+        """Every enterprise with at least one verification."""
+        ...
+
+    async def licences_ending(self, first: dt.date, last: dt.date) -> set[str]: ...
+
+    async def registry_written_since(self, since: dt.datetime) -> set[str]: ...
+
+    async def newest_verification_before(self, cutoff: dt.datetime) -> set[str]: ...
+
+    async def judicial_recorded_since(self, since: dt.datetime) -> set[str]: ...
+
+
+class BatchStore(Protocol):
+    async def create(self, batch: Batch, usccs: Sequence[str]) -> None:
+        """The batch and all its items, in one transaction."""
+        ...
+
+    async def get(self, batch_id: str) -> Batch | None: ...
+
+    async def list_recent(self, limit: int) -> Sequence[Batch]: ...
+
+    async def set_state(
+        self, batch_id: str, allowed: Sequence[BatchState], state: BatchState, now: dt.datetime
+    ) -> bool:
+        """Moves a batch in one of the allowed states to state; False if it was in none.
+        Cancelling also cancels its queued items."""
+        ...
+
+    async def claim(
+        self,
+        holder: str,
+        now: dt.datetime,
+        lease_until: dt.datetime,
+        limit: int,
+        *,
+        max_attempts: int = ...,
+    ) -> Sequence[ClaimedItem]:
+        """Items of running batches that are queued, or whose lease lapsed with attempts
+        left, leased to holder."""
+        ...
+
+    async def sweep_lapsed(self, now: dt.datetime, *, max_attempts: int = ...) -> int:
+        """Lapsed leases nobody may take again become cancelled (cancelled batches) or
+        failed (no attempts left)."""
+        ...
+
+    async def renew(
+        self, holder: str, item_ids: Sequence[int], lease_until: dt.datetime
+    ) -> None: ...
+
+    async def complete(
+        self, item: ClaimedItem, holder: str, result: RecheckResult, now: dt.datetime
+    ) -> bool:
+        """Marks a leased item done with its result; False (nothing written) if the item is
+        no longer leased to holder (its lease lapsed and someone else took it)."""
+        ...
+
+    async def fail(
+        self, item: ClaimedItem, holder: str, error: str, now: dt.datetime, *, final: bool
+    ) -> None:
+        """final: the item failed for good; otherwise it is queued again."""
+        ...
+
+    async def finish_drained(self, batch_ids: Sequence[str], now: dt.datetime) -> None:
+        """Running batches among these with no queued or leased item left become finished."""
+        ...
+
+    async def status(self, batch_id: str) -> BatchStatus | None: ...
+
+    def results(self, batch_id: str) -> AsyncIterator[ItemResult]:
+        """Every finished (done or failed) item of the batch, in item order."""
+        ...
 
 
 class RecheckUnitOfWork(UnitOfWork, Protocol):

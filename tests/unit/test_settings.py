@@ -71,6 +71,9 @@ def test_every_problem_is_reported_at_once_under_its_variable() -> None:
     [
         ("LEDGER_COMMIT_INTERVAL", "ledger_commit_interval_seconds", 0.01, "0", "5"),
         ("LEVEL_REVISIT_INTERVAL", "level_revisit_interval_seconds", 30, "5", "0"),
+        ("BATCH_LEASE", "batch_lease_seconds", 60, "15", "-1"),
+        ("BATCH_POLL_INTERVAL", "batch_poll_seconds", 1, "0.25", "never"),
+        ("BATCH_CONCURRENCY", "batch_concurrency", 32, "4", "0"),
         ("PENDING_RECHECK_INTERVAL", "pending_recheck_interval_seconds", 30, "5", "-1"),
         ("PENDING_MAX_AGE_DAYS", "pending_max_age_days", 30, "7", "inf"),
     ],
@@ -85,6 +88,18 @@ def test_intervals_from_the_environment(
     environ[f"INTEGRITY_{variable}"] = bad
     with pytest.raises(ConfigError, match=f"INTEGRITY_{variable}"):
         Settings.load(environ)
+
+
+def test_the_change_feed_token_file_must_exist(keys_file: Path, tmp_path: Path) -> None:
+    environ = {
+        "INTEGRITY_KEYS_FILE": str(keys_file),
+        "INTEGRITY_REGISTRY_CHANGES_URL": "https://registry.example/feed",
+        "INTEGRITY_REGISTRY_CHANGES_TOKEN_FILE": str(tmp_path / "missing"),
+    }
+    with pytest.raises(ConfigError, match="INTEGRITY_REGISTRY_CHANGES_TOKEN_FILE"):
+        Settings.load(environ)
+    (tmp_path / "missing").write_text("token")
+    assert Settings.load(environ).registry_changes_url == "https://registry.example/feed"
 
 
 def test_the_pending_recheck_schedule_from_the_environment(keys_file: Path) -> None:

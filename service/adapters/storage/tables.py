@@ -308,3 +308,44 @@ registry_source_budgets = Table(
     Column("source", String(64), primary_key=True),
     Column("next_start", Float, nullable=False),
 )
+
+# Re-verification batches (service/domain/batches.py): one row per batch, one per enterprise.
+reverification_batches = Table(
+    "reverification_batches",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    # The selection as ops asked for it (Selection.describe()).
+    Column("selection", Json, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("finish_time", UtcDateTime),
+    Column("item_count", Integer, nullable=False),
+)
+
+batch_items = Table(
+    "batch_items",
+    metadata,
+    _serial_key("id"),
+    Column("batch_id", String(36), ForeignKey("reverification_batches.id"), nullable=False),
+    Column("uscc", String(18), nullable=False),
+    Column("state", String(16), nullable=False),
+    # Who holds the lease, or who finished the item once done.
+    Column("lease_holder", String(64)),
+    Column("lease_expiry", UtcDateTime),
+    Column("attempts", Integer, nullable=False),
+    # False: the re-check had been applied by an earlier attempt, whose outcome this is.
+    Column("applied", Boolean),
+    Column("verifications_checked", Integer),
+    Column("outcome_before", String(16)),
+    Column("outcome_after", String(16)),
+    Column("reasons", Json),
+    Column("level_class_before", String(32)),
+    Column("level_class_after", String(32)),
+    Column("error", Text),
+    Column("finish_time", UtcDateTime),
+    UniqueConstraint("batch_id", "uscc", name="uq_batch_items_batch_uscc"),
+    # Claiming: a running batch's queued items in order, and leases that lapsed.
+    Index("ix_batch_items_claim", "batch_id", "state", "id"),
+    Index("ix_batch_items_lease", "state", "lease_expiry"),
+)

@@ -1,5 +1,6 @@
 """integrity-ops: operations on the service's data (keys, migrations, callers, imports,
-scorecards, levels, policies, service state, registry snapshots).
+scorecards, levels, policies, service state, registry snapshots, re-verification
+batches).
 
 One module per command group; each is registered on `main` here. What the commands share
 (settings, the clock, the database options, running against the application) is in
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import click
 
+from service.cli.ops.batch import batch
 from service.cli.ops.callers import callers
 from service.cli.ops.enterprise import enterprise
 from service.cli.ops.judicial import judicial
@@ -42,5 +44,6 @@ for _command in (
     policy,
     enterprise,
     registry,
+    batch,
 ):
     main.add_command(_command)

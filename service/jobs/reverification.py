@@ -1,0 +1,211 @@
+"""Working re-verification batches: claim items under leases, re-check, record the result.
+
+Any number of workers, in any number of processes, share the batches through the database.
+A worker holds at most `concurrency` items at a time, each under a lease it renews while
+the re-check runs. Its results are safe to repeat: the re-check is keyed by batch and
+enterprise, so an item whose worker died after the re-check committed but before the item
+was marked done is re-checked again by whoever takes it next, applies nothing the second
+time (applied=False, with the outcome recorded the first time), and is then marked done.
+A worker killed outright loses nothing: its leases lapse and its items are handed out again.
+
+Stopping (SIGTERM) stops claiming and lets the items in flight finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+
+import structlog
+
+from service.app.ports import BatchStore, Clock, EnterpriseRechecks
+from service.domain.batches import MAX_ATTEMPTS, ClaimedItem, lease_until
+
+log = structlog.get_logger("integrity.batches")
+
+TRIGGER = "batch"
+
+
+def worker_name() -> str:
+    """Who holds a lease, for people reading the items: host, process, and a random part so
+    that two workers in one process are told apart."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class ReverificationWorker:
+    def __init__(
+        self,
+        store: BatchStore,
+        rechecks: EnterpriseRechecks,
+        clock: Clock,
+        *,
+        concurrency: int,
+        lease_seconds: float,
+        poll_seconds: float,
+        holder: str | None = None,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        self._store = store
+        self._rechecks = rechecks
+        self._clock = clock
+        self._concurrency = concurrency
+        self._lease_seconds = lease_seconds
+        self._poll_seconds = poll_seconds
+        self._max_attempts = max_attempts
+        self.holder = holder or worker_name()
+        self._in_flight: dict[int, ClaimedItem] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._changed = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._queue_drained = False
+        self._touched: set[str] = set()
+        self.worked = 0
+        """Items this worker finished (done or failed) since it started."""
+
+    def stop(self) -> None:
+        """Claim nothing more; run() returns once the items in flight are finished."""
+        self._stop.set()
+        self._changed.set()
+
+    async def run(self, *, until_idle: bool = False) -> int:
+        """Work items until stopped (or, until_idle, until nothing is left to claim);
+        returns how many items this call finished."""
+        started_with = self.worked
+        await self._sweep()
+        renewer = asyncio.create_task(self._renew_leases(), name="batch-lease-renewal")
+        try:
+            while not self._stop.is_set():
+                claimed = await self._claim_more()
+                if not self._in_flight and not claimed:
+                    await self._finish_touched()
+                    if until_idle:
+                        break
+                    await self._wait(self._poll_seconds)
+                    continue
+                await self._wait(None)
+        finally:
+            # Stopped or idle: what is in flight finishes and is recorded.
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+        return self.worked - started_with
+
+    async def _finish_touched(self) -> None:
+        # Nothing left to claim: batches whose last items this worker finished are closed
+        # (a batch with items still in another worker's hands stays open for that one).
+        if not self._touched:
+            return
+        try:
+            await self._store.finish_drained(sorted(self._touched), self._clock.now())
+            self._touched.clear()
+        except Exception as error:
+            log.warning("batch_finish_failed", error_type=type(error).__name__)
+
+    async def _wait(self, timeout: float | None) -> None:
+        self._changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout)
+
+    async def _claim_more(self) -> int:
+        free = self._concurrency - len(self._in_flight)
+        if free <= 0:
+            return 0
+        now = self._clock.now()
+        try:
+            items = await self._store.claim(
+                self.holder,
+                now,
+                lease_until(now, self._lease_seconds),
+                free,
+                max_attempts=self._max_attempts,
+            )
+        except Exception as error:  # the database may be away for a while: keep trying
+            log.warning("batch_claim_failed", error_type=type(error).__name__)
+            await self._wait(self._poll_seconds)
+            return 0
+        self._queue_drained = len(items) < free
+        for item in items:
+            self._touched.add(item.batch_id)
+            self._in_flight[item.id] = item
+            task = asyncio.create_task(self._work(item), name=f"batch-item-{item.id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return len(items)
+
+    async def _work(self, item: ClaimedItem) -> None:
+        try:
+            await self._recheck(item)
+        except Exception as error:
+            # Not recorded (the database failed us): the lease lapses and the item returns.
+            log.warning("batch_item_unrecorded", item=item.id, error_type=type(error).__name__)
+        finally:
+            del self._in_flight[item.id]
+            self._changed.set()
+
+    async def _recheck(self, item: ClaimedItem) -> None:
+        try:
+            result = await self._rechecks.recheck_enterprise(
+                item.uscc, trigger=TRIGGER, key=item.recheck_key
+            )
+        except Exception as error:
+            final = item.attempts >= self._max_attempts
+            log.warning(
+                "batch_item_failed",
+                item=item.id,
+                batch=item.batch_id,
+                attempt=item.attempts,
+                final=final,
+                error_type=type(error).__name__,
+            )
+            await self._store.fail(
+                item, self.holder, type(error).__name__, self._clock.now(), final=final
+            )
+            if final:
+                self.worked += 1
+            return
+        recorded = await self._store.complete(item, self.holder, result, self._clock.now())
+        if recorded:
+            self.worked += 1
+            log.info(
+                "batch_item_done",
+                item=item.id,
+                batch=item.batch_id,
+                applied=result.applied,
+                attempt=item.attempts,
+            )
+        else:
+            log.info("batch_item_lease_lost", item=item.id, batch=item.batch_id)
+        if self._queue_drained:
+            # Near the end of the batches: whoever finishes the last item closes its batch.
+            await self._store.finish_drained([item.batch_id], self._clock.now())
+
+    async def _sweep(self) -> None:
+        try:
+            swept = await self._store.sweep_lapsed(
+                self._clock.now(), max_attempts=self._max_attempts
+            )
+        except Exception as error:
+            log.warning("batch_sweep_failed", error_type=type(error).__name__)
+            return
+        if swept:
+            log.info("batch_lapsed_items_closed", items=swept)
+
+    async def _renew_leases(self) -> None:
+        interval = self._lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            await self._sweep()
+            held = list(self._in_flight)
+            if not held:
+                continue
+            try:
+                await self._store.renew(
+                    self.holder, held, lease_until(self._clock.now(), self._lease_seconds)
+                )
+            except Exception as error:
+                log.warning("batch_lease_renewal_failed", error_type=type(error).__name__)

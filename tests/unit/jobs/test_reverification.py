@@ -1,0 +1,158 @@
+"""The batch worker's own logic, over a store and re-checks in memory: how many items it
+holds at once, that stopping finishes what is in flight, retries and failures."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+from service.app.ports import RecheckResult
+from service.domain.batches import ClaimedItem
+from service.domain.verification import Outcome, ReasonCode
+from service.jobs.reverification import ReverificationWorker
+
+NOW = dt.datetime(2027, 5, 31, 16, tzinfo=dt.UTC)
+
+
+class FixedClock:
+    def now(self) -> dt.datetime:
+        return NOW
+
+
+@dataclass(frozen=True)
+class Result:
+    uscc: str
+    applied: bool = True
+    outcome_before: Outcome | None = Outcome.VERIFIED
+    outcome_after: Outcome | None = Outcome.VERIFIED
+    reasons_after: tuple[ReasonCode, ...] = ()
+    level_class_before: str | None = "A"
+    level_class_after: str | None = "A"
+    verifications_checked: int = 1
+
+
+@dataclass
+class MemoryStore:
+    queued: list[str]
+    attempts: dict[str, int] = field(default_factory=dict)
+    done: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+
+    async def claim(
+        self,
+        holder: str,
+        now: dt.datetime,
+        lease_until: dt.datetime,
+        limit: int,
+        *,
+        max_attempts: int = 3,
+    ) -> Sequence[ClaimedItem]:
+        taken, self.queued = self.queued[:limit], self.queued[limit:]
+        items = []
+        for uscc in taken:
+            self.attempts[uscc] = self.attempts.get(uscc, 0) + 1
+            items.append(ClaimedItem(len(self.attempts), "b", uscc, self.attempts[uscc]))
+        return items
+
+    async def sweep_lapsed(self, now: dt.datetime, *, max_attempts: int = 3) -> int:
+        return 0
+
+    async def renew(self, holder: str, item_ids: Sequence[int], lease_until: dt.datetime) -> None:
+        return None
+
+    async def complete(
+        self, item: ClaimedItem, holder: str, result: RecheckResult, now: dt.datetime
+    ) -> bool:
+        self.done.append(item.uscc)
+        return True
+
+    async def fail(
+        self, item: ClaimedItem, holder: str, error: str, now: dt.datetime, *, final: bool
+    ) -> None:
+        (self.failed if final else self.queued).append(item.uscc)
+
+    async def finish_drained(self, batch_ids: Sequence[str], now: dt.datetime) -> None:
+        self.finished.extend(batch_ids)
+
+    def results(self, batch_id: str) -> AsyncIterator[object]:
+        raise NotImplementedError
+
+
+class GatedRechecks:
+    """Re-checks that wait for the test to let them finish."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.started = 0
+        self.gate = asyncio.Event()
+        self.progress = asyncio.Condition()
+        self.failing: set[str] = set()
+
+    async def recheck_enterprise(self, uscc: str, *, trigger: str, key: str) -> RecheckResult:
+        assert trigger == "batch" and key == f"batch:b:{uscc}"
+        async with self.progress:
+            self.in_flight += 1
+            self.started += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            self.progress.notify_all()
+        try:
+            await self.gate.wait()
+            if uscc in self.failing:
+                raise RuntimeError("registry exploded")
+            return Result(uscc)
+        finally:
+            self.in_flight -= 1
+
+
+def _worker(store: MemoryStore, rechecks: GatedRechecks, concurrency: int) -> ReverificationWorker:
+    return ReverificationWorker(
+        store,  # type: ignore[arg-type]
+        rechecks,
+        FixedClock(),
+        concurrency=concurrency,
+        lease_seconds=60,
+        poll_seconds=60,
+    )
+
+
+async def test_no_more_than_the_concurrency_in_flight_and_every_item_done() -> None:
+    store = MemoryStore([f"U{n}" for n in range(10)])
+    rechecks = GatedRechecks()
+    worker = _worker(store, rechecks, concurrency=3)
+    running = asyncio.create_task(worker.run(until_idle=True))
+    async with rechecks.progress:
+        await asyncio.wait_for(rechecks.progress.wait_for(lambda: rechecks.in_flight == 3), 10)
+    rechecks.gate.set()
+    assert await asyncio.wait_for(running, 10) == 10
+    assert rechecks.most_in_flight == 3
+    assert sorted(store.done) == sorted(f"U{n}" for n in range(10))
+    assert set(store.finished) == {"b"}
+
+
+async def test_stopping_finishes_the_items_in_flight_and_claims_no_more() -> None:
+    store = MemoryStore([f"U{n}" for n in range(10)])
+    rechecks = GatedRechecks()
+    worker = _worker(store, rechecks, concurrency=4)
+    running = asyncio.create_task(worker.run())
+    async with rechecks.progress:
+        await asyncio.wait_for(rechecks.progress.wait_for(lambda: rechecks.in_flight == 4), 10)
+    worker.stop()
+    rechecks.gate.set()
+    assert await asyncio.wait_for(running, 10) == 4
+    assert sorted(store.done) == ["U0", "U1", "U2", "U3"]
+    assert len(store.queued) == 6
+
+
+async def test_a_failing_item_is_retried_then_failed() -> None:
+    store = MemoryStore(["BAD", "GOOD"])
+    rechecks = GatedRechecks()
+    rechecks.failing = {"BAD"}
+    rechecks.gate.set()
+    worker = _worker(store, rechecks, concurrency=2)
+    assert await asyncio.wait_for(worker.run(until_idle=True), 10) == 2
+    assert store.attempts == {"BAD": 3, "GOOD": 1}
+    assert store.failed == ["BAD"] and store.done == ["GOOD"]
