@@ -99,10 +99,13 @@ async def test_rate_limited_is_retried_after_its_retry_after(
     assert len(scripted.seen) == 2
 
 
+# Seconds, or the HTTP-date form (RFC 9110): read as a date, this one is past any deadline;
+# taken for no Retry-After at all, the client would ask again after a short backoff.
+@pytest.mark.parametrize("retry_after", ["30", "Fri, 31 Dec 9999 23:59:59 GMT"])
 async def test_retry_after_beyond_the_deadline_gives_up_at_once(
-    scripted: ScriptedServer, clock: TestClock
+    scripted: ScriptedServer, clock: TestClock, retry_after: str
 ) -> None:
-    scripted.answer(Answer(429, {"error": "rate_limited"}, {"Retry-After": "30"}))
+    scripted.answer(Answer(429, {"error": "rate_limited"}, {"Retry-After": retry_after}))
     scripted.default = Answer(200, gov_document())
     client = gov_client(scripted.url, vault(), clock, budget=2.0)
     # Given up at once: far sooner than the 30 s asked for, as the outer timeout proves.
@@ -111,6 +114,21 @@ async def test_retry_after_beyond_the_deadline_gives_up_at_once(
             await client.lookup(new_uscc())
     await client.aclose()
     assert len(scripted.seen) == 1
+
+
+async def test_a_retry_after_date_already_past_is_retried_at_once(
+    scripted: ScriptedServer, clock: TestClock
+) -> None:
+    uscc = new_uscc()
+    past = "Thu, 01 Jan 1970 00:00:00 GMT"
+    scripted.answer(
+        Answer(503, {"error": "unavailable"}, {"Retry-After": past}),
+        Answer(200, gov_document(uscc)),
+    )
+    client = gov_client(scripted.url, vault(), clock)
+    assert await client.lookup(uscc) is not None
+    await client.aclose()
+    assert len(scripted.seen) == 2
 
 
 async def test_attempts_stop_at_the_configured_number(

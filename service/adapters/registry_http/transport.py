@@ -3,14 +3,17 @@
 A request is tried again only when trying again is safe and may help: the connection
 failed or timed out, the source answered 5xx, or 429 (after its Retry-After). Both
 sources' calls are reads, so a retry cannot do anything twice. Waits between attempts are
-jittered exponential ("full jitter"), or the source's Retry-After; a wait that would not
-leave time for another attempt before the deadline is not waited: the call gives up at
-once. Every other answer (2xx, 404, other 4xx) goes back to the client to interpret.
+jittered exponential ("full jitter"), or the source's Retry-After (seconds or a date); a
+wait that would not leave time for another attempt before the deadline is not waited:
+the call gives up at once. Every other answer (2xx, 404, other 4xx) goes back to the
+client to interpret.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import email.utils
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -36,6 +39,10 @@ Send = Callable[[httpx.AsyncClient, float], Awaitable[httpx.Response]]
 """Sends the request on the client with this many seconds of timeout."""
 
 
+def system_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 3
@@ -59,15 +66,35 @@ class _RetryableAnswer(Exception):
         self.retry_after = retry_after
 
 
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """Retry-After in seconds; only the delta-seconds form (both sources send it)."""
+def _http_date(value: str) -> dt.datetime | None:
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    # RFC 9110 dates are GMT; a date without a zone is read as GMT too.
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
+def retry_after_seconds(
+    response: httpx.Response, now: Callable[[], dt.datetime] = system_now
+) -> float | None:
+    """Retry-After in seconds from now, in either form RFC 9110 allows: delta-seconds, or
+    an HTTP-date. A date is measured from the answer's own Date header when it has one,
+    so a source whose clock is off from ours still gets the wait it asked for; without
+    one, from our clock. A date already past means "at once"; an unreadable value, none."""
     value = response.headers.get("retry-after")
     if value is None:
         return None
+    value = value.strip()
     try:
         seconds = float(value)
     except ValueError:
-        return None
+        retry_at = _http_date(value)
+        if retry_at is None:
+            return None
+        sent = response.headers.get("date")
+        reference = (_http_date(sent) if sent else None) or now()
+        return max(0.0, (retry_at - reference).total_seconds())
     return seconds if seconds >= 0 else None
 
 
@@ -92,6 +119,7 @@ class SourceTransport:
         retry: RetryPolicy,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        now: Callable[[], dt.datetime] = system_now,
     ) -> None:
         self.name = name
         self._client = client
@@ -99,6 +127,8 @@ class SourceTransport:
         self.breaker = breaker
         self._retry = retry
         self._sleep = sleep
+        # Only for a Retry-After date sent without the answer's Date header.
+        self._now = now
         self._jitter = wait_random_exponential(
             multiplier=retry.backoff_base_seconds, max=retry.backoff_max_seconds
         )
@@ -163,11 +193,11 @@ class SourceTransport:
         if status == 429:
             # The source is well, only busy (with other clients of the same contract).
             self.breaker.record_success()
-            raise _RetryableAnswer("rate_limited", retry_after_seconds(response))
+            raise _RetryableAnswer("rate_limited", retry_after_seconds(response, self._now))
         if status >= 500:
             self.breaker.record_failure()
             log.info("registry_source_attempt_failed", source=self.name, status=status)
-            raise _RetryableAnswer(f"status_{status}", retry_after_seconds(response))
+            raise _RetryableAnswer(f"status_{status}", retry_after_seconds(response, self._now))
         if status >= 400 and status != 404:
             # Refused credentials or request: asking again cannot help, and the source is
             # not usable until the deployment is fixed.
