@@ -13,8 +13,11 @@ The rules, in order:
   PENDING until the sources agree.
 - Where both sources judged a field and their results differ, the field check keeps the
   registry's result, names the provider as the disagreeing source with its result, and
-  the verification carries SOURCES_DISAGREE for that field. A disagreement on a field the
-  registry matched never rejects: the provider lags (or leads) the registry by days.
+  the verification carries SOURCES_DISAGREE for that field. The registration status is
+  judged so too (registry_record.status: in business or not): a provider that says
+  revoked where the registry says in business is reported, and the registry decides.
+  A disagreement on a field the registry matched never rejects: the provider lags (or
+  leads) the registry by days.
 - Without a registry record (unavailable, or not published yet) nothing is decided, even
   when the provider answers: a commercial copy is not the register, and registration
   facts from it alone do not suffice. The verification is PENDING with the registry's
@@ -44,6 +47,7 @@ from service.domain.verification import (
     F_NAME,
     F_REP_ID,
     F_REP_NAME,
+    F_STATUS,
     F_TERM_END,
     F_TERM_START,
     F_USCC,
@@ -57,6 +61,7 @@ from service.domain.verification import (
     compare_text,
     decide,
     decide_without_record,
+    status_check,
     term_checks,
 )
 
@@ -83,6 +88,7 @@ _FIELD_NOUNS = {
     F_ADDRESS: "registered address",
     F_TERM_START: "licence term start",
     F_TERM_END: "licence term end",
+    F_STATUS: "registration status",
 }
 
 
@@ -128,6 +134,7 @@ def provider_checks(
         ]
     else:
         checks += term_checks(submission.term, record.term)
+    checks.append(status_check(record.status))
     assert tuple(c.field for c in checks) == CHECKED_FIELDS
     return _stamped(checks, SourceKind.DATA_PROVIDER, record.snapshot_time)
 

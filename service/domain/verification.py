@@ -118,7 +118,20 @@ F_REP_ID = "licence.legal_representative.id_number"
 F_ADDRESS = "licence.registered_address"
 F_TERM_START = "licence.term.start_date"
 F_TERM_END = "licence.term.end_date"
-CHECKED_FIELDS = (F_USCC, F_NAME, F_REP_NAME, F_REP_ID, F_ADDRESS, F_TERM_START, F_TERM_END)
+# Not a submitted field: every submission claims an enterprise in business, and this
+# check says whether the source's registration status bears that out (the path is the
+# answer's registry_record.status).
+F_STATUS = "registry_record.status"
+CHECKED_FIELDS = (
+    F_USCC,
+    F_NAME,
+    F_REP_NAME,
+    F_REP_ID,
+    F_ADDRESS,
+    F_TERM_START,
+    F_TERM_END,
+    F_STATUS,
+)
 
 _STATUS_REJECTIONS: dict[RegistrationStatus, tuple[ReasonCode, str]] = {
     RegistrationStatus.CANCELLED: (ReasonCode.DEREGISTERED, "the enterprise is deregistered"),
@@ -141,6 +154,16 @@ _STATUS_REJECTIONS: dict[RegistrationStatus, tuple[ReasonCode, str]] = {
         "the registry reports a status the service cannot judge",
     ),
 }
+
+
+def status_check(status: RegistrationStatus | None) -> FieldCheck:
+    """MATCH when the status is in business; MISMATCH when it says the enterprise is not;
+    NOT_AVAILABLE when it cannot say (none, moved out, a wording not recognised)."""
+    if status is RegistrationStatus.IN_BUSINESS:
+        return FieldCheck(F_STATUS, FieldResult.MATCH)
+    if status in (None, RegistrationStatus.MOVED_OUT, RegistrationStatus.UNKNOWN):
+        return FieldCheck(F_STATUS, FieldResult.NOT_AVAILABLE)
+    return FieldCheck(F_STATUS, FieldResult.MISMATCH)
 
 
 def not_available_checks() -> tuple[FieldCheck, ...]:
@@ -252,6 +275,7 @@ def decide(submission: LicenceSubmission, record: RegistryRecord, today: dt.date
         FieldCheck(F_ADDRESS, compare_text(submission.registered_address, record.address))
     )
     checks.extend(term_checks(submission.term, record.term))
+    checks.append(status_check(record.status))
 
     results = {check.field: check.result for check in checks}
     reasons: list[Reason] = []

@@ -272,19 +272,30 @@ async def test_the_provider_fills_the_id_number_through_the_api(
     assert await client.get_verification(result.name) == result
 
 
+# The registry matched the name and says in business: the provider's other name, or its
+# 吊销 (revoked), is reported on that field, not a rejection.
+@pytest.mark.parametrize(
+    ("provider_says", "field"),
+    [
+        ({"name": "另一家有限公司"}, "licence.enterprise_name"),
+        ({"status": "吊销"}, "registry_record.status"),
+    ],
+)
 async def test_sources_that_disagree_are_reported_per_field_through_the_api(
-    client: AsyncIntegrityClient, simulator: RegistrySimulator
+    client: AsyncIntegrityClient,
+    simulator: RegistrySimulator,
+    provider_says: dict[str, str],
+    field: str,
 ) -> None:
     truth = truth_of(simulator)
-    simulator.control.put_record(truth, provider={"name": "另一家有限公司"})
+    simulator.control.put_record(truth, provider=provider_says)
     result = await client.create_verification(verification_for(truth))
-    # The registry matched the name: the provider's other name is reported, not a rejection.
     assert result.outcome == V.VERIFICATION_OUTCOME_VERIFIED
     assert [(r.code, r.field) for r in result.reasons] == [
-        (V.VERIFICATION_REASON_CODE_SOURCES_DISAGREE, "licence.enterprise_name")
+        (V.VERIFICATION_REASON_CODE_SOURCES_DISAGREE, field)
     ]
-    name = check_of(result, "licence.enterprise_name")
-    assert (name.result, name.source, name.disagreeing_source, name.disagreeing_result) == (
+    check = check_of(result, field)
+    assert (check.result, check.source, check.disagreeing_source, check.disagreeing_result) == (
         V.FIELD_CHECK_RESULT_MATCH,
         V.REGISTRY_SOURCE_GOVERNMENT_REGISTRY,
         V.REGISTRY_SOURCE_DATA_PROVIDER,

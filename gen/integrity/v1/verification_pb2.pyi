@@ -484,7 +484,11 @@ class FieldCheck(google.protobuf.message.Message):
     DISAGREEING_SOURCE_FIELD_NUMBER: builtins.int
     DISAGREEING_RESULT_FIELD_NUMBER: builtins.int
     field: builtins.str
-    """The field, as a path in the request (for example "licence.uscc")."""
+    """The field, as a path in the request (for example "licence.uscc"), or
+    "registry_record.status": whether the source's registration status says
+    the enterprise is in business (MATCH) or not (MISMATCH, for example
+    revoked or deregistered), NOT_AVAILABLE when it cannot say.
+    """
     result: Global___FieldCheckResult.ValueType
     """The result of the comparison."""
     source: Global___RegistrySource.ValueType

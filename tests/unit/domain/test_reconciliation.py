@@ -22,6 +22,7 @@ from service.domain.verification import (
     F_NAME,
     F_REP_ID,
     F_REP_NAME,
+    F_STATUS,
     FieldCheck,
     FieldResult,
     LicenceSubmission,
@@ -255,3 +256,48 @@ def test_moved_out_stays_pending_whatever_the_provider_says() -> None:
     decision = reconcile(SUBMISSION, GOV, moved, provider(), TODAY)
     assert decision.outcome is Outcome.PENDING
     assert codes(decision) == [(ReasonCode.REGISTRY_RECORD_MOVED, "licence.uscc")]
+
+
+def test_a_provider_saying_revoked_where_the_registry_says_in_business_is_reported() -> None:
+    revoked = provider(status=RegistrationStatus.REVOKED)
+    decision = reconcile(SUBMISSION, GOV, RECORD, revoked, TODAY)
+    # The registry is authoritative for registration facts: still verified, with a note.
+    assert decision.outcome is Outcome.VERIFIED
+    assert codes(decision) == [(ReasonCode.SOURCES_DISAGREE, F_STATUS)]
+    status = check(decision.field_checks, F_STATUS)
+    assert (status.result, status.source, status.disagreeing_source, status.disagreeing_result) == (
+        FieldResult.MATCH,
+        GOV,
+        PROVIDER,
+        FieldResult.MISMATCH,
+    )
+
+
+def test_a_registry_saying_revoked_rejects_whatever_the_provider_says() -> None:
+    revoked = dataclasses.replace(RECORD, status=RegistrationStatus.REVOKED)
+    decision = reconcile(SUBMISSION, GOV, revoked, provider(), TODAY)
+    assert decision.outcome is Outcome.REJECTED
+    assert codes(decision) == [
+        (ReasonCode.REVOKED, ""),
+        (ReasonCode.SOURCES_DISAGREE, F_STATUS),
+    ]
+    status = check(decision.field_checks, F_STATUS)
+    assert (status.result, status.disagreeing_result) == (FieldResult.MISMATCH, FieldResult.MATCH)
+
+
+@pytest.mark.parametrize("status", [None, RegistrationStatus.UNKNOWN, RegistrationStatus.CANCELLED])
+def test_statuses_that_agree_or_cannot_say_are_no_disagreement(
+    status: RegistrationStatus | None,
+) -> None:
+    registry = RECORD
+    if status is RegistrationStatus.CANCELLED:
+        registry = dataclasses.replace(RECORD, status=status)
+    decision = reconcile(SUBMISSION, GOV, registry, provider(status=status), TODAY)
+    assert (ReasonCode.SOURCES_DISAGREE, F_STATUS) not in codes(decision)
+    assert check(decision.field_checks, F_STATUS).disagreeing_source is None
+
+
+def test_the_registry_status_is_checked_without_a_provider() -> None:
+    decision = reconcile(SUBMISSION, GOV, RECORD, None, TODAY)
+    status = check(decision.field_checks, F_STATUS)
+    assert (status.result, status.source) == (FieldResult.MATCH, GOV)
