@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.pii_vault import AesGcmVault
 from service.adapters.registry_changes import HttpRegistryChangeFeed
+from service.adapters.registry_http.archiving import ArchivingRegistry
 from service.adapters.registry_http.breaker import BreakerPolicy, CircuitBreaker
 from service.adapters.registry_http.government import GovernmentRegistryClient
 from service.adapters.registry_http.limits import LocalLimiter, SourceLimiter, SourceLimits
@@ -46,7 +47,7 @@ from service.adapters.storage.batch_selections import SqlBatchSelections
 from service.adapters.storage.batches import SqlBatchStore
 from service.adapters.storage.callers import SqlCallerStore
 from service.adapters.storage.engine import create_engine
-from service.adapters.storage.facts import SqlFactWriter
+from service.adapters.storage.facts import SqlFactWriter, SqlRegistryFacts
 from service.adapters.storage.ingestion import SqlIngestionStore
 from service.adapters.storage.ledger import SqlDisclosureLedger
 from service.adapters.storage.levels import SqlLevelStore, SqlScorecardStore
@@ -194,7 +195,9 @@ async def bootstrap(
         SqlIngestionStore(engine), clock, on_change=levels.archive_changed
     )
     page_tokens = PageTokens(keys.digest_key)
-    registry_check, transports = _registry_check(settings, registry, engine, vault, clock)
+    registry_check, transports = _registry_check(
+        settings, registry, engine, vault, clock, on_change=levels.archive_changed
+    )
     verifications = VerificationService(
         SqlUnitOfWorkFactory(engine),
         registry_check,
@@ -296,6 +299,10 @@ def _transport(
         if engine.dialect.name == "postgresql"
         else LocalLimiter(limits)
     )
+    # Per source and per process, on purpose: each replica learns of an outage by itself
+    # within a few calls (INTEGRITY_REGISTRY_BREAKER_FAILURES), which costs a few failed
+    # calls per replica; a breaker shared through the database would put the database on
+    # every registry call's path, and its failures on the registry's.
     breaker = CircuitBreaker(
         BreakerPolicy(
             consecutive_failures=settings.registry_breaker_failures,
@@ -312,9 +319,18 @@ def _transport(
 
 
 def _registry_check(
-    settings: Settings, snapshot: Registry, engine: AsyncEngine, vault: AesGcmVault, clock: Clock
+    settings: Settings,
+    snapshot: Registry,
+    engine: AsyncEngine,
+    vault: AesGcmVault,
+    clock: Clock,
+    *,
+    on_change: OnChange,
 ) -> tuple[RegistryCheck, tuple[SourceTransport, ...]]:
-    """The registry check over the sources the settings name (INTEGRITY_REGISTRY_SOURCES)."""
+    """The registry check over the sources the settings name (INTEGRITY_REGISTRY_SOURCES).
+
+    The government registry's answers update the archive's registry facts as they come
+    (on_change told of those that changed), as an import does for the snapshot."""
     transports: list[SourceTransport] = []
     budget = settings.registry_source_budget_seconds
     registry, kind = snapshot, SourceKind.REGISTRY_SNAPSHOT
@@ -324,8 +340,12 @@ def _registry_check(
         kind = SourceKind.GOVERNMENT_REGISTRY
         transport = _transport(settings, engine, kind, settings.gov_registry_url, limits)
         transports.append(transport)
-        registry = GovernmentRegistryClient(
-            transport, settings.gov_registry_token, vault, clock, budget_seconds=budget
+        registry = ArchivingRegistry(
+            GovernmentRegistryClient(
+                transport, settings.gov_registry_token, vault, clock, budget_seconds=budget
+            ),
+            SqlRegistryFacts(engine, clock),
+            on_change=on_change,
         )
     provider: DataProvider | None = None
     if "provider" in settings.registry_sources:

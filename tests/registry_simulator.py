@@ -30,6 +30,7 @@ import pytest
 
 from service.demo.synthetic import generate_registry_records
 from service.domain.licence import china_today
+from service.settings import PiiKeys, Settings
 from simulators.registry.credentials import provider_signature
 from tests.clock import TestClock
 
@@ -228,6 +229,27 @@ class RegistrySimulator:
 def provider_code(response: httpx.Response) -> tuple[int, str]:
     """A provider answer's HTTP status and business code."""
     return response.status_code, str(response.json()["code"])
+
+
+def service_settings(
+    simulator: RegistrySimulator,
+    database_url: str,
+    pii_keys: PiiKeys,
+    sources: tuple[str, ...] = ("gov", "provider"),
+) -> Settings:
+    """The service asking the simulator's government registry and/or data provider."""
+    return Settings(
+        pii_keys=pii_keys,
+        database_url=database_url,
+        listen_address="127.0.0.1:0",
+        registry_timeout_seconds=5,
+        registry_sources=sources,
+        gov_registry_url=simulator.url,
+        gov_registry_token=GOV_TOKEN,
+        provider_url=simulator.url,
+        provider_app_id=PROVIDER_APP_ID,
+        provider_secret=PROVIDER_SECRET,
+    )
 
 
 def simulator_args(

@@ -42,6 +42,19 @@ class FactWriter(Protocol):
         ...
 
 
+class RegistryFacts(Protocol):
+    """The archive's registry fact (kind REGISTRY): the registry record as last recorded."""
+
+    async def held_payload(self, uscc: str) -> Mapping[str, Any] | None:
+        """The payload of the open version; None when the archive holds none."""
+        ...
+
+    async def record(self, fact: Fact) -> list[str]:
+        """A new version when it differs from the open one (the old one closed, kept as
+        history); the USCC when it was recorded."""
+        ...
+
+
 class RegistryUnavailable(Exception):
     """The registry could not answer: not the same as having no record."""
 

@@ -117,6 +117,9 @@ def _decimal(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
+REGISTRY_FACT_KEY = "record"
+
+
 def registry_fact(record: RegistryRecord) -> Fact:
     rep = record.legal_representative
     payload = {
@@ -142,7 +145,7 @@ def registry_fact(record: RegistryRecord) -> Fact:
         "changes": [[c.date.isoformat(), c.item, c.before, c.after] for c in record.changes],
         "snapshot_time": record.snapshot_time.isoformat(),
     }
-    return Fact(record.uscc, FactKind.REGISTRY, "record", "", payload)
+    return Fact(record.uscc, FactKind.REGISTRY, REGISTRY_FACT_KEY, "", payload)
 
 
 def _str(value: Decimal | None) -> str | None:

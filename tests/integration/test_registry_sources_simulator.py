@@ -35,6 +35,7 @@ from tests.registry_simulator import (
     PROVIDER_SECRET,
     RegistrySimulator,
     running_simulator,
+    service_settings,
 )
 from tests.registry_wire import gov_client, provider_client, submission, vault
 from tests.unit.adapters.test_circuit_breaker import FakeMonotonic
@@ -218,18 +219,7 @@ def simulator(clock: TestClock) -> Iterator[RegistrySimulator]:
 @pytest.fixture
 def settings(database_url: str, pii_keys: PiiKeys, simulator: RegistrySimulator) -> Settings:
     """The service asking the simulator's government registry and data provider."""
-    return Settings(
-        pii_keys=pii_keys,
-        database_url=database_url,
-        listen_address="127.0.0.1:0",
-        registry_timeout_seconds=5,
-        registry_sources=("gov", "provider"),
-        gov_registry_url=simulator.url,
-        gov_registry_token=GOV_TOKEN,
-        provider_url=simulator.url,
-        provider_app_id=PROVIDER_APP_ID,
-        provider_secret=PROVIDER_SECRET,
-    )
+    return service_settings(simulator, database_url, pii_keys)
 
 
 def truth_of(simulator: RegistrySimulator, index: int = 0) -> dict[str, Any]:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.adapters.storage.change_log import append_changes
-from service.adapters.storage.engine import write_transaction
+from service.adapters.storage.engine import read_connection, write_transaction
 from service.adapters.storage.tables import archive_facts
 from service.app.ports import Clock
-from service.domain.archive import Fact, FactKind
+from service.domain.archive import REGISTRY_FACT_KEY, Fact, FactKind
 
 FactIdentity = tuple[str, str, str, str]
 
@@ -128,3 +128,29 @@ class SqlFactWriter:
     async def write(self, facts: Sequence[Fact], source: str) -> list[str]:
         async with write_transaction(self._engine) as connection:
             return await append_facts(connection, facts, self._clock.now(), source)
+
+
+class SqlRegistryFacts:
+    """The archive's registry fact, for registry sources asked at verification time."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    async def held_payload(self, uscc: str) -> Mapping[str, Any] | None:
+        query = select(archive_facts.c.payload).where(
+            archive_facts.c.uscc == uscc,
+            archive_facts.c.kind == FactKind.REGISTRY.value,
+            archive_facts.c.fact_key == REGISTRY_FACT_KEY,
+            archive_facts.c.platform == "",
+            archive_facts.c.superseded_time.is_(None),
+        )
+        async with read_connection(self._engine) as connection:
+            payload = (await connection.execute(query)).scalar_one_or_none()
+        return None if payload is None else dict(payload)
+
+    async def record(self, fact: Fact) -> list[str]:
+        async with write_transaction(self._engine) as connection:
+            # "registry", as an import records it: the archive's history does not depend
+            # on which registration source the deployment asks.
+            return await append_facts(connection, [fact], self._clock.now(), source="registry")

@@ -1,0 +1,121 @@
+"""A registry source whose answers update the archive's registry fact.
+
+The imported snapshot writes the archive's registry facts as it is imported; a source
+asked at verification time (the government registry) has no import, so its answers are
+recorded as they arrive. Wrapping the source behind the same port puts every path that
+asks it (new verifications, PENDING re-checks, re-verification batches) in step with it.
+
+An answer the archive already holds costs nothing when this process recorded or read it
+last (a bounded in-process memory of each enterprise's payload digest), else one read of
+the open fact. A changed record is appended as a new version (the old one kept as
+history), its change-log entry committed with it (other processes' caches follow the
+change log), and this process's levels are told (on_change), as after an import.
+
+Recording is a side effect of answering and never an error of it: a failed write is
+logged (the enterprise's code and the error's type, never the record) and the answer
+goes back as it came. Personal data is as the source sealed it: the fact holds the
+masked forms only (service/domain/archive.py registry_fact).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+from service.app.ports import OnChange, Registry, RegistryFacts, no_change
+from service.domain.archive import registry_fact
+from service.domain.registry import RegistryRecord
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_REMEMBERED = 50_000
+"""Enterprises whose last recorded digest is kept: about 100 bytes each."""
+
+
+def payload_digest(payload: Mapping[str, Any]) -> bytes:
+    """The same for equal payloads, whether built here or read back from the database
+    (JSON turns tuples into lists, so the canonical form is JSON's)."""
+    canonical = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).digest()
+
+
+def _is_older(payload: Mapping[str, Any], held: Mapping[str, Any]) -> bool:
+    """An answer published before the one the archive holds (another replica saw a newer
+    one first): recording it would undo the newer one, as an old import file would."""
+    try:
+        held_time = dt.datetime.fromisoformat(str(held["snapshot_time"]))
+        answer_time = dt.datetime.fromisoformat(str(payload["snapshot_time"]))
+    except (KeyError, ValueError):
+        return False
+    return answer_time < held_time
+
+
+class ArchivingRegistry:
+    """The registry port (service/app/ports.py Registry) over another registry source,
+    recording each record it answers in the archive."""
+
+    def __init__(
+        self,
+        source: Registry,
+        facts: RegistryFacts,
+        *,
+        on_change: OnChange = no_change,
+        remembered: int = DEFAULT_REMEMBERED,
+    ) -> None:
+        self._source = source
+        self._facts = facts
+        self._on_change = on_change
+        self._remembered = remembered
+        self._digests: OrderedDict[str, bytes] = OrderedDict()
+
+    async def lookup(self, uscc: str) -> RegistryRecord | None:
+        record = await self._source.lookup(uscc)
+        if record is not None:
+            await self._archive(record)
+        return record
+
+    async def _archive(self, record: RegistryRecord) -> None:
+        fact = registry_fact(record)
+        assert fact.payload is not None
+        digest = payload_digest(fact.payload)
+        if self._digests.get(record.uscc) == digest:
+            self._digests.move_to_end(record.uscc)
+            return
+        try:
+            held = await self._facts.held_payload(record.uscc)
+            if held is not None and _is_older(fact.payload, held):
+                return
+            if held is None or payload_digest(held) != digest:
+                changed = await self._facts.record(fact)
+            else:
+                changed = []
+        except Exception as error:  # any storage failure: the answer still goes back
+            log.warning(
+                "registry_fact_not_recorded", uscc=record.uscc, error_type=type(error).__name__
+            )
+            return
+        self._remember(record.uscc, digest)
+        if not changed:
+            return
+        try:
+            await self._on_change(changed)
+        except Exception as error:
+            # The fact and its change-log entry are committed: the level catches up on the
+            # next change, a revisit, or `integrity-ops level recompute`.
+            log.warning(
+                "registry_fact_change_not_applied",
+                uscc=record.uscc,
+                error_type=type(error).__name__,
+            )
+
+    def _remember(self, uscc: str, digest: bytes) -> None:
+        self._digests[uscc] = digest
+        self._digests.move_to_end(uscc)
+        while len(self._digests) > self._remembered:
+            self._digests.popitem(last=False)

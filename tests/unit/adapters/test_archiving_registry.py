@@ -1,0 +1,191 @@
+"""ArchivingRegistry over fakes: what it records, what it reads, and that recording never
+fails an answer."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from service.adapters.registry_http.archiving import ArchivingRegistry
+from service.app.registry_import import sealed_record
+from service.domain.archive import Fact
+from service.domain.licence import RegistrationStatus
+from service.domain.registry import RegistryRecord
+from service.domain.registry_rows import parse_registry_row
+from tests.builders import registry_row
+from tests.registry_wire import vault
+
+TODAY = dt.date(2026, 11, 23)
+PUBLISHED = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
+
+
+def a_record(**row: Any) -> RegistryRecord:
+    draft = parse_registry_row(registry_row(**row), TODAY)
+    return sealed_record(vault(), draft, draft.snapshot_time or PUBLISHED)
+
+
+class Source:
+    def __init__(self, record: RegistryRecord | None) -> None:
+        self.record = record
+
+    async def lookup(self, uscc: str) -> RegistryRecord | None:
+        return self.record
+
+
+class Facts:
+    """The archive's registry facts in memory, counting what is asked of it."""
+
+    def __init__(self) -> None:
+        self.versions: dict[str, list[Mapping[str, Any]]] = {}
+        self.reads = 0
+        self.writes = 0
+        self.failure: Exception | None = None
+
+    async def held_payload(self, uscc: str) -> Mapping[str, Any] | None:
+        self.reads += 1
+        if self.failure is not None:
+            raise self.failure
+        versions = self.versions.get(uscc)
+        return versions[-1] if versions else None
+
+    async def record(self, fact: Fact) -> list[str]:
+        self.writes += 1
+        assert fact.payload is not None
+        versions = self.versions.setdefault(fact.uscc, [])
+        if versions and versions[-1] == fact.payload:
+            return []
+        versions.append(dict(fact.payload))
+        return [fact.uscc]
+
+
+class Changes:
+    def __init__(self, failure: Exception | None = None) -> None:
+        self.told: list[list[str]] = []
+        self.failure = failure
+
+    async def __call__(self, usccs: Sequence[str]) -> None:
+        self.told.append(list(usccs))
+        if self.failure is not None:
+            raise self.failure
+
+
+def archiving(
+    record: RegistryRecord | None, facts: Facts, changes: Changes | None = None, **options: Any
+) -> tuple[ArchivingRegistry, Source]:
+    source = Source(record)
+    return ArchivingRegistry(source, facts, on_change=changes or Changes(), **options), source
+
+
+async def test_a_new_record_is_recorded_and_its_change_told() -> None:
+    record, facts, changes = a_record(), Facts(), Changes()
+    registry, _ = archiving(record, facts, changes)
+    assert await registry.lookup(record.uscc) is record
+    assert [v["status"] for v in facts.versions[record.uscc]] == ["in_business"]
+    assert changes.told == [[record.uscc]]
+
+
+async def test_an_unchanged_record_costs_nothing_once_known() -> None:
+    record, facts = a_record(), Facts()
+    registry, _ = archiving(record, facts)
+    await registry.lookup(record.uscc)
+    reads, writes = facts.reads, facts.writes
+    for _ in range(3):
+        await registry.lookup(record.uscc)
+    assert (facts.reads, facts.writes) == (reads, writes)
+
+
+async def test_another_process_finds_the_record_held_with_one_read_and_no_write() -> None:
+    record, facts = a_record(), Facts()
+    first, _ = archiving(record, facts)
+    await first.lookup(record.uscc)
+    changes = Changes()
+    second, _ = archiving(record, facts, changes)
+    reads, writes = facts.reads, facts.writes
+    await second.lookup(record.uscc)
+    assert (facts.reads - reads, facts.writes - writes) == (1, 0)
+    assert changes.told == []
+
+
+async def test_a_changed_record_is_a_new_version_with_the_old_one_kept() -> None:
+    record, facts, changes = a_record(), Facts(), Changes()
+    registry, source = archiving(record, facts, changes)
+    await registry.lookup(record.uscc)
+    source.record = dataclasses.replace(
+        record,
+        status=RegistrationStatus.REVOKED,
+        snapshot_time=record.snapshot_time + dt.timedelta(days=1),
+    )
+    await registry.lookup(record.uscc)
+    assert [v["status"] for v in facts.versions[record.uscc]] == ["in_business", "revoked"]
+    assert changes.told == [[record.uscc], [record.uscc]]
+
+
+async def test_an_answer_older_than_the_held_record_does_not_undo_it() -> None:
+    record, facts = a_record(), Facts()
+    newer = dataclasses.replace(
+        record,
+        status=RegistrationStatus.REVOKED,
+        snapshot_time=record.snapshot_time + dt.timedelta(days=1),
+    )
+    other_replica, _ = archiving(newer, facts)
+    await other_replica.lookup(record.uscc)
+    lagging, _ = archiving(record, facts)
+    assert await lagging.lookup(record.uscc) is record
+    assert [v["status"] for v in facts.versions[record.uscc]] == ["revoked"]
+
+
+async def test_no_record_records_nothing() -> None:
+    facts = Facts()
+    registry, _ = archiving(None, facts)
+    assert await registry.lookup("91330106MA27XXXXXX") is None
+    assert (facts.reads, facts.writes) == (0, 0)
+
+
+async def test_a_failing_archive_still_answers_and_logs_no_personal_data() -> None:
+    record, facts = a_record(), Facts()
+    facts.failure = RuntimeError(f"cannot write {record.name} 王小明")
+    registry, _ = archiving(record, facts)
+    with capture_logs() as logs:
+        assert await registry.lookup(record.uscc) is record
+    assert logs == [
+        {
+            "event": "registry_fact_not_recorded",
+            "log_level": "warning",
+            "uscc": record.uscc,
+            "error_type": "RuntimeError",
+        }
+    ]
+    # Not remembered as recorded: the next answer tries again.
+    facts.failure = None
+    await registry.lookup(record.uscc)
+    assert len(facts.versions[record.uscc]) == 1
+
+
+async def test_a_failing_level_update_still_answers() -> None:
+    record, facts = a_record(), Facts()
+    registry, _ = archiving(record, facts, Changes(failure=RuntimeError("levels down")))
+    with capture_logs() as logs:
+        assert await registry.lookup(record.uscc) is record
+    assert [entry["event"] for entry in logs] == ["registry_fact_change_not_applied"]
+    assert len(facts.versions[record.uscc]) == 1
+
+
+@pytest.mark.parametrize("remembered", [1, 2])
+async def test_the_memory_is_bounded(remembered: int) -> None:
+    records = [a_record(), a_record()]
+    facts = Facts()
+    source = Source(None)
+    registry = ArchivingRegistry(source, facts, remembered=remembered)
+    for record in records:
+        source.record = record
+        await registry.lookup(record.uscc)
+    reads = facts.reads
+    source.record = records[0]
+    await registry.lookup(records[0].uscc)
+    # Remembering one enterprise, the first was forgotten for the second: read again.
+    assert facts.reads - reads == (1 if remembered == 1 else 0)
