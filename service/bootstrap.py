@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,21 @@ class SystemClock:
         return dt.datetime.now(dt.UTC)
 
 
+@dataclass(frozen=True)
+class RegistrySources:
+    """What the HTTP registry sources hold that must be closed: their transports, and the
+    archive writes of the government registry's answers still running."""
+
+    transports: tuple[SourceTransport, ...] = ()
+    archiving: ArchivingRegistry | None = None
+
+    async def aclose(self) -> None:
+        if self.archiving is not None:
+            await self.archiving.drain()
+        for transport in self.transports:
+            await transport.aclose()
+
+
 @dataclass
 class Application:
     settings: Settings
@@ -127,8 +142,8 @@ class Application:
     pending_rechecks: PendingRecheckScheduler
     batches: BatchService
     batch_store: SqlBatchStore
-    # The HTTP registry sources' transports, closed with the application.
-    registry_transports: tuple[SourceTransport, ...] = ()
+    # The HTTP registry sources, closed with the application.
+    registry_sources: RegistrySources = field(default_factory=RegistrySources)
 
     def batch_worker(self) -> ReverificationWorker:
         """A worker for re-verification batches, on this application's settings and clock."""
@@ -154,8 +169,7 @@ class Application:
 
     async def close(self) -> None:
         await self.pending_rechecks.close()
-        for transport in self.registry_transports:
-            await transport.aclose()
+        await self.registry_sources.aclose()
         await self.revisits.close()
         await self.follower.close()
         await self.ledger.close()
@@ -195,7 +209,7 @@ async def bootstrap(
         SqlIngestionStore(engine), clock, on_change=levels.archive_changed
     )
     page_tokens = PageTokens(keys.digest_key)
-    registry_check, transports = _registry_check(
+    registry_check, registry_sources = _registry_check(
         settings, registry, engine, vault, clock, on_change=levels.archive_changed
     )
     verifications = VerificationService(
@@ -254,7 +268,7 @@ async def bootstrap(
         pending_rechecks=PendingRecheckScheduler(
             rechecks, clock, interval=settings.pending_recheck_interval_seconds
         ),
-        registry_transports=transports,
+        registry_sources=registry_sources,
         batches=BatchService(
             batch_store,
             SqlBatchSelections(engine, registry_engine),
@@ -326,12 +340,13 @@ def _registry_check(
     clock: Clock,
     *,
     on_change: OnChange,
-) -> tuple[RegistryCheck, tuple[SourceTransport, ...]]:
+) -> tuple[RegistryCheck, RegistrySources]:
     """The registry check over the sources the settings name (INTEGRITY_REGISTRY_SOURCES).
 
     The government registry's answers update the archive's registry facts as they come
     (on_change told of those that changed), as an import does for the snapshot."""
     transports: list[SourceTransport] = []
+    archiving: ArchivingRegistry | None = None
     budget = settings.registry_source_budget_seconds
     registry, kind = snapshot, SourceKind.REGISTRY_SNAPSHOT
     if "gov" in settings.registry_sources:
@@ -345,8 +360,12 @@ def _registry_check(
                 transport, settings.gov_registry_token, vault, clock, budget_seconds=budget
             ),
             SqlRegistryFacts(engine, clock),
+            # Within the caller's registry timeout, with a margin for deciding: a later
+            # write finishes after the answer (archiving.py).
+            answer_within_seconds=settings.registry_timeout_seconds * 0.95,
             on_change=on_change,
         )
+        archiving = registry
     provider: DataProvider | None = None
     if "provider" in settings.registry_sources:
         assert settings.provider_url and settings.provider_app_id and settings.provider_secret
@@ -370,7 +389,7 @@ def _registry_check(
         registry_source=kind,
         provider=provider,
     )
-    return check, tuple(transports)
+    return check, RegistrySources(tuple(transports), archiving)
 
 
 async def _migrate_registry(registry_engine: AsyncEngine, vault: AesGcmVault) -> None:

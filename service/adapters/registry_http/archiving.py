@@ -13,23 +13,28 @@ change log), and this process's levels are told (on_change), as after an import.
 
 Recording is a side effect of answering and never an error of it: a failed write is
 logged (the enterprise's code and the error's type, never the record) and the answer
-goes back as it came. Personal data is as the source sealed it: the fact holds the
+goes back as it came. Nor may it make the answer late: the caller gives up on a lookup
+after its registry timeout, so the answer waits for the write only while the lookup is
+within `answer_within_seconds`; a slower write (a busy database) finishes on its own
+after the answer has gone back. Personal data is as the source sealed it: the fact holds the
 masked forms only (service/domain/archive.py registry_fact).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
+import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
 
 from service.app.ports import OnChange, Registry, RegistryFacts, no_change
-from service.domain.archive import registry_fact
+from service.domain.archive import Fact, registry_fact
 from service.domain.registry import RegistryRecord
 
 log = structlog.get_logger(__name__)
@@ -65,28 +70,49 @@ class ArchivingRegistry:
         source: Registry,
         facts: RegistryFacts,
         *,
+        answer_within_seconds: float,
         on_change: OnChange = no_change,
         remembered: int = DEFAULT_REMEMBERED,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._source = source
         self._facts = facts
+        self._answer_within = answer_within_seconds
         self._on_change = on_change
         self._remembered = remembered
+        self._monotonic = monotonic
         self._digests: OrderedDict[str, bytes] = OrderedDict()
+        # Writes still running after their answer went back; held so they are not
+        # collected half-way, and awaited on close.
+        self._writing: set[asyncio.Task[None]] = set()
 
     async def lookup(self, uscc: str) -> RegistryRecord | None:
+        started = self._monotonic()
         record = await self._source.lookup(uscc)
-        if record is not None:
-            await self._archive(record)
-        return record
-
-    async def _archive(self, record: RegistryRecord) -> None:
+        if record is None:
+            return None
         fact = registry_fact(record)
         assert fact.payload is not None
         digest = payload_digest(fact.payload)
-        if self._digests.get(record.uscc) == digest:
-            self._digests.move_to_end(record.uscc)
-            return
+        if self._digests.get(uscc) == digest:
+            self._digests.move_to_end(uscc)
+            return record
+        writing = asyncio.create_task(self._archive(record, fact, digest))
+        self._writing.add(writing)
+        writing.add_done_callback(self._writing.discard)
+        left = self._answer_within - (self._monotonic() - started)
+        if left > 0:
+            # asyncio.wait never cancels what it waits for: past the time, the write goes on.
+            await asyncio.wait({writing}, timeout=left)
+        return record
+
+    async def drain(self) -> None:
+        """Wait for the writes still running (on shutdown, before the database closes)."""
+        while self._writing:
+            await asyncio.wait(set(self._writing))
+
+    async def _archive(self, record: RegistryRecord, fact: Fact, digest: bytes) -> None:
+        assert fact.payload is not None
         try:
             held = await self._facts.held_payload(record.uscc)
             if held is not None and _is_older(fact.payload, held):

@@ -3,6 +3,7 @@ fails an answer."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
@@ -63,6 +64,18 @@ class Facts:
         return [fact.uscc]
 
 
+class SlowFacts(Facts):
+    """A busy database: the write waits until the test lets it through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.let_through = asyncio.Event()
+
+    async def record(self, fact: Fact) -> list[str]:
+        await self.let_through.wait()
+        return await super().record(fact)
+
+
 class Changes:
     def __init__(self, failure: Exception | None = None) -> None:
         self.told: list[list[str]] = []
@@ -78,7 +91,9 @@ def archiving(
     record: RegistryRecord | None, facts: Facts, changes: Changes | None = None, **options: Any
 ) -> tuple[ArchivingRegistry, Source]:
     source = Source(record)
-    return ArchivingRegistry(source, facts, on_change=changes or Changes(), **options), source
+    options.setdefault("answer_within_seconds", 60.0)
+    registry = ArchivingRegistry(source, facts, on_change=changes or Changes(), **options)
+    return registry, source
 
 
 async def test_a_new_record_is_recorded_and_its_change_told() -> None:
@@ -180,7 +195,7 @@ async def test_the_memory_is_bounded(remembered: int) -> None:
     records = [a_record(), a_record()]
     facts = Facts()
     source = Source(None)
-    registry = ArchivingRegistry(source, facts, remembered=remembered)
+    registry = ArchivingRegistry(source, facts, answer_within_seconds=60.0, remembered=remembered)
     for record in records:
         source.record = record
         await registry.lookup(record.uscc)
@@ -189,3 +204,15 @@ async def test_the_memory_is_bounded(remembered: int) -> None:
     await registry.lookup(records[0].uscc)
     # Remembering one enterprise, the first was forgotten for the second: read again.
     assert facts.reads - reads == (1 if remembered == 1 else 0)
+
+
+async def test_a_write_slower_than_the_answer_time_finishes_after_the_answer() -> None:
+    record, facts = a_record(), SlowFacts()
+    ticks = iter([0.0, 5.0])  # the lookup started, and when the source answered
+    registry, _ = archiving(record, facts, answer_within_seconds=2.0, monotonic=lambda: next(ticks))
+    # Answered at once, though the write cannot go through yet.
+    assert await registry.lookup(record.uscc) is record
+    assert record.uscc not in facts.versions
+    facts.let_through.set()
+    await registry.drain()
+    assert [v["status"] for v in facts.versions[record.uscc]] == ["in_business"]
