@@ -7,6 +7,7 @@ writes nothing, and a failing write still answers."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -63,7 +64,10 @@ async def registry_versions(app: Application, uscc: str) -> int:
 
 
 async def test_a_verification_records_what_the_registry_says_in_the_archive(
-    client: AsyncIntegrityClient, viewer: AsyncIntegrityClient, simulator: RegistrySimulator
+    server: RunningServer,
+    client: AsyncIntegrityClient,
+    viewer: AsyncIntegrityClient,
+    simulator: RegistrySimulator,
 ) -> None:
     truth = truth_of(simulator)
     result = await client.create_verification(verification_for(truth))
@@ -72,9 +76,14 @@ async def test_a_verification_records_what_the_registry_says_in_the_archive(
     assert public.enterprise_name == truth["name"]
     assert public.status == L.REGISTRATION_STATUS_IN_BUSINESS
     assert public.registered_address == truth["address"]
-    # Personal data as an import keeps it: the legal representative only masked.
-    assert truth["legal_representative"]["name"] not in str(public)
-    assert truth["legal_representative"]["id_number"] not in str(public)
+    # Personal data as an import keeps it: the legal representative only masked, in the
+    # answer and at rest.
+    query = select(archive_facts.c.payload).where(archive_facts.c.uscc == truth["uscc"])
+    async with server.app.engine.connect() as connection:
+        stored = json.dumps(list((await connection.execute(query)).scalars()), ensure_ascii=False)
+    assert truth["name"] in stored
+    for personal in truth["legal_representative"].values():
+        assert personal not in str(public) and personal not in stored
 
 
 @pytest.mark.parametrize("seen_by", ["verification", "recheck"])
