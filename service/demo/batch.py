@@ -114,7 +114,9 @@ def _ops(args: Sequence[str], env: Mapping[str, str], *, capture: bool = False) 
         [str(BIN / "integrity-ops"), *args],
         check=True,
         env=dict(env),
-        stdout=subprocess.PIPE if capture else None,
+        # Through sys.stdout and sys.stderr, wherever they lead (tests send them to a file).
+        stdout=subprocess.PIPE if capture else sys.stdout,
+        stderr=sys.stderr,
         text=True,
     )
     return done.stdout.strip() if capture else ""
