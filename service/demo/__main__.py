@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -196,8 +197,20 @@ def run(demo: Path, *, records: int = RECORDS, batch_size: int = BATCH_SIZE) -> 
     print(f"registry simulator stopped; data in {demo}/ (batch report: batch-report.csv)")
 
 
+def _interrupted(number: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(number).name)
+
+
 def main() -> None:
-    run(DEMO)
+    # Ctrl-C and SIGTERM end the demo through the blocks that stop its processes. Our own
+    # handler, since asyncio.run's own one only cancels its task, which may then finish.
+    signal.signal(signal.SIGINT, _interrupted)
+    signal.signal(signal.SIGTERM, _interrupted)
+    try:
+        run(DEMO)
+    except KeyboardInterrupt:
+        print("\ninterrupted: the processes the demo started are stopped", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

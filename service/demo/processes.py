@@ -41,6 +41,9 @@ def running(
         stderr=subprocess.STDOUT,
         text=True,
         encoding="utf-8",
+        # Out of the terminal's process group: Ctrl-C reaches the demo alone, which then
+        # stops its processes in order (a server drains) rather than all dying at once.
+        start_new_session=True,
     )
     try:
         yield _ready_line(process, Path(command[0]).name, log, ready)
