@@ -98,10 +98,11 @@ def _platform_token(demo: Path, env: Mapping[str, str]) -> str:
         "callers", "create", "--kind", "platform", "--name", "Demo marketplace",
         "--platform", "demo", env=env,
     )  # fmt: skip
+    token = created.stdout.split("token: ")[1].strip()
     token_file = demo / "platform.token"
-    token_file.write_text(created.stdout.split("token: ")[1].strip())
+    token_file.write_text(token)
     token_file.chmod(0o600)
-    return token_file.read_text().strip()
+    return token
 
 
 def _setup(demo: Path, env: Mapping[str, str], records: int) -> list[Row]:

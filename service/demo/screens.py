@@ -56,6 +56,13 @@ def reason_name(code: verification_pb2.VerificationReasonCode.ValueType) -> str:
     return V.VerificationReasonCode.Name(code).removeprefix("VERIFICATION_REASON_CODE_")
 
 
+def source_name(source: verification_pb2.RegistrySource.ValueType) -> str:
+    """ "government_registry", "data_provider"...; "" for none (nothing was compared)."""
+    if source == V.REGISTRY_SOURCE_UNSPECIFIED:
+        return ""
+    return V.RegistrySource.Name(source).removeprefix("REGISTRY_SOURCE_").lower()
+
+
 def show_verification(title: str, result: verification_pb2.Verification) -> None:
     print(f"\n== {title}")
     print(f"   {result.name}")
@@ -67,8 +74,7 @@ def show_verification(title: str, result: verification_pb2.Verification) -> None
         print(f"   reason: {reason_name(reason.code)}: {reason.message}")
     for check in result.field_checks:
         result_name = V.FieldCheckResult.Name(check.result).removeprefix("FIELD_CHECK_RESULT_")
-        source = V.RegistrySource.Name(check.source).removeprefix("REGISTRY_SOURCE_")
-        print(f"     {check.field:40} {result_name:14} {source.lower()}")
+        print(f"     {check.field:40} {result_name:14} {source_name(check.source)}")
     if result.HasField("registry_record"):
         snapshot = result.registry_record.snapshot_time.ToDatetime(tzinfo=dt.UTC)
         print(f"   registry snapshot of {snapshot:%Y-%m-%d %H:%M} UTC")
