@@ -1,11 +1,15 @@
 """The demo: the service's main job on the embedded default, start to finish.
 
 Generates a demo registry, imports it with integrity-ops, loads the demo marketplace's
-store-opening policy, starts integrity-server on SQLite, and through the Python client
-verifies three enterprises (one VERIFIED, one REJECTED with its reasons, one PENDING),
-then asks whether two of them may open a store: each answer with its integrity class,
-every unmet condition and the policy version it was decided under. Everything lands in
-var/demo/.
+store-opening policy, starts the registry simulator (the government registry and the
+data provider over HTTP) with the demo's enterprises, and integrity-server on SQLite
+against it. Through the Python client it verifies one enterprise (VERIFIED) and another
+(REJECTED with its reasons); verifies one the registry has not published yet (PENDING),
+has the registry publish it and waits for the server's scheduled re-check to decide it;
+asks whether two of them may open a store (each answer with its integrity class, every
+unmet condition and the policy version); then verifies a few hundred more, has the
+registry revoke some and renew others' licences, and re-verifies them all in an
+integrity-ops batch. Everything lands in var/demo/.
 """
 
 from __future__ import annotations
@@ -16,21 +20,23 @@ import os
 import signal
 import subprocess
 import sys
-import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
-
-from google.protobuf import timestamp_pb2
-from integrity.v1 import eligibility_pb2, licence_pb2, verification_pb2
+from typing import Any
 
 from clients import IntegrityClient
-from service.domain.identifiers.uscc import make_uscc
+from service.demo.batch import registry_changes, reverify, verify_all
+from service.demo.pending import pending_resolves
+from service.demo.processes import running
+from service.demo.screens import show_decision, show_verification, submission
+from service.demo.simulator import SimulatorCredentials, running_simulator
 
 DEMO = Path("var/demo")
 RECORDS = 2000
+BATCH_SIZE = 300
+# The longest the PENDING verification may take to be decided once published.
+PENDING_DEADLINE_SECONDS = 60.0
 BIN = Path(sys.executable).parent
-V = verification_pb2
-E = eligibility_pb2
 
 # The demo marketplace's rule for opening a store, announced a week before it took effect.
 STORE_OPENING = {
@@ -54,173 +60,158 @@ STORE_OPENING = {
     ],
 }
 
+# The server and the batch's worker ask the simulator; re-checks of a PENDING verification
+# come after seconds rather than minutes, so the demo shows one decided while it waits.
+SERVER_SETTINGS = {
+    "INTEGRITY_PENDING_RECHECK_INTERVAL": "1",
+    "INTEGRITY_PENDING_RECHECK_DELAYS": "1,2,5",
+    "INTEGRITY_GOV_REGISTRY_MAX_CONCURRENCY": "8",
+    "INTEGRITY_GOV_REGISTRY_MAX_RATE": "200",
+    "INTEGRITY_PROVIDER_MAX_CONCURRENCY": "8",
+    "INTEGRITY_PROVIDER_MAX_RATE": "200",
+    "INTEGRITY_BATCH_CONCURRENCY": "8",
+}
 
-def _run(*command: str, env: dict[str, str]) -> None:
-    subprocess.run(command, check=True, env=env)
+Row = dict[str, Any]
 
 
-def _platform_token(env: dict[str, str]) -> str:
+def _ops(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "integrity-ops"), *args],
+        check=True,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+    )
+
+
+def _reset(demo: Path) -> None:
+    """Every run starts from an empty database (the generated registry and keys stay):
+    the same story, and the same batch, each time."""
+    for name in ("integrity.db", "integrity.db-wal", "integrity.db-shm", "platform.token"):
+        (demo / name).unlink(missing_ok=True)
+
+
+def _platform_token(demo: Path, env: Mapping[str, str]) -> str:
     """A credential for the demo marketplace, issued the way ops issue one."""
-    token_file = DEMO / "platform.token"
-    if not token_file.exists():
-        created = subprocess.run(
-            [
-                str(BIN / "integrity-ops"), "callers", "create", "--kind", "platform",
-                "--name", "Demo marketplace", "--platform", "demo",
-            ],
-            check=True, env=env, capture_output=True, text=True,
-        )  # fmt: skip
-        token_file.write_text(created.stdout.split("token: ")[1].strip())
-        token_file.chmod(0o600)
-    return token_file.read_text().strip()
+    created = _ops(
+        "callers", "create", "--kind", "platform", "--name", "Demo marketplace",
+        "--platform", "demo", env=env,
+    )  # fmt: skip
+    token = created.stdout.split("token: ")[1].strip()
+    token_file = demo / "platform.token"
+    token_file.write_text(token)
+    token_file.chmod(0o600)
+    return token
 
 
-def _setup(env: dict[str, str]) -> list[dict[str, Any]]:
-    keys = DEMO / "keys.json"
+def _setup(demo: Path, env: Mapping[str, str], records: int) -> list[Row]:
+    keys = demo / "keys.json"
     if not keys.exists():
-        _run(str(BIN / "integrity-ops"), "keys", "generate", "--out", str(keys), env=env)
-    registry = DEMO / "registry.jsonl"
+        _ops("keys", "generate", "--out", str(keys), env=env)
+    registry = _registry_file(demo, records)
     if not registry.exists():
-        _run(
-            str(BIN / "integrity-ops"), "registry", "generate",
-            "--count", str(RECORDS), "--seed", "2026", "--out", str(registry), env=env,
+        _ops(
+            "registry", "generate", "--count", str(records), "--seed", "2026",
+            "--out", str(registry), env=env,
         )  # fmt: skip
-    _run(str(BIN / "integrity-ops"), "registry", "import", str(registry), env=env)
-    policy = DEMO / "store_opening.json"
+    print(_ops("registry", "import", str(registry), env=env).stdout.strip())
+    policy = demo / "store_opening.json"
     policy.write_text(json.dumps(STORE_OPENING, ensure_ascii=False, indent=2), encoding="utf-8")
-    _run(str(BIN / "integrity-ops"), "policy", "load", str(policy), env=env)
+    print(_ops("policy", "load", str(policy), env=env).stdout.strip())
     with registry.open(encoding="utf-8") as stream:
         return [json.loads(line) for line in stream]
 
 
-def _start_server(env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
-    server = subprocess.Popen(
-        [str(BIN / "integrity-server"), "--listen", "127.0.0.1:0"],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    log = (DEMO / "server.log").open("w", encoding="utf-8")
-    for line in server.stdout:
-        log.write(line)
-        event = json.loads(line) if line.startswith("{") else {}
-        if event.get("event") == "server_started":
-            # Keep draining the server's log so a full pipe never blocks it.
-            threading.Thread(target=_drain, args=(server.stdout, log), daemon=True).start()
-            return server, int(event["port"])
-    raise SystemExit(f"integrity-server did not start; see {DEMO / 'server.log'}")
+def _registry_file(demo: Path, records: int) -> Path:
+    return demo / ("registry.jsonl" if records == RECORDS else f"registry-{records}.jsonl")
 
 
-def _drain(source: TextIO, sink: TextIO) -> None:
-    for line in source:
-        sink.write(line)
-    sink.close()
+def _story_rows(rows: Sequence[Row]) -> tuple[Row, Row, Row, list[Row]]:
+    """The enterprise verified, the revoked one, the one published late, and the rest of
+    those whose legal representative's ID number the registry row holds (the batch)."""
+    fine_until = (dt.date.today() + dt.timedelta(days=60)).isoformat()
+    in_business = [
+        row
+        for row in rows
+        if row["status"] == "in_business"
+        and row["legal_representative"]["id_number"]
+        and (row["term_end"] is None or row["term_end"] > fine_until)
+    ]
+    verified, unpublished = in_business[0], in_business[1]
+    revoked = next(row for row in rows if row["status"] == "revoked")
+    told = {verified["uscc"], unpublished["uscc"], revoked["uscc"]}
+    rest = [r for r in rows if r["uscc"] not in told and r["legal_representative"]["id_number"]]
+    return verified, revoked, unpublished, rest
 
 
-def _submission(row: dict[str, Any], **changes: str) -> verification_pb2.Verification:
-    grant = timestamp_pb2.Timestamp()
-    grant.FromDatetime(dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
-    rep = row["legal_representative"]
-    licence = licence_pb2.BusinessLicence(
-        uscc=row["uscc"],
-        enterprise_name=row["name"],
-        legal_representative=licence_pb2.LegalRepresentative(
-            name=changes.get("rep_name", rep["name"]),
-            id_number=rep["id_number"] or "11010519491231002X",
-        ),
-        registered_address=row["address"],
-    )
-    return V.Verification(
-        licence=licence,
-        authorization=V.Authorization(
-            granted_by=rep["name"],
-            grant_time=grant,
-            # The whole authorisation: the demo also shows the merchant's archive and level.
-            scopes=[
-                V.AUTHORIZATION_SCOPE_IDENTITY_VERIFICATION,
-                V.AUTHORIZATION_SCOPE_ARCHIVE,
-                V.AUTHORIZATION_SCOPE_INTEGRITY_LEVEL,
-            ],
-            evidence_reference="demo/consent/1",
-        ),
-    )
+def _server_started(event: Mapping[str, Any]) -> bool:
+    return event.get("event") == "server_started"
 
 
-def _show(title: str, result: verification_pb2.Verification) -> None:
-    print(f"\n== {title}")
-    print(f"   {result.name}")
-    print(f"   {result.licence.enterprise_name}")
-    rep = result.licence.legal_representative
-    print(f"   legal representative (masked): {rep.name} {rep.id_number}")
-    print(f"   outcome: {V.VerificationOutcome.Name(result.outcome)}")
-    for reason in result.reasons:
-        print(f"   reason: {V.VerificationReasonCode.Name(reason.code)}: {reason.message}")
-    for check in result.field_checks:
-        print(f"     {check.field:40} {V.FieldCheckResult.Name(check.result)}")
-    if result.HasField("registry_record"):
-        snapshot = result.registry_record.snapshot_time.ToDatetime(tzinfo=dt.UTC)
-        print(f"   registry snapshot of {snapshot:%Y-%m-%d %H:%M} UTC")
+def run(demo: Path, *, records: int = RECORDS, batch_size: int = BATCH_SIZE) -> None:
+    demo.mkdir(parents=True, exist_ok=True)
+    _reset(demo)
+    env = {
+        **os.environ,
+        "INTEGRITY_DATABASE_URL": f"sqlite:///{demo / 'integrity.db'}",
+        "INTEGRITY_KEYS_FILE": str(demo / "keys.json"),
+        # The ops commands say what they did; the batch's worker need not log each item.
+        "INTEGRITY_LOG_LEVEL": "warning",
+    }
+    rows = _setup(demo, env, records)
+    verified, revoked, unpublished, rest = _story_rows(rows)
+    token = _platform_token(demo, env)
+    credentials = SimulatorCredentials.new()
+    with running_simulator(demo, _registry_file(demo, records), credentials, env) as simulator:
+        print(f"registry simulator serving {len(rows)} enterprises at {simulator.url}")
+        env = {**env, **credentials.server_env(simulator.url), **SERVER_SETTINGS}
+        # The server logs at info to its log file: its ready line is one of those.
+        command = [str(BIN / "integrity-server"), "--listen", "127.0.0.1:0", "--log-level", "info"]
+        with running(command, env=env, log=demo / "server.log", ready=_server_started) as ready:
+            target = f"127.0.0.1:{ready['port']}"
+            print(f"integrity-server on {target}, checking with the simulator (gov,provider)")
+            with IntegrityClient(target, token=token) as client:
+                show_verification(
+                    "VERIFIED: licence data matches the registry",
+                    client.create_verification(submission(verified)),
+                )
+                show_verification(
+                    "REJECTED: revoked, and the legal representative does not match",
+                    client.create_verification(submission(revoked, rep_name="张冒名")),
+                )
+                pending_resolves(
+                    client, simulator, unpublished, deadline_seconds=PENDING_DEADLINE_SECONDS
+                )
+                show_decision(
+                    "MAY THE VERIFIED ENTERPRISE OPEN A STORE?",
+                    client.check_eligibility(verified["uscc"], "store_opening"),
+                )
+                show_decision(
+                    "MAY THE REVOKED ONE?",
+                    client.check_eligibility(revoked["uscc"], "store_opening"),
+                )
+            merchants = verify_all(target, token, rest[:batch_size])
+            registry_changes(simulator, merchants)
+            reverify(demo, [m.row["uscc"] for m in merchants], env)
+        print("\nintegrity-server drained and stopped", flush=True)
+    print(f"registry simulator stopped; data in {demo}/ (batch report: batch-report.csv)")
 
 
-def _show_decision(title: str, answer: eligibility_pb2.CheckEligibilityResponse) -> None:
-    print(f"\n== {title}")
-    print(f"   decision: {E.EligibilityDecision.Name(answer.decision)}")
-    print(f"   integrity class: {answer.level_class or '-'}; policy {answer.policy_version}")
-    for unmet in answer.unmet_conditions:
-        consequence = E.EligibilityDecision.Name(unmet.consequence)
-        print(f"     {unmet.condition:24} {unmet.reason_code} ({consequence}): {unmet.description}")
-    for item in answer.supplementary_information:
-        print(f"     may ask the merchant for: {item}")
+def _interrupted(number: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(number).name)
 
 
 def main() -> None:
-    DEMO.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "INTEGRITY_DATABASE_URL": f"sqlite:///{DEMO / 'integrity.db'}",
-        "INTEGRITY_KEYS_FILE": str(DEMO / "keys.json"),
-    }
-    rows = _setup(env)
-    today = dt.date.today().isoformat()
-    verified = next(
-        r
-        for r in rows
-        if r["status"] == "in_business"
-        and r["legal_representative"]["id_number"]
-        and (r["term_end"] is None or r["term_end"] > today)
-    )
-    revoked = next(r for r in rows if r["status"] == "revoked")
-    unpublished = dict(verified, uscc=make_uscc("9", "1", "330106", "MA2DEM01"))
-
-    token = _platform_token(env)
-    server, port = _start_server(env)
+    # Ctrl-C and SIGTERM end the demo through the blocks that stop its processes. Our own
+    # handler, since asyncio.run's own one only cancels its task, which may then finish.
+    signal.signal(signal.SIGINT, _interrupted)
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
-        with IntegrityClient(f"127.0.0.1:{port}", token=token) as client:
-            _show(
-                "VERIFIED: licence data matches the registry",
-                client.create_verification(_submission(verified)),
-            )
-            _show(
-                "REJECTED: revoked, and the legal representative does not match",
-                client.create_verification(_submission(revoked, rep_name="张冒名")),
-            )
-            _show(
-                "PENDING: the registry has not published this enterprise yet",
-                client.create_verification(_submission(unpublished)),
-            )
-            _show_decision(
-                "MAY THE VERIFIED ENTERPRISE OPEN A STORE?",
-                client.check_eligibility(verified["uscc"], "store_opening"),
-            )
-            _show_decision(
-                "MAY THE REVOKED ONE?",
-                client.check_eligibility(revoked["uscc"], "store_opening"),
-            )
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-    print(f"\nserver drained and stopped; data in {DEMO}/")
+        run(DEMO)
+    except KeyboardInterrupt:
+        print("\ninterrupted: the processes the demo started are stopped", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":
