@@ -34,9 +34,9 @@ from service.adapters.pii_vault import AesGcmVault
 from service.adapters.registry_changes import HttpRegistryChangeFeed
 from service.adapters.registry_http.breaker import BreakerPolicy, CircuitBreaker
 from service.adapters.registry_http.government import GovernmentRegistryClient
-from service.adapters.registry_http.limits import LocalLimiter, SourceLimiter, SourceLimits
-from service.adapters.registry_http.pg_limits import PostgresLimiter
+from service.adapters.registry_http.limits import SourceLimits
 from service.adapters.registry_http.provider import DataProviderClient
+from service.adapters.registry_http.shared_limits import shared_limiter
 from service.adapters.registry_http.transport import RetryPolicy, SourceTransport
 from service.adapters.registry_snapshot import SqlRegistrySnapshot
 from service.adapters.standings import ChangeFollower, SqlStandingSource
@@ -289,13 +289,8 @@ def _registry_changed(levels: LevelService, rechecks: VerificationRechecks) -> O
 def _transport(
     settings: Settings, engine: AsyncEngine, source: SourceKind, base_url: str, limits: SourceLimits
 ) -> SourceTransport:
-    # The contracted limits bind every process: shared through PostgreSQL when the service
-    # runs on it (replicas), in this process on SQLite (one process).
-    limiter: SourceLimiter = (
-        PostgresLimiter(engine, source.value, limits)
-        if engine.dialect.name == "postgresql"
-        else LocalLimiter(limits)
-    )
+    # The contracted limits bind every process on the database (see shared_limits).
+    limiter = shared_limiter(engine, source.value, limits)
     breaker = CircuitBreaker(
         BreakerPolicy(
             consecutive_failures=settings.registry_breaker_failures,
