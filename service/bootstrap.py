@@ -35,9 +35,9 @@ from service.adapters.registry_changes import HttpRegistryChangeFeed
 from service.adapters.registry_http.archiving import ArchivingRegistry
 from service.adapters.registry_http.breaker import BreakerPolicy, CircuitBreaker
 from service.adapters.registry_http.government import GovernmentRegistryClient
-from service.adapters.registry_http.limits import LocalLimiter, SourceLimiter, SourceLimits
-from service.adapters.registry_http.pg_limits import PostgresLimiter
+from service.adapters.registry_http.limits import SourceLimits
 from service.adapters.registry_http.provider import DataProviderClient
+from service.adapters.registry_http.shared_limits import shared_limiter
 from service.adapters.registry_http.transport import RetryPolicy, SourceTransport
 from service.adapters.registry_snapshot import SqlRegistrySnapshot
 from service.adapters.standings import ChangeFollower, SqlStandingSource
@@ -306,13 +306,8 @@ def _registry_changed(levels: LevelService, rechecks: VerificationRechecks) -> O
 def _transport(
     settings: Settings, engine: AsyncEngine, source: SourceKind, base_url: str, limits: SourceLimits
 ) -> SourceTransport:
-    # The contracted limits bind every process: shared through PostgreSQL when the service
-    # runs on it (replicas), in this process on SQLite (one process).
-    limiter: SourceLimiter = (
-        PostgresLimiter(engine, source.value, limits)
-        if engine.dialect.name == "postgresql"
-        else LocalLimiter(limits)
-    )
+    # The contracted limits bind every process on the database (see shared_limits).
+    limiter = shared_limiter(engine, source.value, limits)
     # Per source and per process, on purpose: each replica learns of an outage by itself
     # within a few calls (INTEGRITY_REGISTRY_BREAKER_FAILURES), which costs a few failed
     # calls per replica; a breaker shared through the database would put the database on

@@ -1,6 +1,7 @@
 """One process of a multi-process load on the government registry, for the shared-limits
 test: asks the registry about the given enterprises all at once, through the service's
-own client and the PostgreSQL limiter, and prints how it went as one JSON line.
+own client and the limiter the service uses on that database (PostgreSQL's, or the
+SQLite file's), and prints how it went as one JSON line.
 
     python -m tests.registry_load_worker URL TOKEN DATABASE_URL SOURCE CONCURRENCY RATE USCC...
 
@@ -14,8 +15,10 @@ import asyncio
 import json
 import sys
 
+import httpx
+
 from service.adapters.registry_http.limits import SourceLimits
-from service.adapters.registry_http.pg_limits import PostgresLimiter
+from service.adapters.registry_http.shared_limits import shared_limiter
 from service.adapters.storage.engine import create_engine
 from service.app.ports import RegistryUnavailable
 from tests.clock import TestClock
@@ -40,8 +43,12 @@ async def main(argv: list[str]) -> None:
         TestClock(),
         budget=60.0,
         token=token,
-        limiter=PostgresLimiter(engine, source, limits),
+        limiter=shared_limiter(engine, source, limits),
     )
+    # The first HTTP request of a process is slow (httpx loads its transport): made here,
+    # before the start, so that no request of the run arrives later than its start.
+    async with httpx.AsyncClient() as warm_up:
+        await warm_up.get(f"{url}/_sim/health")
     print(json.dumps({"ready": True}), flush=True)
     await asyncio.to_thread(sys.stdin.readline)
     outcomes = await asyncio.gather(*(_lookup(client, uscc) for uscc in usccs))

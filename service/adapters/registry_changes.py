@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from service.app.ports import RegistryUnavailable
+from service.app.ports import ChangeFeedUnavailable
 from service.domain.errors import FailedPrecondition
 
 PAGE_LIMIT = 1000
@@ -46,7 +46,8 @@ class HttpRegistryChangeFeed:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {token}"}
+        # No token, no header: "Bearer " alone is not a header value httpx will send.
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = timeout_seconds
         self._page_limit = page_limit
         self._transport = transport
@@ -76,14 +77,14 @@ class HttpRegistryChangeFeed:
             try:
                 response = await client.get("/v1/changes", params=params)
             except httpx.HTTPError as error:
-                raise RegistryUnavailable(type(error).__name__) from error
+                raise ChangeFeedUnavailable(type(error).__name__) from error
             if response.status_code == 200:
                 try:
                     page = response.json()
                 except ValueError as error:
-                    raise RegistryUnavailable("change feed answered with no JSON") from error
+                    raise ChangeFeedUnavailable("change feed answered with no JSON") from error
                 if not isinstance(page, dict):
-                    raise RegistryUnavailable("change feed page is not an object")
+                    raise ChangeFeedUnavailable("change feed page is not an object")
                 return page
             if response.status_code == 401:
                 raise FailedPrecondition(
@@ -93,7 +94,7 @@ class HttpRegistryChangeFeed:
             retryable = response.status_code == 429 or response.status_code >= 500
             delay = _retry_after(response)
             if not retryable or attempt == RETRIES or delay > MAX_RETRY_AFTER_SECONDS:
-                raise RegistryUnavailable(f"change feed answered HTTP {response.status_code}")
+                raise ChangeFeedUnavailable(f"change feed answered HTTP {response.status_code}")
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
@@ -101,11 +102,11 @@ class HttpRegistryChangeFeed:
 def _usccs(page: dict[str, Any]) -> list[str]:
     changes = page.get("changes")
     if not isinstance(changes, list):
-        raise RegistryUnavailable("change feed page has no list of changes")
+        raise ChangeFeedUnavailable("change feed page has no list of changes")
     usccs = []
     for change in changes:
         uscc = change.get("uscc") if isinstance(change, dict) else None
         if not isinstance(uscc, str):
-            raise RegistryUnavailable("change feed entry without a uscc")
+            raise ChangeFeedUnavailable("change feed entry without a uscc")
         usccs.append(uscc)
     return usccs

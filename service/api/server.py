@@ -19,6 +19,7 @@ import structlog
 from grpc_health.v1 import health_pb2
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.adapters.storage.outages import driver_reason
 from service.api.tls import server_credentials
 from service.bootstrap import SERVICE_NAMES, Application, bootstrap, build_server
 from service.listen_address import bind_problem
@@ -36,20 +37,13 @@ class StartupError(Exception):
     """The server cannot start; the message is one line naming the problem and the setting."""
 
 
-def _first_line(error: BaseException) -> str:
-    # SQLAlchemy's messages run on to the SQL and a link; the driver's own error says it.
-    cause = getattr(error, "orig", None) or error
-    text = str(cause).strip().splitlines()
-    return f"{type(cause).__name__}: {text[0]}" if text else type(cause).__name__
-
-
 async def _open(settings: Settings) -> Application:
     try:
         return await bootstrap(settings)
     except DATABASE_ERRORS as error:
         # The URL is not repeated: it may carry a password.
         raise StartupError(
-            f"{env_name('database_url')}: the database cannot be opened ({_first_line(error)})"
+            f"{env_name('database_url')}: the database cannot be opened ({driver_reason(error)})"
         ) from None
 
 

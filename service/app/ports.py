@@ -59,6 +59,11 @@ class RegistryUnavailable(Exception):
     """The registry could not answer: not the same as having no record."""
 
 
+class ChangeFeedUnavailable(RegistryUnavailable):
+    """The registry's change feed could not be read whole (unreachable, an error answer,
+    a page we cannot read): no selection is made from it."""
+
+
 class DuplicateRequest(Exception):
     """Another verification already holds this caller's request id."""
 
@@ -242,7 +247,7 @@ class EnterpriseRechecks(Protocol):
 class RegistryChangeFeed(Protocol):
     def changed_since(self, since: dt.datetime) -> AsyncIterator[str]:
         """USCCs whose registry records changed since the time, oldest change first, each
-        once; RegistryUnavailable when the feed cannot be read to its end."""
+        once; ChangeFeedUnavailable when the feed cannot be read to its end."""
         ...
 
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from collections.abc import Coroutine
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from service.cli.operator_errors import (
+    CONFIG_ERROR_EXIT_CODE,
+    OPERATOR_ERROR_EXIT_CODE,
+    stop_command,
+)
 from service.cpu_policy import apply_cpu_policy
 from service.logging import configure_logging
 from service.settings import ConfigError, Settings
@@ -29,12 +33,6 @@ def _run(coroutine: Coroutine[Any, Any, None]) -> None:
         uvloop.run(coroutine)
     except ImportError:
         asyncio.run(coroutine)
-
-
-def _fail(lines: list[str], exit_code: int) -> NoReturn:
-    for line in lines:
-        click.echo(f"{PROGRAM}: {line}", err=True)
-    sys.exit(exit_code)
 
 
 @click.command()
@@ -54,7 +52,7 @@ def main(**flags: str | None) -> None:
     try:
         settings = Settings.load(os.environ, serving=True, **flags)
     except ConfigError as error:
-        _fail(error.problems, 2)
+        stop_command(PROGRAM, error.problems, CONFIG_ERROR_EXIT_CODE)
     configure_logging(settings.log_level)
     # Before anything starts a thread: threads take their creator's policy. Logging
     # first, so that a platform refusing the policy is told of in the server's log.
@@ -64,7 +62,7 @@ def main(**flags: str | None) -> None:
     try:
         _run(serve(settings))
     except StartupError as error:
-        _fail([str(error)], 1)
+        stop_command(PROGRAM, [str(error)], OPERATOR_ERROR_EXIT_CODE)
 
 
 if __name__ == "__main__":

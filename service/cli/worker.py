@@ -12,13 +12,17 @@ import asyncio
 import datetime as dt
 import os
 import signal
-import sys
 import time
 from typing import Any
 
 import click
 import structlog
 
+from service.cli.operator_errors import (
+    CONFIG_ERROR_EXIT_CODE,
+    stop_command,
+    stop_on_operator_problem,
+)
 from service.logging import configure_logging
 from service.settings import ConfigError, Settings
 
@@ -73,15 +77,14 @@ def main(until_idle: bool, test_clock_start: str | None, **flags: Any) -> None:
     try:
         settings = Settings.load(os.environ, **flags)
     except ConfigError as error:
-        for line in error.problems:
-            click.echo(f"{PROGRAM}: {line}", err=True)
-        sys.exit(2)
+        stop_command(PROGRAM, error.problems, CONFIG_ERROR_EXIT_CODE)
     configure_logging(settings.log_level)
     clock = None
     if test_clock_start:
         clock = TestStartedClock(dt.datetime.fromisoformat(test_clock_start))
         log.warning("test_clock_in_use", start=test_clock_start)
-    asyncio.run(_work(settings, clock, until_idle))
+    with stop_on_operator_problem(PROGRAM, settings):
+        asyncio.run(_work(settings, clock, until_idle))
 
 
 if __name__ == "__main__":

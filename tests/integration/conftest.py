@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,3 +38,11 @@ def token(server_env: dict[str, str]) -> str:
     )
     assert result.exit_code == 0, result.output
     return result.output.split("token: ")[1].strip()
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port nothing listens on: bound here and never listened on, so connecting is refused."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield holder.getsockname()[1]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
-SERVER = str(Path(sys.executable).parent / "integrity-server")
+from tests.integration.console_process import Exited, console_script, run_to_exit
+
+SERVER = console_script("integrity-server")
 STARTUP_TIMEOUT = 60.0
 
 
@@ -53,31 +53,9 @@ async def start_server(env: dict[str, str], listen: str = "127.0.0.1:0") -> Serv
                 return ServerProcess(process, int(event["port"]), lines)
 
 
-@dataclass(frozen=True)
-class FailedStart:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def problem_lines(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.strip()]
+FailedStart = Exited
 
 
 async def failed_start(env: dict[str, str], *args: str) -> FailedStart:
     """Run integrity-server expecting it to give up during start-up."""
-    process = await asyncio.create_subprocess_exec(
-        SERVER,
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), STARTUP_TIMEOUT)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise AssertionError("integrity-server did not stop during start-up") from None
-    assert process.returncode is not None
-    return FailedStart(process.returncode, out.decode(), err.decode())
+    return await run_to_exit("integrity-server", env, *args)

@@ -7,14 +7,22 @@ import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete, select, update
 
 from clients import AsyncIntegrityClient
+from service.adapters.storage.tables import registry_records, verifications
 from service.bootstrap import Application
 from service.domain import batches
 from service.domain.batches import Batch, BatchState, ItemState
 from service.domain.errors import NotFound
 from service.domain.licence import china_today
-from tests.builders import import_rows, new_uscc, registry_row, verification_for
+from tests.builders import (
+    SNAPSHOT_TIME,
+    import_rows,
+    new_uscc,
+    registry_row,
+    verification_for,
+)
 from tests.clock import TestClock
 from tests.conftest import OpsCommand
 
@@ -154,3 +162,54 @@ async def test_an_unknown_batch_is_not_found(app: Application) -> None:
     with pytest.raises(NotFound) as missing:
         await app.batches.status(str(uuid.uuid4()))
     assert missing.value.reason == "BATCH_NOT_FOUND"
+
+
+async def _learn_term(app: Application, uscc: str, term_end: dt.date, later: dt.timedelta) -> None:
+    """As if the enterprise's verification had since been decided on an answer of the
+    government registry (asked over HTTP), published `later` than the snapshot's record,
+    giving the licence this end."""
+    async with app.engine.begin() as connection:
+        (summary,) = (
+            await connection.execute(
+                select(verifications.c.registry_summary).where(verifications.c.uscc == uscc)
+            )
+        ).one()
+        snapshot_time = dt.datetime.fromisoformat(summary["snapshot_time"]) + later
+        learned = {
+            **summary,
+            "snapshot_time": snapshot_time.isoformat(),
+            "term": {**summary["term"], "end": term_end.isoformat(), "open_ended": False},
+        }
+        await connection.execute(
+            update(verifications)
+            .where(verifications.c.uscc == uscc)
+            .values(registry_summary=learned)
+        )
+
+
+async def test_licences_expiring_as_the_verifications_learned_them(
+    app: Application, client: AsyncIntegrityClient
+) -> None:
+    today = china_today(app.clock.now())
+    soon, far = today + dt.timedelta(days=10), today + dt.timedelta(days=400)
+    # Known only from the registry's answers: the snapshot holds no record of it.
+    answered_only = await _verified(app, client, term_end=soon.isoformat())
+    async with app.registry_engine.begin() as connection:
+        await connection.execute(
+            delete(registry_records).where(registry_records.c.uscc == answered_only)
+        )
+    # The snapshot says open-ended; the registry answered later that it ends soon.
+    learned_expiring = await _verified(app, client)
+    await _learn_term(app, learned_expiring, soon, dt.timedelta(days=3))
+    # The snapshot says it ends soon; the registry answered later that it was renewed.
+    learned_renewed = await _verified(app, client, term_end=soon.isoformat())
+    await _learn_term(app, learned_renewed, far, dt.timedelta(days=3))
+    # The registry answered that it ends soon; a newer snapshot says it was renewed.
+    imported_renewed = registry_row(term_end=soon.isoformat())
+    await import_rows(app, [imported_renewed])
+    await client.create_verification(verification_for(imported_renewed))
+    renewed = {**imported_renewed, "term_end": far.isoformat()}
+    await app.importer.run([(1, renewed)], SNAPSHOT_TIME + dt.timedelta(days=5))
+
+    batch = await app.batches.start(batches.expiring_within(30), created_by="ops")
+    assert await _items(app, batch) == {answered_only, learned_expiring}

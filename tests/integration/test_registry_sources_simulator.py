@@ -1,6 +1,6 @@
 """The HTTP registry sources against the registry simulator, a real process: retries and
 Retry-After, the circuit breaker, the contracted limits (several clients, two processes
-on PostgreSQL), and through the gRPC API, an outage and sources that disagree."""
+on PostgreSQL or one SQLite file), and through the gRPC API, an outage and sources that disagree."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -166,11 +167,15 @@ async def test_several_concurrent_clients_keep_within_the_contract(
 
 
 def start_worker(
-    simulator: RegistrySimulator, database_url: str, source: str, usccs: list[str]
+    simulator: RegistrySimulator,
+    database_url: str,
+    source: str,
+    usccs: list[str],
+    limits: SourceLimits,
 ) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.registry_load_worker", simulator.url, GOV_TOKEN,
-         database_url, source, "2", "20", *usccs],
+         database_url, source, str(limits.max_concurrency), str(limits.max_rate), *usccs],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert process.stdout is not None
@@ -178,18 +183,18 @@ def start_worker(
     return process
 
 
-async def test_two_processes_on_postgresql_keep_within_the_contract_together(
-    registry_simulator: RegistrySimulator, postgres_url: str
-) -> None:
-    engine = create_engine(postgres_url)
+async def _two_processes_ask(
+    simulator: RegistrySimulator, database_url: str, count: int, limits: SourceLimits
+) -> dict[str, Any]:
+    """Two processes on one database ask about `count` enterprises under one contract;
+    the simulator's stats once both are done."""
+    engine = create_engine(database_url)
     await migrate(engine, vault())
     await engine.dispose()
-    control = registry_simulator.control
-    control.change_settings({"gov": LIMITED})
-    usccs = control.codes(limit=12)
+    usccs = simulator.control.codes(limit=count)
     source = f"gov_{uuid.uuid4().hex[:8]}"
     workers = [
-        start_worker(registry_simulator, postgres_url, source, usccs[half::2]) for half in (0, 1)
+        start_worker(simulator, database_url, source, usccs[half::2], limits) for half in (0, 1)
     ]
     for worker in workers:  # both ready: start them together
         assert worker.stdin is not None
@@ -200,9 +205,35 @@ async def test_two_processes_on_postgresql_keep_within_the_contract_together(
         output, _ = await asyncio.to_thread(worker.communicate, timeout=120)
         assert worker.returncode == 0
         results.extend(json.loads(output.splitlines()[-1])["outcomes"])
-    assert results == ["found"] * 12
-    stats = control.stats()
+    assert results == ["found"] * count
+    return simulator.control.stats()
+
+
+async def test_two_processes_on_postgresql_keep_within_the_contract_together(
+    registry_simulator: RegistrySimulator, postgres_url: str
+) -> None:
+    registry_simulator.control.change_settings({"gov": LIMITED})
+    limits = SourceLimits(max_concurrency=2, max_rate=20)
+    stats = await _two_processes_ask(registry_simulator, postgres_url, 12, limits)
     assert stats["limit_violations"] == 0
+    assert stats["clients"][GOV_STATS]["in_flight_max"] <= 2
+    assert gov_statuses(registry_simulator) == {"200": 12}
+
+
+# No burst: two requests closer than 1/rate apart are a violation.
+UNBURSTABLE = {"limits": {"concurrency": 2, "rate_per_second": 5, "burst": 1}, "latency": {
+    "distribution": "fixed", "ms": 100}}  # fmt: skip
+
+
+async def test_two_processes_on_one_sqlite_file_keep_within_the_contract_together(
+    registry_simulator: RegistrySimulator, tmp_path: Path
+) -> None:
+    # integrity-server and integrity-worker side by side on the embedded default.
+    registry_simulator.control.change_settings({"gov": UNBURSTABLE})
+    limits = SourceLimits(max_concurrency=2, max_rate=5)
+    database_url = f"sqlite:///{tmp_path / 'integrity.db'}"
+    stats = await _two_processes_ask(registry_simulator, database_url, 12, limits)
+    assert stats["limit_violations"] == 0, stats["clients"]
     assert stats["clients"][GOV_STATS]["in_flight_max"] <= 2
     assert gov_statuses(registry_simulator) == {"200": 12}
 

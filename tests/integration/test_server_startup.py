@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,27 +13,12 @@ import pytest
 from clients import AsyncIntegrityClient, ClientTls, IntegrityCallError
 from tests.builders import registry_row, verification_for
 from tests.certificates import CertificateAuthority
+from tests.integration.console_process import assert_one_line
 from tests.integration.server_process import FailedStart, failed_start, start_server
 
 
 def _assert_refused(result: FailedStart, exit_code: int, *named: str) -> str:
-    """One line on stderr naming the settings, the exit code, and no traceback anywhere."""
-    assert result.exit_code == exit_code, result
-    assert "Traceback" not in result.stderr + result.stdout
-    assert len(result.problem_lines) == 1, result.problem_lines
-    line = result.problem_lines[0]
-    assert line.startswith("integrity-server: ")
-    for setting in named:
-        assert setting in line, line
-    return line
-
-
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    """A port nothing listens on: bound here and never listened on, so connecting is refused."""
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", 0))
-        yield holder.getsockname()[1]
+    return assert_one_line(result, "integrity-server", exit_code, *named)
 
 
 def _tls_files(tmp_path: Path) -> tuple[CertificateAuthority, dict[str, str]]:

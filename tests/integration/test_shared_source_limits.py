@@ -1,19 +1,25 @@
-"""The contracted limits shared through PostgreSQL: several processes' clients (here, each
-with an engine of its own) never exceed them together, and a dead holder frees its slot."""
+"""The contracted limits shared through the database, PostgreSQL or one SQLite file:
+several processes' clients (here, each with an engine of its own) never exceed them
+together, and a dead holder's slot returns (on PostgreSQL with its connection, on SQLite
+when its lease runs out)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.registry_http.government import GovernmentRegistryClient
 from service.adapters.registry_http.limits import SourceLimits
-from service.adapters.registry_http.pg_limits import PostgresLimiter, lock_space
+from service.adapters.registry_http.pg_limits import lock_space
+from service.adapters.registry_http.shared_limits import shared_limiter
+from service.adapters.registry_http.sqlite_limits import SqliteLimiter
 from service.adapters.storage.engine import create_engine
 from service.adapters.storage.migrate import migrate
 from service.app.ports import RegistryUnavailable
@@ -25,10 +31,14 @@ from tests.scripted_http import Answer, ScriptedServer
 NOT_FOUND = Answer(404, {"error": "not_found"})
 
 
+# The SQLite limiters' wall clock, where a test judges leases: a fixed time.
+NOW = 1_800_000_000.0
+
+
 @pytest.fixture
-async def engines(postgres_url: str) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
+async def engines(database_url: str) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
     """Two engines on the same database: two processes' connection pools."""
-    first, second = create_engine(postgres_url), create_engine(postgres_url)
+    first, second = create_engine(database_url), create_engine(database_url)
     await migrate(first, vault())
     yield first, second
     await first.dispose()
@@ -42,8 +52,13 @@ def limited_client(
     server: ScriptedServer,
     clock: TestClock,
     budget: float = 5.0,
+    wall_clock: float | None = None,
 ) -> GovernmentRegistryClient:
-    limiter = PostgresLimiter(engine, source, limits)
+    """A client limited as the service limits it on the engine's database; on SQLite with
+    the wall clock at `wall_clock` if given."""
+    limiter = shared_limiter(engine, source, limits)
+    if wall_clock is not None:
+        limiter = SqliteLimiter(engine, source, limits, wall_clock=lambda: wall_clock)
     return gov_client(server.url, vault(), clock, budget=budget, limiter=limiter)
 
 
@@ -89,8 +104,16 @@ async def test_a_start_beyond_the_deadline_in_another_process_is_unavailable(
     await first.aclose()
     await second.aclose()
     assert len(scripted.seen) == 1
+    if engines[0].dialect.name == "sqlite":
+        # The slot the refused request had found was not kept: every one is free.
+        async with engines[0].connect() as connection:
+            held = await connection.scalar(
+                text("SELECT count(*) FROM registry_source_slots WHERE holder IS NOT NULL")
+            )
+        assert held == 0
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_the_slot_of_a_dead_holder_is_free_again(
     engines: tuple[AsyncEngine, AsyncEngine],
     source: str,
@@ -116,11 +139,18 @@ async def test_the_slot_of_a_dead_holder_is_free_again(
     await client.aclose()
 
 
+@pytest.mark.parametrize(
+    "gone_url",
+    [
+        "postgresql://postgres@127.0.0.1:5432/integrity_no_such_database",
+        "sqlite:///{tmp}/never-migrated.db",
+    ],
+)
 async def test_a_limiter_whose_database_is_gone_sends_nothing(
-    scripted: ScriptedServer, clock: TestClock
+    scripted: ScriptedServer, clock: TestClock, tmp_path: Path, gone_url: str
 ) -> None:
     scripted.default = NOT_FOUND
-    engine = create_engine("postgresql://postgres@127.0.0.1:5432/integrity_no_such_database")
+    engine = create_engine(gone_url.format(tmp=tmp_path))
     limits = SourceLimits(max_concurrency=2, max_rate=1000)
     client = limited_client(engine, "gone", limits, scripted, clock)
     # A limit that cannot be checked is not honoured by sending anyway.
@@ -129,3 +159,32 @@ async def test_a_limiter_whose_database_is_gone_sends_nothing(
     await client.aclose()
     await engine.dispose()
     assert scripted.seen == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_slot_of_a_dead_holder_returns_when_its_lease_runs_out(
+    engines: tuple[AsyncEngine, AsyncEngine],
+    source: str,
+    scripted: ScriptedServer,
+    clock: TestClock,
+) -> None:
+    scripted.default = NOT_FOUND
+    limits = SourceLimits(max_concurrency=2, max_rate=1000)
+    # A process took both slots, leased for a minute, and was killed.
+    async with engines[1].begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO registry_source_slots (source, slot, holder, lease_expiry) "
+                "VALUES (:source, 0, 'dead', :expiry), (:source, 1, 'dead', :expiry)"
+            ),
+            {"source": source, "expiry": NOW + 60},
+        )
+    blocked = limited_client(engines[0], source, limits, scripted, clock, 0.3, wall_clock=NOW)
+    with pytest.raises(RegistryUnavailable, match="no_concurrency_slot"):
+        await blocked.lookup(new_uscc())
+    await blocked.aclose()
+    assert scripted.seen == []
+    later = limited_client(engines[0], source, limits, scripted, clock, wall_clock=NOW + 61)
+    assert await later.lookup(new_uscc()) is None
+    await later.aclose()
+    assert len(scripted.seen) == 1

@@ -50,6 +50,14 @@ def is_storage_outage(error: BaseException) -> bool:
     return False
 
 
+def driver_reason(error: BaseException) -> str:
+    """The driver's own reason for a failure, in one line: SQLAlchemy's messages run on to
+    the SQL and a link, and never the URL, which may carry a password."""
+    cause = getattr(error, "orig", None) or error
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[0]}" if text else type(cause).__name__
+
+
 def _causes(error: BaseException) -> list[BaseException]:
     seen: list[BaseException] = []
     current: BaseException | None = error

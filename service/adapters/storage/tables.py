@@ -309,6 +309,17 @@ registry_source_budgets = Table(
     Column("next_start", Float, nullable=False),
 )
 
+# The concurrency slots of an HTTP source for processes sharing a SQLite file
+# (service/adapters/registry_http/sqlite_limits.py): who holds each, leased until when.
+registry_source_slots = Table(
+    "registry_source_slots",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("slot", Integer, primary_key=True),
+    Column("holder", String(64)),
+    Column("lease_expiry", Float, nullable=False),
+)
+
 # Re-verification batches (service/domain/batches.py): one row per batch, one per enterprise.
 reverification_batches = Table(
     "reverification_batches",

@@ -9,8 +9,12 @@ app_session.
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
+from service.cli.operator_errors import stop_on_operator_problem
+from service.cli.ops.app_session import PROGRAM
 from service.cli.ops.batch import batch
 from service.cli.ops.callers import callers
 from service.cli.ops.enterprise import enterprise
@@ -27,7 +31,16 @@ from service.cli.ops.scorecard import scorecard
 __all__ = ["main"]
 
 
-@click.group()
+class _OpsGroup(click.Group):
+    """Every command's files and databases: a problem ops can act on (a file that cannot
+    be read or written, a database that cannot be opened) ends it in one line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with stop_on_operator_problem(PROGRAM, None):
+            return super().invoke(ctx)
+
+
+@click.group(cls=_OpsGroup)
 def main() -> None:
     """Operate the enterprise integrity service."""
 

@@ -15,6 +15,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from tqdm import tqdm
 
+from service.cli.operator_errors import (
+    CONFIG_ERROR_EXIT_CODE,
+    stop_command,
+    stop_on_operator_problem,
+)
 from service.domain.errors import ServiceError
 from service.settings import ConfigError, Settings
 
@@ -22,6 +27,7 @@ if TYPE_CHECKING:
     from service.app.ports import Clock
     from service.bootstrap import Application
 
+PROGRAM = "integrity-ops"
 Result = TypeVar("Result")
 Command = TypeVar("Command", bound=Callable[..., Any])
 
@@ -31,8 +37,7 @@ def load_settings(**flags: Any) -> Settings:
     try:
         return Settings.load(os.environ, **flags)
     except ConfigError as error:
-        click.echo(str(error), err=True)
-        sys.exit(2)
+        stop_command(PROGRAM, error.problems, CONFIG_ERROR_EXIT_CODE)
 
 
 def command_clock() -> Clock | None:
@@ -65,7 +70,9 @@ def run_with_app(
     migrate: bool = True,
 ) -> Result:
     """Run one coroutine against a bootstrapped application and close it; a service error
-    ends the command with its message (and each bad field) instead of a traceback.
+    ends the command with its message (and each bad field), and an operator's problem (the
+    database, a file, the change feed: see operator_errors) with its one line, instead of a
+    traceback.
 
     migrate=False for commands that only read: they never change a database, so one that
     is not migrated (or at an older revision) ends the command, telling ops to migrate.
@@ -83,12 +90,13 @@ def run_with_app(
         finally:
             await app.close()
 
-    try:
-        return asyncio.run(run())
-    except ServiceError as error:
-        details = getattr(error, "violations", ())
-        lines = [error.message] + [f"  {v.field}: {v.description}" for v in details]
-        raise click.ClickException("\n".join(lines)) from error
+    with stop_on_operator_problem(PROGRAM, settings):
+        try:
+            return asyncio.run(run())
+        except ServiceError as error:
+            details = getattr(error, "violations", ())
+            lines = [error.message] + [f"  {v.field}: {v.description}" for v in details]
+            raise click.ClickException("\n".join(lines)) from error
 
 
 quiet_option = click.option("--quiet", is_flag=True, help="no progress bar")
