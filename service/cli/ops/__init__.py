@@ -9,6 +9,7 @@ app_session.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -60,3 +61,8 @@ for _command in (
     batch,
 ):
     main.add_command(_command)
+
+
+def console() -> None:
+    """The integrity-ops console script: logs to stderr (see app_session.run_with_app)."""
+    main(obj={"log_stream": sys.stderr})

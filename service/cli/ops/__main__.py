@@ -1,3 +1,3 @@
-from service.cli.ops import main
+from service.cli.ops import console
 
-main()
+console()

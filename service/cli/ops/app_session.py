@@ -21,6 +21,7 @@ from service.cli.operator_errors import (
     stop_on_operator_problem,
 )
 from service.domain.errors import ServiceError
+from service.logging import configure_logging
 from service.settings import ConfigError, Settings
 
 if TYPE_CHECKING:
@@ -40,12 +41,17 @@ def load_settings(**flags: Any) -> Settings:
         stop_command(PROGRAM, error.problems, CONFIG_ERROR_EXIT_CODE)
 
 
+def _handed(name: str) -> Any:
+    """What whoever invoked the command handed in as click's context object, by name."""
+    context = click.get_current_context(silent=True)
+    handed = context.find_root().obj if context is not None else None
+    return handed.get(name) if isinstance(handed, dict) else None
+
+
 def command_clock() -> Clock | None:
     """The clock commands run on: the system's, unless whoever invoked the command handed one
     in as click's context object (``{"clock": ...}``), as the tests do to fix "now"."""
-    context = click.get_current_context(silent=True)
-    handed = context.find_root().obj if context is not None else None
-    clock: Clock | None = handed.get("clock") if isinstance(handed, dict) else None
+    clock: Clock | None = _handed("clock")
     return clock
 
 
@@ -80,6 +86,12 @@ def run_with_app(
     from service.bootstrap import bootstrap
 
     settings = load_settings(**flags)
+    # The console script hands in stderr: its logs go there as JSON with personal data
+    # redacted, like the server's, and stdout keeps the command's report. Tests invoking
+    # commands in-process keep the logging they configured.
+    log_stream = _handed("log_stream")
+    if log_stream is not None:
+        configure_logging(settings.log_level, log_stream)
 
     async def run() -> Result:
         app = await bootstrap(settings, clock=command_clock(), run_migrations=migrate)
