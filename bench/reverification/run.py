@@ -55,6 +55,8 @@ class RunResult:
     mean_served_ms: float
     violations: int
     in_flight_max: int
+    changed: int
+    """Verifications whose decision the run changed (the rest were confirmed)."""
     worker_cpu_seconds: float
 
     @property
@@ -75,7 +77,7 @@ class RunResult:
             f"{self.workers} worker(s): {self.done}/{self.items} done in {self.seconds:.1f} s, "
             f"{self.per_second:.0f} items/s; upstream served {self.served} at a mean "
             f"{self.mean_served_ms:.1f} ms, at most {self.in_flight_max} in flight, ceiling {self.ceiling_per_second:.0f}/s; "
-            f"ratio {self.ratio:.3f}; worker CPU {self.worker_cpu_seconds:.1f} s "
+            f"ratio {self.ratio:.3f}; {self.changed} decisions changed; worker CPU {self.worker_cpu_seconds:.1f} s "
             f"({self.worker_cpu_seconds / max(self.done, 1) * 1e6:.0f} us an item); "
             f"violations {self.violations}"
         )
@@ -124,6 +126,17 @@ async def _gov_stats(http: httpx.AsyncClient) -> dict[str, Any]:
     response.raise_for_status()
     shapes: dict[str, Any] = response.json()["shapes"]
     return dict(shapes["gov"])
+
+
+async def _changed_since(app: Any, before: int) -> int:
+    """History entries batches wrote, beyond `before`."""
+    from sqlalchemy import func, select
+
+    from service.adapters.storage.tables import verification_history
+
+    query = select(func.count()).where(verification_history.c.trigger == "batch")
+    async with app.engine.connect() as connection:
+        return int((await connection.execute(query)).scalar_one()) - before
 
 
 async def _run_batch(
@@ -196,6 +209,7 @@ async def benchmark(
             url = f"http://127.0.0.1:{port}"
             env = worker_environment(database_url, keys_file, url)
             results = []
+            history_before = await _changed_since(app, 0)
             async with httpx.AsyncClient(base_url=url, timeout=30.0) as http:
                 for worker_count in worker_counts:
                     workers = [
@@ -216,6 +230,8 @@ async def benchmark(
                         for worker in workers:
                             worker.stop()
                     gov = await _gov_stats(http)
+                    changed = await _changed_since(app, history_before)
+                    history_before += changed
                     result = RunResult(
                         workers=worker_count,
                         items=len(usccs),
@@ -225,6 +241,7 @@ async def benchmark(
                         mean_served_ms=float(gov["mean_served_ms"]),
                         violations=int(gov["limit_violations"]),
                         in_flight_max=int(gov["in_flight_max"]),
+                        changed=changed,
                         worker_cpu_seconds=cpu,
                     )
                     echo(result.describe())
