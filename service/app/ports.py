@@ -345,6 +345,10 @@ class BatchStore(Protocol):
         no longer leased to holder (its lease lapsed and someone else took it)."""
         ...
 
+    async def release(self, holder: str, items: Sequence[ClaimedItem]) -> None:
+        """Items claimed but not worked go back to the queue, their attempt not counted."""
+        ...
+
     async def complete_confirmed(
         self,
         holder: str,

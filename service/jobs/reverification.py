@@ -105,9 +105,10 @@ class ReverificationWorker:
                     continue
                 await self._wait(None)
         finally:
-            # Stopped or idle: what is held finishes and is recorded.
-            while self._ahead or self._tasks:
-                self._start_asking()
+            # Stopped or idle: what is in flight finishes and is recorded; what was only
+            # read ahead goes back to the queue as it was.
+            await self._release_ahead()
+            while self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             await self._record_confirmed()
             renewer.cancel()
@@ -167,7 +168,21 @@ class ReverificationWorker:
         self._ahead.extend(zip(items, prepared, strict=True))
         return len(items)
 
+    async def _release_ahead(self) -> None:
+        ahead = [item for item, _ in self._ahead]
+        self._ahead.clear()
+        if not ahead:
+            return
+        try:
+            await self._store.release(self.holder, ahead)
+        except Exception as error:  # their leases lapse instead
+            log.warning("batch_release_failed", error_type=type(error).__name__)
+        for item in ahead:
+            self._in_flight.pop(item.id, None)
+
     def _start_asking(self) -> None:
+        if self._stop.is_set():
+            return
         while self._ahead and len(self._asking) < self._concurrency:
             item, prepared = self._ahead.popleft()
             self._asking.add(item.id)

@@ -406,6 +406,23 @@ class SqlBatchStore:
         done = {item.id for item, _ in applied}
         return [item for item, _ in confirmed if item.id not in done]
 
+    async def release(self, holder: str, items: Sequence[ClaimedItem]) -> None:
+        if not items:
+            return
+        async with write_transaction(self._engine) as connection:
+            await connection.execute(
+                update(batch_items)
+                .where(batch_items.c.id.in_(sorted(item.id for item in items)))
+                .where(batch_items.c.state == ItemState.LEASED.value)
+                .where(batch_items.c.lease_holder == holder)
+                .values(
+                    state=ItemState.QUEUED.value,
+                    lease_holder=None,
+                    lease_expiry=None,
+                    attempts=batch_items.c.attempts - 1,
+                )
+            )
+
     def _held_by_id(self, holder: str) -> Any:
         return (
             update(batch_items)
