@@ -17,7 +17,7 @@ async def test_a_small_benchmark_run_finishes_every_item_within_the_limits(
     for result in results:
         assert result.done == result.items == 60
         assert result.violations == 0
-        assert result.served == 60  # one question per enterprise
+        assert 0 < result.served <= 60  # at most one question per enterprise
         # Every answer waited out its drawn latency (20-80 ms) in flight.
         assert result.mean_served_ms >= 20
     assert lines[0].startswith("seeded 60 verifications")
