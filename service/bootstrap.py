@@ -37,6 +37,7 @@ from service.adapters.registry_http.breaker import BreakerPolicy, CircuitBreaker
 from service.adapters.registry_http.government import GovernmentRegistryClient
 from service.adapters.registry_http.limits import SourceLimits
 from service.adapters.registry_http.provider import DataProviderClient
+from service.adapters.registry_http.sharded import ShardedTransport
 from service.adapters.registry_http.shared_limits import shared_limiter
 from service.adapters.registry_http.transport import RetryPolicy, SourceTransport
 from service.adapters.registry_snapshot import SqlRegistrySnapshot
@@ -321,7 +322,8 @@ def _transport(
     client = httpx.AsyncClient(
         base_url=base_url,
         timeout=settings.registry_source_budget_seconds,
-        limits=httpx.Limits(max_connections=limits.max_concurrency),
+        # Every connection the contract allows is kept alive, in small pools (sharded.py).
+        transport=ShardedTransport(limits.max_concurrency),
     )
     retry = RetryPolicy(max_attempts=settings.registry_retry_attempts)
     return SourceTransport(source.value, client, limiter, breaker, retry)

@@ -149,6 +149,7 @@ def verification_to_proto(v: Verification) -> verification_pb2.Verification:
             for change in v.history
         ],
         update_time=timestamp_out(v.decision_time),
+        check_time=timestamp_out(v.last_checked),
     )
     if d.registry is not None:
         message.registry_record.CopyFrom(_registry_out(d.registry))

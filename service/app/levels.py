@@ -44,6 +44,12 @@ class LevelStore(Protocol):
         self, uscc: str, role: str = ACTIVE, as_of: dt.datetime | None = None
     ) -> IntegrityLevel | None: ...
 
+    async def current_classes(
+        self, usccs: Sequence[str], role: str = ACTIVE
+    ) -> Mapping[str, tuple[str, dt.datetime | None]]:
+        """The class and revisit time of each enterprise's current level, in one query."""
+        ...
+
     async def claim_due(
         self, now: dt.datetime, lease_until: dt.datetime, limit: int
     ) -> list[str]: ...

@@ -143,6 +143,22 @@ class RecheckRepository(Protocol):
         """Each caller's newest verification of the enterprise, newest first."""
         ...
 
+    async def newest_per_caller_of(
+        self, usccs: Sequence[str]
+    ) -> Mapping[str, Sequence[tuple[Verification, RecheckState]]]:
+        """newest_per_caller of many enterprises in one query, each with its schedule."""
+        ...
+
+    async def applied_of(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> Mapping[tuple[str, str], Mapping[str, Any]]:
+        """applied() of many (uscc, key) pairs in one query: those applied before."""
+        ...
+
+    async def checked(self, verification_ids: Sequence[str], now: dt.datetime) -> None:
+        """The registry's answer decided these verifications now (confirmed or changed)."""
+        ...
+
     async def current(
         self, verification_ids: Sequence[str], *, hold: bool
     ) -> Mapping[str, tuple[Verification, RecheckState]]:
@@ -237,10 +253,45 @@ class RecheckResult(Protocol):
     def verifications_checked(self) -> int: ...
 
 
+@dataclass(frozen=True)
+class ConfirmedDecision:
+    """A verification's decision as it was read, which a re-check confirmed."""
+
+    verification_id: str
+    outcome: str
+    reason_codes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A re-check that decided every verification of the enterprise as it stands: what is
+    written is the key with its result, the check time, and the batch item, for many at
+    once (BatchStore.complete_confirmed)."""
+
+    result: RecheckResult
+    uscc: str
+    key: str
+    trigger: str
+    document: Mapping[str, Any]
+    """The result as the key records it (RecheckOutcome.to_document)."""
+    decisions: tuple[ConfirmedDecision, ...]
+
+
 class EnterpriseRechecks(Protocol):
     async def recheck_enterprise(self, uscc: str, *, trigger: str, key: str) -> RecheckResult:
         """Decide the enterprise's verifications again; idempotent by key (a repeat returns
         applied=False and the outcome recorded the first time)."""
+        ...
+
+    async def prepare(self, keys: Sequence[tuple[str, str]]) -> Sequence[Any]:
+        """What re-checking each (uscc, key) needs from the database, read for all at once."""
+        ...
+
+    async def recheck_prepared(
+        self, prepared: Any, *, trigger: str
+    ) -> RecheckResult | Confirmation:
+        """recheck_enterprise on what prepare() read; a Confirmation when nothing but the
+        check time would change, for the caller to write in bulk."""
         ...
 
 
@@ -310,6 +361,22 @@ class BatchStore(Protocol):
     ) -> bool:
         """Marks a leased item done with its result; False (nothing written) if the item is
         no longer leased to holder (its lease lapsed and someone else took it)."""
+        ...
+
+    async def release(self, holder: str, items: Sequence[ClaimedItem]) -> None:
+        """Items claimed but not worked go back to the queue, their attempt not counted."""
+        ...
+
+    async def complete_confirmed(
+        self,
+        holder: str,
+        confirmed: Sequence[tuple[ClaimedItem, Confirmation]],
+        now: dt.datetime,
+    ) -> Sequence[ClaimedItem]:
+        """In ONE transaction, for every item whose verifications still hold the decisions
+        confirmed and whose key was not applied before: records the key, the check time,
+        and the item done (if still leased to holder). Returns the other items, which the
+        caller re-checks the full way."""
         ...
 
     async def fail(

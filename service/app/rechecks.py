@@ -20,7 +20,13 @@ from typing import Any
 import structlog
 
 from service.app.levels import LevelService
-from service.app.ports import AlreadyApplied, Clock, RecheckUnitOfWorkFactory
+from service.app.ports import (
+    AlreadyApplied,
+    Clock,
+    Confirmation,
+    ConfirmedDecision,
+    RecheckUnitOfWorkFactory,
+)
 from service.app.registry_check import RegistryCheck
 from service.domain.errors import FieldViolation, InvalidArgument, InvalidIdentifier
 from service.domain.identifiers.uscc import parse_uscc
@@ -112,6 +118,19 @@ class _Target:
     attempt: int | None = None
 
 
+@dataclass(frozen=True)
+class PreparedRecheck:
+    """What re-checking one enterprise needs from the database, read for many at once."""
+
+    uscc: str
+    key: str
+    recorded: Mapping[str, Any] | None
+    """What the key's first application recorded; None: not applied yet."""
+    newest: tuple[tuple[Verification, RecheckState], ...]
+    """Each caller's newest verification, newest first, with its schedule."""
+    level_class: str | None
+
+
 class VerificationRechecks:
     def __init__(
         self,
@@ -143,7 +162,86 @@ class VerificationRechecks:
             if recorded is not None:
                 return RecheckOutcome.retried(recorded)
             newest = await uow.rechecks.newest_per_caller(uscc)
-        targets = [_Target(v, await self._registry_check.decide(v.submission)) for v in newest]
+        decisions = await self._registry_check.decide_all([v.submission for v in newest])
+        targets = [_Target(v, d) for v, d in zip(newest, decisions, strict=True)]
+        return await self._apply_keyed(uscc, targets, trigger, key)
+
+    async def prepare(self, keys: Sequence[tuple[str, str]]) -> list[PreparedRecheck]:
+        """What recheck_prepared needs for each (uscc, key), in three queries for all."""
+        for uscc, key in keys:
+            _check_request(uscc, "batch", key)
+        usccs = sorted({uscc for uscc, _ in keys})
+        async with self._uow(read_only=True) as uow:
+            recorded = await uow.rechecks.applied_of(keys)
+            newest = await uow.rechecks.newest_per_caller_of(usccs)
+            classes = await uow.levels.current_classes(usccs)
+        return [
+            PreparedRecheck(
+                uscc,
+                key,
+                recorded.get((uscc, key)),
+                tuple(newest.get(uscc, ())),
+                classes[uscc][0] if uscc in classes else None,
+            )
+            for uscc, key in keys
+        ]
+
+    async def recheck_prepared(
+        self, prepared: PreparedRecheck, *, trigger: str
+    ) -> RecheckOutcome | Confirmation:
+        """recheck_enterprise on what prepare() read. Where every verification keeps its
+        decision and schedule, a Confirmation for the caller to write in bulk (it checks
+        the decisions still stand); else applied here, the full way."""
+        _check_request(prepared.uscc, trigger, prepared.key)
+        if prepared.recorded is not None:
+            return RecheckOutcome.retried(prepared.recorded)
+        newest = [verification for verification, _ in prepared.newest]
+        decisions = await self._registry_check.decide_all([v.submission for v in newest])
+        targets = [_Target(v, d) for v, d in zip(newest, decisions, strict=True)]
+        now = self._clock.now()
+        if all(
+            self._next(verification, state, target, now) == (None, state)
+            for (verification, state), target in zip(prepared.newest, targets, strict=True)
+        ):
+            return self._confirmation(prepared, targets, trigger)
+        return await self._apply_keyed(prepared.uscc, targets, trigger, prepared.key)
+
+    def _confirmation(
+        self, prepared: PreparedRecheck, targets: Sequence[_Target], trigger: str
+    ) -> Confirmation:
+        first = targets[0].verification if targets else None
+        outcome = RecheckOutcome(
+            uscc=prepared.uscc,
+            verification_id=first.id if first else None,
+            outcome_before=first.decision.outcome if first else None,
+            outcome_after=first.decision.outcome if first else None,
+            reasons_after=tuple(r.code for r in first.decision.reasons) if first else (),
+            level_class_before=prepared.level_class,
+            level_class_after=prepared.level_class,
+            applied=True,
+            verifications_checked=len(targets),
+        )
+        return Confirmation(
+            result=outcome,
+            uscc=prepared.uscc,
+            key=prepared.key,
+            trigger=trigger,
+            document=outcome.to_document(),
+            decisions=tuple(
+                ConfirmedDecision(
+                    t.verification.id,
+                    t.verification.decision.outcome.value,
+                    tuple(r.code.value for r in t.verification.decision.reasons),
+                )
+                # A PENDING answer confirms nothing: its check time stays.
+                for t in targets
+                if t.decision.outcome is not Outcome.PENDING
+            ),
+        )
+
+    async def _apply_keyed(
+        self, uscc: str, targets: Sequence[_Target], trigger: str, key: str
+    ) -> RecheckOutcome:
         try:
             return await self._apply(uscc, targets, trigger, key, record_key=True)
         except AlreadyApplied:
@@ -228,6 +326,7 @@ class VerificationRechecks:
             current = await uow.rechecks.current([t.verification.id for t in targets], hold=True)
             level_before = await uow.levels.current(uscc)
             after: dict[str, Decision] = {}
+            checked: list[str] = []
             for target in targets:
                 if target.verification.id not in current:
                     continue
@@ -236,10 +335,13 @@ class VerificationRechecks:
                 if new_state != state:
                     await uow.rechecks.schedule(stored.id, new_state)
                 after[stored.id] = decision or stored.decision
+                if target.decision.outcome is not Outcome.PENDING:
+                    checked.append(stored.id)
                 if decision is not None:
                     change = OutcomeChange(_next_sequence(stored), decision, trigger, now)
                     await uow.rechecks.change(stored.id, change, key)
                     events.append(outcome_changed(self._new_id(), stored, change))
+            await uow.rechecks.checked(checked, now)
             await uow.outbox.add(events)
             if events:
                 await self._levels.recompute_joining(uow.levels, [uscc])

@@ -9,7 +9,7 @@ the timeout; service/domain/reconciliation.py decides from their answers.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import TypeVar
 
 import structlog
@@ -35,6 +35,19 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 
+def _submitted(submission: LicenceSubmission) -> tuple[object, ...]:
+    """What the provider judges of a submission: two alike get the same answer."""
+    rep = submission.legal_representative
+    id_digest = rep.id_number.digest if rep.id_number is not None else None
+    return (
+        submission.enterprise_name,
+        rep.name.digest,
+        id_digest,
+        submission.registered_address,
+        submission.term,
+    )
+
+
 class RegistryCheck:
     def __init__(
         self,
@@ -55,29 +68,48 @@ class RegistryCheck:
 
     async def decide(self, submission: LicenceSubmission) -> Decision:
         """The decision for a submission whose USCC is valid (it was validated on submit)."""
-        uscc = parse_uscc(submission.uscc)
+        return (await self.decide_all([submission]))[0]
+
+    async def decide_all(self, submissions: Sequence[LicenceSubmission]) -> list[Decision]:
+        """The decisions for submissions of ONE enterprise, on one answer of its
+        registration source; the provider, which judges what was submitted, is asked once
+        per distinct submission."""
+        if not submissions:
+            return []
+        uscc = parse_uscc(submissions[0].uscc)
+        if any(s.uscc != uscc.value for s in submissions):
+            raise ValueError("decide_all takes the submissions of one enterprise")
         if uscc.region_scope is not RegionScope.MAINLAND:
-            return decide_out_of_scope(
+            decision = decide_out_of_scope(
                 ReasonCode.OUT_OF_SCOPE_REGION,
                 "registered in Hong Kong, Macao or Taiwan: the service covers enterprises "
                 "registered in mainland China only",
             )
+            return [decision] * len(submissions)
         if not uscc.is_market_regulated:
-            return decide_out_of_scope(
+            decision = decide_out_of_scope(
                 ReasonCode.NOT_AN_ENTERPRISE,
                 "registered by an authority other than market regulation: not an enterprise "
                 "or individual business",
             )
-        registration, provider = await asyncio.gather(
-            self._registration(uscc.value), self._provider_answer(submission)
+            return [decision] * len(submissions)
+        distinct = list({_submitted(s): s for s in submissions}.items())
+        registration, answers = await asyncio.gather(
+            self._registration(uscc.value),
+            asyncio.gather(*(self._provider_answer(submission) for _, submission in distinct)),
         )
-        return reconcile(
-            submission,
-            self._registry_source,
-            registration,
-            provider,
-            china_today(self._clock.now()),
-        )
+        provider = {content: answer for (content, _), answer in zip(distinct, answers, strict=True)}
+        today = china_today(self._clock.now())
+        return [
+            reconcile(
+                submission,
+                self._registry_source,
+                registration,
+                provider[_submitted(submission)],
+                today,
+            )
+            for submission in submissions
+        ]
 
     async def _registration(self, uscc: str) -> RegistrationAnswer:
         return await self._ask(self._registry_source, uscc, self._registry.lookup(uscc))

@@ -351,6 +351,8 @@ class Verification:
     create_time: dt.datetime
     # When the current decision was taken; None: when the verification was made.
     update_time: dt.datetime | None = None
+    # When a re-check last decided it (confirmed or changed); None: not since it was made.
+    check_time: dt.datetime | None = None
     # Every decision it has had, oldest first; the last is the current one.
     history: tuple[OutcomeChange, ...] = ()
 
@@ -361,3 +363,7 @@ class Verification:
     @property
     def decision_time(self) -> dt.datetime:
         return self.update_time or self.create_time
+
+    @property
+    def last_checked(self) -> dt.datetime:
+        return self.check_time or self.create_time

@@ -8,7 +8,14 @@ was marked done is re-checked again by whoever takes it next, applies nothing th
 time (applied=False, with the outcome recorded the first time), and is then marked done.
 A worker killed outright loses nothing: its leases lapse and its items are handed out again.
 
-Stopping (SIGTERM) stops claiming and lets the items in flight finish.
+Items are claimed and read ahead in chunks (one query for a chunk's applied keys and
+verifications), and a next registry question starts the moment one ends, so that the
+source's contracted concurrency stays in use. A re-check that confirms every decision is
+recorded in bulk: one transaction records the keys, the check times and the items done
+for many items at once; one that changes a decision is applied alone, the full way (history,
+level, outbox, key), and its item marked done after.
+
+Stopping (SIGTERM) stops claiming and lets the items held (in flight or read ahead) finish.
 """
 
 from __future__ import annotations
@@ -18,15 +25,19 @@ import contextlib
 import os
 import socket
 import uuid
+from collections import deque
+from typing import Any
 
 import structlog
 
-from service.app.ports import BatchStore, Clock, EnterpriseRechecks
+from service.app.ports import BatchStore, Clock, Confirmation, EnterpriseRechecks, RecheckResult
 from service.domain.batches import MAX_ATTEMPTS, ClaimedItem, lease_until
 
 log = structlog.get_logger("integrity.batches")
 
 TRIGGER = "batch"
+# Confirmations written in one transaction at most; fewer once nothing else is in flight.
+CONFIRM_CHUNK = 64
 
 
 def worker_name() -> str:
@@ -57,6 +68,10 @@ class ReverificationWorker:
         self._max_attempts = max_attempts
         self.holder = holder or worker_name()
         self._in_flight: dict[int, ClaimedItem] = {}
+        """Every item held: read ahead, asked about, or waiting to be recorded."""
+        self._asking: set[int] = set()
+        self._ahead: deque[tuple[ClaimedItem, Any]] = deque()
+        self._confirmed: list[tuple[ClaimedItem, Confirmation]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Event()
         self._stop = asyncio.Event()
@@ -79,6 +94,9 @@ class ReverificationWorker:
         try:
             while not self._stop.is_set():
                 claimed = await self._claim_more()
+                self._start_asking()
+                if not self._asking and self._confirmed:
+                    await self._record_confirmed()
                 if not self._in_flight and not claimed:
                     await self._finish_touched()
                     if until_idle:
@@ -87,9 +105,12 @@ class ReverificationWorker:
                     continue
                 await self._wait(None)
         finally:
-            # Stopped or idle: what is in flight finishes and is recorded.
-            if self._tasks:
+            # Stopped or idle: what is in flight finishes and is recorded; what was only
+            # read ahead goes back to the queue as it was.
+            await self._release_ahead()
+            while self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._record_confirmed()
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
@@ -112,8 +133,10 @@ class ReverificationWorker:
             await asyncio.wait_for(self._changed.wait(), timeout)
 
     async def _claim_more(self) -> int:
-        free = self._concurrency - len(self._in_flight)
-        if free <= 0:
+        # Read ahead up to twice the concurrency: the next questions are ready when the
+        # ones in flight end.
+        free = 2 * self._concurrency - len(self._ahead) - len(self._asking)
+        if free < self._concurrency // 2 or free <= 0:
             return 0
         now = self._clock.now()
         try:
@@ -129,45 +152,140 @@ class ReverificationWorker:
             await self._wait(self._poll_seconds)
             return 0
         self._queue_drained = len(items) < free
+        if not items:
+            return 0
         for item in items:
             self._touched.add(item.batch_id)
             self._in_flight[item.id] = item
-            task = asyncio.create_task(self._work(item), name=f"batch-item-{item.id}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        try:
+            prepared = await self._rechecks.prepare([(i.uscc, i.recheck_key) for i in items])
+        except Exception as error:
+            # Not read: their leases lapse and they return.
+            log.warning("batch_read_ahead_failed", error_type=type(error).__name__)
+            for item in items:
+                del self._in_flight[item.id]
+            return 0
+        self._ahead.extend(zip(items, prepared, strict=True))
         return len(items)
 
-    async def _work(self, item: ClaimedItem) -> None:
+    async def _release_ahead(self) -> None:
+        ahead = [item for item, _ in self._ahead]
+        self._ahead.clear()
+        if not ahead:
+            return
         try:
-            await self._recheck(item)
+            await self._store.release(self.holder, ahead)
+        except Exception as error:  # their leases lapse instead
+            log.warning("batch_release_failed", error_type=type(error).__name__)
+        for item in ahead:
+            self._in_flight.pop(item.id, None)
+
+    def _start_asking(self) -> None:
+        if self._stop.is_set():
+            return
+        while self._ahead and len(self._asking) < self._concurrency:
+            item, prepared = self._ahead.popleft()
+            self._asking.add(item.id)
+            task = asyncio.create_task(self._work(item, prepared), name=f"batch-item-{item.id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _work(self, item: ClaimedItem, prepared: Any) -> None:
+        keep = False
+        try:
+            keep = await self._recheck(item, prepared)
         except Exception as error:
             # Not recorded (the database failed us): the lease lapses and the item returns.
             log.warning("batch_item_unrecorded", item=item.id, error_type=type(error).__name__)
         finally:
-            del self._in_flight[item.id]
+            self._asking.discard(item.id)
+            if not keep:
+                self._in_flight.pop(item.id, None)
+            self._start_asking()
             self._changed.set()
+        if keep and (len(self._confirmed) >= CONFIRM_CHUNK or not self._asking):
+            await self._record_confirmed()
 
-    async def _recheck(self, item: ClaimedItem) -> None:
+    async def _recheck(self, item: ClaimedItem, prepared: Any) -> bool:
+        """True: confirmed, held until recorded in bulk."""
+        try:
+            result = await self._rechecks.recheck_prepared(prepared, trigger=TRIGGER)
+        except Exception as error:
+            await self._failed(item, error)
+            return False
+        if isinstance(result, Confirmation):
+            self._confirmed.append((item, result))
+            return True
+        await self._complete(item, result)
+        return False
+
+    async def _record_confirmed(self) -> None:
+        confirmed, self._confirmed = self._confirmed, []
+        if not confirmed:
+            return
+        try:
+            again = await self._store.complete_confirmed(self.holder, confirmed, self._clock.now())
+        except Exception as error:
+            # Not recorded: their leases lapse and they return.
+            log.warning(
+                "batch_items_unrecorded", items=len(confirmed), error_type=type(error).__name__
+            )
+            again = []
+        else:
+            self.worked += len(confirmed) - len(again)
+            for item, confirmation in confirmed:
+                if item not in again:
+                    log.info(
+                        "batch_item_done",
+                        item=item.id,
+                        batch=item.batch_id,
+                        applied=confirmation.result.applied,
+                        attempt=item.attempts,
+                    )
+        # Decided again since they were read, or their key applied by someone else: the
+        # full way, one by one (rare).
+        for item in again:
+            try:
+                await self._recheck_alone(item)
+            except Exception as error:
+                log.warning("batch_item_unrecorded", item=item.id, error_type=type(error).__name__)
+            finally:
+                self._in_flight.pop(item.id, None)
+        for item, _ in confirmed:
+            self._in_flight.pop(item.id, None)
+        self._changed.set()  # the run loop may be waiting for these to be let go
+        if self._queue_drained:
+            await self._store.finish_drained(
+                sorted({item.batch_id for item, _ in confirmed}), self._clock.now()
+            )
+
+    async def _recheck_alone(self, item: ClaimedItem) -> None:
         try:
             result = await self._rechecks.recheck_enterprise(
                 item.uscc, trigger=TRIGGER, key=item.recheck_key
             )
         except Exception as error:
-            final = item.attempts >= self._max_attempts
-            log.warning(
-                "batch_item_failed",
-                item=item.id,
-                batch=item.batch_id,
-                attempt=item.attempts,
-                final=final,
-                error_type=type(error).__name__,
-            )
-            await self._store.fail(
-                item, self.holder, type(error).__name__, self._clock.now(), final=final
-            )
-            if final:
-                self.worked += 1
+            await self._failed(item, error)
             return
+        await self._complete(item, result)
+
+    async def _failed(self, item: ClaimedItem, error: Exception) -> None:
+        final = item.attempts >= self._max_attempts
+        log.warning(
+            "batch_item_failed",
+            item=item.id,
+            batch=item.batch_id,
+            attempt=item.attempts,
+            final=final,
+            error_type=type(error).__name__,
+        )
+        await self._store.fail(
+            item, self.holder, type(error).__name__, self._clock.now(), final=final
+        )
+        if final:
+            self.worked += 1
+
+    async def _complete(self, item: ClaimedItem, result: RecheckResult) -> None:
         recorded = await self._store.complete(item, self.holder, result, self._clock.now())
         if recorded:
             self.worked += 1

@@ -1,11 +1,13 @@
 """What the simulator has served, for /_sim/stats: requests by shape and status, requests
-in flight, and limit violations per client.
+in flight, how long admitted requests were in flight on average, and limit violations per
+client.
 
 Counters change only in code between awaits on the one event loop, so they are exact
 however many requests are in flight."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +44,12 @@ class ShapeStats:
     in_flight: int = 0
     in_flight_max: int = 0
     clients: dict[str, ClientUsage] = field(default_factory=dict)
+    served: int = 0
+    """Admitted requests that have left (answered)."""
+    # The integral of in_flight over monotonic time: the sum of every admitted request's
+    # time in flight (Little's law), kept without a timestamp per request.
+    busy_seconds: float = 0.0
+    _changed_at: float = field(default_factory=time.monotonic)
 
     def client(self, name: str) -> ClientUsage:
         usage = self.clients.get(name)
@@ -54,13 +62,30 @@ class ShapeStats:
         if code is not None:
             self.codes[code] += 1
 
+    def _account(self) -> None:
+        now = time.monotonic()
+        self.busy_seconds += self.in_flight * (now - self._changed_at)
+        self._changed_at = now
+
+    @property
+    def mean_served_ms(self) -> float | None:
+        """The mean time an admitted request was in flight: a client held to N in flight
+        gets at most N / mean requests a second."""
+        if not self.served:
+            return None
+        self._account()
+        return self.busy_seconds / self.served * 1000
+
     def enter(self, usage: ClientUsage) -> None:
+        self._account()
         self.in_flight += 1
         self.in_flight_max = max(self.in_flight_max, self.in_flight)
         usage.in_flight += 1
         usage.in_flight_max = max(usage.in_flight_max, usage.in_flight)
 
     def leave(self, usage: ClientUsage) -> None:
+        self._account()
+        self.served += 1
         self.in_flight -= 1
         usage.in_flight -= 1
 
@@ -75,6 +100,8 @@ class ShapeStats:
             "in_flight": self.in_flight,
             "in_flight_max": self.in_flight_max,
             "limit_violations": self.limit_violations,
+            "served": self.served,
+            "mean_served_ms": self.mean_served_ms,
             "clients": {name: usage.to_json() for name, usage in sorted(self.clients.items())},
         }
         if self.codes:
@@ -86,6 +113,9 @@ class ShapeStats:
         self.statuses.clear()
         self.codes.clear()
         self.in_flight_max = self.in_flight
+        self.served = 0
+        self.busy_seconds = 0.0
+        self._changed_at = time.monotonic()
         for name, usage in self.clients.items():
             self.clients[name] = ClientUsage(
                 in_flight=usage.in_flight, in_flight_max=usage.in_flight

@@ -87,6 +87,22 @@ async def test_enterprises_not_verified_within_days(
     assert await _items(app, batch) == {stale}
 
 
+async def test_a_recheck_that_confirms_takes_the_enterprise_out_of_not_verified_within(
+    app: Application, client: AsyncIntegrityClient, clock: TestClock
+) -> None:
+    confirmed = await _verified(app, client)
+    stale = await _verified(app, client)
+    clock.advance(dt.timedelta(days=40))
+    outcome = await app.rechecks.recheck_enterprise(confirmed, trigger="batch", key="sweep-1")
+    assert outcome.outcome_before == outcome.outcome_after  # nothing changed but the check
+    (checked,) = (await client.list_verifications(confirmed)).verifications
+    check_time = checked.check_time.ToDatetime(dt.UTC)
+    assert abs(check_time - clock.now()) < dt.timedelta(seconds=1)
+    assert checked.create_time.ToDatetime(dt.UTC) < clock.now() - dt.timedelta(days=39)
+    batch = await app.batches.start(batches.not_verified_within(30), created_by="ops")
+    assert await _items(app, batch) == {stale}
+
+
 async def test_enterprises_with_judicial_entries_since(
     app: Application, client: AsyncIntegrityClient, clock: TestClock
 ) -> None:

@@ -42,7 +42,7 @@ HOLDER = "慕容复"
 CREATED = dt.datetime(2026, 11, 1, 2, 0, tzinfo=dt.UTC)
 _NEW_COLUMNS = {"auth_granted_by_ct", "auth_granted_by_masked"}
 # Added by 0007, after the revisions this module is about.
-_LATER_COLUMNS = {"update_time", "recheck_time", "recheck_attempts", "pending_since"}
+_LATER_COLUMNS = {"update_time", "recheck_time", "recheck_attempts", "pending_since", "check_time"}
 # The verifications table as revisions before 0006 left it: who granted in clear text.
 legacy_verifications = Table(
     "verifications",

@@ -298,6 +298,7 @@ class Verification(google.protobuf.message.Message):
     REQUEST_ID_FIELD_NUMBER: builtins.int
     HISTORY_FIELD_NUMBER: builtins.int
     UPDATE_TIME_FIELD_NUMBER: builtins.int
+    CHECK_TIME_FIELD_NUMBER: builtins.int
     name: builtins.str
     """Resource name: enterprises/{uscc}/verifications/{id}."""
     outcome: Global___VerificationOutcome.ValueType
@@ -346,6 +347,13 @@ class Verification(google.protobuf.message.Message):
         last change in history.
         """
 
+    @property
+    def check_time(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        """When the registry sources were last asked and their answer decided the
+        verification, whether it confirmed the outcome or changed it:
+        create_time until a re-check decides it again.
+        """
+
     def __init__(
         self,
         *,
@@ -360,9 +368,10 @@ class Verification(google.protobuf.message.Message):
         request_id: builtins.str = ...,
         history: collections.abc.Iterable[Global___VerificationOutcomeChange] | None = ...,
         update_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        check_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    def HasField(self, field_name: typing.Literal["authorization", b"authorization", "create_time", b"create_time", "licence", b"licence", "registry_record", b"registry_record", "update_time", b"update_time"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["authorization", b"authorization", "create_time", b"create_time", "field_checks", b"field_checks", "history", b"history", "licence", b"licence", "name", b"name", "outcome", b"outcome", "reasons", b"reasons", "registry_record", b"registry_record", "request_id", b"request_id", "update_time", b"update_time"]) -> None: ...
+    def HasField(self, field_name: typing.Literal["authorization", b"authorization", "check_time", b"check_time", "create_time", b"create_time", "licence", b"licence", "registry_record", b"registry_record", "update_time", b"update_time"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["authorization", b"authorization", "check_time", b"check_time", "create_time", b"create_time", "field_checks", b"field_checks", "history", b"history", "licence", b"licence", "name", b"name", "outcome", b"outcome", "reasons", b"reasons", "registry_record", b"registry_record", "request_id", b"request_id", "update_time", b"update_time"]) -> None: ...
 
 Global___Verification: typing_extensions.TypeAlias = Verification
 

@@ -52,6 +52,10 @@ class SourceLimiter(Protocol):
         """Hold a slot and wait for a start time; BudgetExhausted when not in time."""
         ...
 
+    async def aclose(self) -> None:
+        """Give back what the limiter holds (connections)."""
+        ...
+
 
 class LocalLimiter:
     def __init__(
@@ -93,6 +97,9 @@ class LocalLimiter:
         self._next_start = start + self._limits.interval
         if start > now:
             await self._sleep(start - now)
+
+    async def aclose(self) -> None:
+        return None
 
     def _release_later(self) -> None:
         async def release() -> None:

@@ -14,6 +14,14 @@ budget lives in the database they share:
   reserves a start with one atomic upsert (start = max(next, now); next = start +
   interval), only if that start is within its deadline, then sleeps until it.
 
+A process keeps the slots it takes for up to HOLD_SECONDS: a request that finishes hands
+its slot (lock and connection) straight to the next waiting request of the process, or
+keeps it ready for the next one; once that time is up the slot goes back to the database,
+so that other processes get their turn. Taking a slot tries the numbers this
+process does not hold in one statement. Slot connections come from a pool of their own,
+as large as the contracted concurrency, so that requests in flight never wait on the
+connections the units of work need.
+
 Both steps are bounded by the caller's deadline: no slot or no start in time is
 BudgetExhausted, which the caller answers as "registry unavailable" (PENDING). A database
 that cannot be reached is the same: a limit that cannot be checked is not honoured by
@@ -25,19 +33,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 import zlib
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass
+from typing import Any
 
 import structlog
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.types import Integer
 
 from service.adapters.registry_http.deadline import Deadline
 from service.adapters.registry_http.limits import BudgetExhausted, SourceLimits
 
 log = structlog.get_logger(__name__)
 
-_TRY_SLOT = text("SELECT pg_try_advisory_lock(:space, :slot)")
+# The first of the given slot numbers that is free, locked; the executor stops at the
+# first row that passes, so at most one lock is taken.
+_TRY_SLOTS = text(
+    "SELECT slot FROM unnest(:slots) AS slot WHERE pg_try_advisory_lock(:space, slot) LIMIT 1"
+).bindparams(bindparam("slots", type_=ARRAY(Integer)))
 _RELEASE_SLOT = text("SELECT pg_advisory_unlock(:space, :slot)")
 # Reserve the next start: max(next, now), and move next on by the interval; only if that
 # start is within max_wait. The first request of a source creates its row. "now" is the
@@ -55,6 +73,15 @@ _RESERVE_START = text(
     """
 )
 _POLL_SECONDS = (0.005, 0.02)
+HOLD_SECONDS = 1.0
+"""How long a process may keep handing a slot from one of its requests to the next."""
+
+
+@dataclass
+class _Slot:
+    connection: AsyncConnection
+    number: int
+    taken_at: float
 
 
 def _limiter_unavailable(error: Exception) -> BudgetExhausted:
@@ -74,57 +101,130 @@ class PostgresLimiter:
         self._limits = limits
         self._space = lock_space(source)
         self._lingering: set[asyncio.Task[None]] = set()
+        self._slot_engine: AsyncEngine | None = None
+        self._held: set[int] = set()
+        self._waiters: deque[asyncio.Future[_Slot]] = deque()
+        self._ready: list[_Slot] = []
+
+    async def aclose(self) -> None:
+        while self._ready:
+            await self._give_back(self._ready.pop())
+        if self._slot_engine is not None:
+            await self._slot_engine.dispose()
 
     @contextlib.asynccontextmanager
     async def slot(self, deadline: Deadline) -> AsyncIterator[None]:
         try:
-            connection, number = await self._take_slot(deadline)
+            slot = await self._take_slot(deadline)
         except BudgetExhausted:
             raise
         except Exception as error:  # the database failed us mid-way: the limit is unknown
             raise _limiter_unavailable(error) from None
         try:
-            await self._reserve_start(connection, deadline)
+            await self._reserve_start(slot.connection, deadline)
         except BaseException as error:
-            await self._give_back(connection, number)
+            await self._pass_on(slot)
             if isinstance(error, Exception) and not isinstance(error, BudgetExhausted):
                 raise _limiter_unavailable(error) from None
             raise
         try:
             yield
         except BaseException:
-            self._give_back_later(connection, number)
+            self._give_back_later(slot)
             raise
-        await self._give_back(connection, number)
+        await self._pass_on(slot)
+
+    def _connections(self) -> AsyncEngine:
+        if self._slot_engine is None:
+            self._slot_engine = create_async_engine(
+                self._engine.url,
+                hide_parameters=True,
+                pool_size=self._limits.max_concurrency,
+                max_overflow=0,
+            )
+        return self._slot_engine
 
     async def _connect(self) -> AsyncConnection:
         try:
-            connection = await self._engine.connect()
+            connection = await self._connections().connect()
             return await connection.execution_options(isolation_level="AUTOCOMMIT")
         except Exception as error:  # the driver's own errors on connect
             raise _limiter_unavailable(error) from None
 
-    async def _take_slot(self, deadline: Deadline) -> tuple[AsyncConnection, int]:
+    async def _take_slot(self, deadline: Deadline) -> _Slot:
         while True:
-            connection = await self._connect()
-            try:
-                # A random first slot spreads the processes over the locks.
-                first = random.randrange(self._limits.max_concurrency)  # noqa: S311
-                for offset in range(self._limits.max_concurrency):
-                    number = (first + offset) % self._limits.max_concurrency
-                    taken = await connection.scalar(
-                        _TRY_SLOT, {"space": self._space, "slot": number}
-                    )
-                    if taken:
-                        return connection, number
-            except BaseException:
-                await connection.invalidate()
-                raise
-            await connection.close()
+            if self._ready:
+                return self._ready.pop()
+            free = [n for n in range(self._limits.max_concurrency) if n not in self._held]
+            if free:
+                slot = await self._try_slots(free)
+                if slot is not None:
+                    return slot
             pause = random.uniform(*_POLL_SECONDS)  # noqa: S311
             if pause >= deadline.remaining():
                 raise BudgetExhausted("no_concurrency_slot")
-            await asyncio.sleep(pause)
+            # Wait for one of this process's slots to be handed on, or try again.
+            waiter: asyncio.Future[_Slot] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                return await asyncio.wait_for(asyncio.shield(waiter), pause)
+            except TimeoutError:
+                if waiter.done() and not waiter.cancelled():
+                    return waiter.result()  # handed on just as the wait ended
+                waiter.cancel()
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    await self._pass_on(waiter.result())
+                waiter.cancel()
+                raise
+            finally:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+
+    async def _try_slots(self, numbers: list[int]) -> _Slot | None:
+        # A random order spreads the processes over the locks.
+        random.shuffle(numbers)
+        connection = await self._connect()
+        try:
+            number = await connection.scalar(_TRY_SLOTS, {"space": self._space, "slots": numbers})
+        except BaseException:
+            await connection.invalidate()
+            raise
+        if number is None or number in self._held:
+            # None: all taken. Held: another request of ours took it meanwhile, which a
+            # session lock cannot see; give back the second hold on it.
+            if number is not None:
+                await self._unlock(connection, int(number))
+            await connection.close()
+            return None
+        self._held.add(int(number))
+        return _Slot(connection, int(number), time.monotonic())
+
+    async def _pass_on(self, slot: _Slot) -> None:
+        """While the slot is young: to the next waiting request of this process, or kept
+        ready for the next one until it is old. Else back to the database."""
+        left = slot.taken_at + HOLD_SECONDS - time.monotonic()
+        if left <= 0:
+            await self._give_back(slot)
+            return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(slot)
+                return
+        self._ready.append(slot)
+        self._spawn(self._expire(slot, left))
+
+    async def _expire(self, slot: _Slot, after: float) -> None:
+        await asyncio.sleep(after)
+        if slot in self._ready:
+            self._ready.remove(slot)
+            await self._give_back(slot)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._lingering.add(task)
+        task.add_done_callback(self._lingering.discard)
 
     async def _reserve_start(self, connection: AsyncConnection, deadline: Deadline) -> None:
         wait = await connection.scalar(
@@ -142,24 +242,26 @@ class PostgresLimiter:
         if wait > 0:
             await asyncio.sleep(float(wait))
 
-    async def _give_back(self, connection: AsyncConnection, number: int) -> None:
+    async def _unlock(self, connection: AsyncConnection, number: int) -> None:
+        await connection.scalar(_RELEASE_SLOT, {"space": self._space, "slot": number})
+
+    async def _give_back(self, slot: _Slot) -> None:
+        self._held.discard(slot.number)
         try:
-            await connection.scalar(_RELEASE_SLOT, {"space": self._space, "slot": number})
-            await connection.close()
+            await self._unlock(slot.connection, slot.number)
+            await slot.connection.close()
         except BaseException as error:
             # A connection that cannot say unlock is closed instead, which unlocks; the
             # request itself is done, so only a cancellation goes on up.
             with contextlib.suppress(Exception):
-                await connection.invalidate()
+                await slot.connection.invalidate()
             if not isinstance(error, Exception):
                 raise
             log.warning("registry_limiter_release_failed", error_type=type(error).__name__)
 
-    def _give_back_later(self, connection: AsyncConnection, number: int) -> None:
+    def _give_back_later(self, slot: _Slot) -> None:
         async def give_back() -> None:
             await asyncio.sleep(self._limits.abandon_linger_seconds)
-            await self._give_back(connection, number)
+            await self._give_back(slot)
 
-        task = asyncio.get_running_loop().create_task(give_back())
-        self._lingering.add(task)
-        task.add_done_callback(self._lingering.discard)
+        self._spawn(give_back())

@@ -102,6 +102,11 @@ class SqliteLimiter:
         self._slots_added = False
         self._lingering: set[asyncio.Task[None]] = set()
 
+    async def aclose(self) -> None:
+        """Nothing of its own to give back: it writes through the service's engine, and
+        a slot it still holds lapses with its lease."""
+        return None
+
     @contextlib.asynccontextmanager
     async def slot(self, deadline: Deadline) -> AsyncIterator[None]:
         try:

@@ -135,6 +135,7 @@ class SourceTransport:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        await self._limiter.aclose()
 
     def _wait(self, retry_state: RetryCallState) -> float:
         outcome = retry_state.outcome

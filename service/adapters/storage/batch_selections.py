@@ -115,7 +115,11 @@ class SqlBatchSelections:
         query = (
             select(verifications.c.uscc)
             .group_by(verifications.c.uscc)
-            .having(func.max(verifications.c.create_time) < cutoff)
+            .having(
+                # Checked: created, or decided again by a re-check since.
+                func.max(func.coalesce(verifications.c.check_time, verifications.c.create_time))
+                < cutoff
+            )
         )
         return await self._codes(self._engine, query)
 

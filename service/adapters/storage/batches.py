@@ -11,12 +11,19 @@ import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import ColumnElement, Row, and_, bindparam, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.adapters.storage.engine import read_connection, write_transaction
-from service.adapters.storage.tables import batch_items, reverification_batches
-from service.app.ports import RecheckResult
+from service.adapters.storage.tables import (
+    batch_items,
+    enterprise_rechecks,
+    reverification_batches,
+    verifications,
+)
+from service.app.ports import Confirmation, RecheckResult
 from service.domain.batches import (
     MAX_ATTEMPTS,
     NO_VERIFICATION,
@@ -75,6 +82,86 @@ def _batch(row: Row[Any]) -> Batch:
 
 def _outcome(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+async def _standing_decisions(
+    connection: AsyncConnection, verification_ids: Sequence[str]
+) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Each verification's outcome and reason codes, held until the transaction ends (in id
+    order, as the re-checks lock them, so the two queue rather than deadlock)."""
+    if not verification_ids:
+        return {}
+    query = (
+        select(verifications.c.id, verifications.c.outcome, verifications.c.reasons)
+        .where(verifications.c.id.in_(sorted(set(verification_ids))))
+        .order_by(verifications.c.id)
+    )
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {
+        row.id: (row.outcome, tuple(reason["code"] for reason in row.reasons))
+        for row in await connection.execute(query)
+    }
+
+
+async def _record_keys(
+    connection: AsyncConnection,
+    confirmed: Sequence[tuple[ClaimedItem, Confirmation]],
+    now: dt.datetime,
+) -> set[tuple[str, str]]:
+    """The keys recorded now; one recorded before (by a concurrent holder of the same item)
+    is left as it was and not returned."""
+    if not confirmed:
+        return set()
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(enterprise_rechecks)
+        .values(
+            [
+                {
+                    "uscc": c.uscc,
+                    "idempotency_key": c.key,
+                    "trigger": c.trigger,
+                    "result": dict(c.document),
+                    "recheck_time": now,
+                }
+                for _, c in confirmed
+            ]
+        )
+        .on_conflict_do_nothing()
+        .returning(enterprise_rechecks.c.uscc, enterprise_rechecks.c.idempotency_key)
+    )
+    return {(row.uscc, row.idempotency_key) for row in await connection.execute(statement)}
+
+
+def _done_values(now: dt.datetime) -> dict[str, Any]:
+    # lease_holder stays: who finished the item.
+    return {
+        "state": ItemState.DONE.value,
+        "lease_expiry": None,
+        "applied": bindparam("r_applied"),
+        "verifications_checked": bindparam("r_checked"),
+        "outcome_before": bindparam("r_before"),
+        "outcome_after": bindparam("r_after"),
+        "reasons": bindparam("r_reasons"),
+        "level_class_before": bindparam("r_level_before"),
+        "level_class_after": bindparam("r_level_after"),
+        "error": None,
+        "finish_time": now,
+    }
+
+
+def _done_row(item: ClaimedItem, result: RecheckResult) -> dict[str, Any]:
+    return {
+        "item_id": item.id,
+        "r_applied": result.applied,
+        "r_checked": result.verifications_checked,
+        "r_before": _outcome(result.outcome_before),
+        "r_after": _outcome(result.outcome_after),
+        "r_reasons": [str(reason) for reason in result.reasons_after],
+        "r_level_before": result.level_class_before,
+        "r_level_after": result.level_class_after,
+    }
 
 
 class SqlBatchStore:
@@ -281,6 +368,68 @@ class SqlBatchStore:
                 )
             )
         return bool(marked.rowcount)
+
+    async def complete_confirmed(
+        self,
+        holder: str,
+        confirmed: Sequence[tuple[ClaimedItem, Confirmation]],
+        now: dt.datetime,
+    ) -> list[ClaimedItem]:
+        if not confirmed:
+            return []
+        async with write_transaction(self._engine) as connection:
+            standing = await _standing_decisions(
+                connection, [d.verification_id for _, c in confirmed for d in c.decisions]
+            )
+            still = [
+                (item, confirmation)
+                for item, confirmation in confirmed
+                if all(
+                    standing.get(d.verification_id) == (d.outcome, d.reason_codes)
+                    for d in confirmation.decisions
+                )
+            ]
+            recorded = await _record_keys(connection, still, now)
+            applied = [(i, c) for i, c in still if (c.uscc, c.key) in recorded]
+            checked = sorted({d.verification_id for _, c in applied for d in c.decisions})
+            if checked:
+                await connection.execute(
+                    update(verifications)
+                    .where(verifications.c.id.in_(checked))
+                    .values(check_time=now)
+                )
+            if applied:
+                await connection.execute(
+                    self._held_by_id(holder).values(_done_values(now)),
+                    [_done_row(item, c.result) for item, c in applied],
+                )
+        done = {item.id for item, _ in applied}
+        return [item for item, _ in confirmed if item.id not in done]
+
+    async def release(self, holder: str, items: Sequence[ClaimedItem]) -> None:
+        if not items:
+            return
+        async with write_transaction(self._engine) as connection:
+            await connection.execute(
+                update(batch_items)
+                .where(batch_items.c.id.in_(sorted(item.id for item in items)))
+                .where(batch_items.c.state == ItemState.LEASED.value)
+                .where(batch_items.c.lease_holder == holder)
+                .values(
+                    state=ItemState.QUEUED.value,
+                    lease_holder=None,
+                    lease_expiry=None,
+                    attempts=batch_items.c.attempts - 1,
+                )
+            )
+
+    def _held_by_id(self, holder: str) -> Any:
+        return (
+            update(batch_items)
+            .where(batch_items.c.id == bindparam("item_id"))
+            .where(batch_items.c.state == ItemState.LEASED.value)
+            .where(batch_items.c.lease_holder == holder)
+        )
 
     async def fail(
         self, item: ClaimedItem, holder: str, error: str, now: dt.datetime, *, final: bool

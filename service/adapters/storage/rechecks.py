@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -39,6 +39,50 @@ class SqlRecheckRepository:
         for row in (await self._connection.execute(query)).mappings():
             newest.setdefault(row["caller"], verification_from_row(row))
         return list(newest.values())
+
+    async def newest_per_caller_of(
+        self, usccs: Sequence[str]
+    ) -> dict[str, list[tuple[Verification, RecheckState]]]:
+        query = (
+            select(verifications)
+            .where(verifications.c.uscc.in_(sorted(set(usccs))))
+            .order_by(
+                verifications.c.uscc, verifications.c.create_time.desc(), verifications.c.id.desc()
+            )
+        )
+        newest: dict[str, dict[str, tuple[Verification, RecheckState]]] = {}
+        for row in (await self._connection.execute(query)).mappings():
+            newest.setdefault(row["uscc"], {}).setdefault(
+                row["caller"], (verification_from_row(row), schedule_from_row(row))
+            )
+        return {uscc: list(by_caller.values()) for uscc, by_caller in newest.items()}
+
+    async def applied_of(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], Mapping[str, Any]]:
+        if not keys:
+            return {}
+        query = select(
+            enterprise_rechecks.c.uscc,
+            enterprise_rechecks.c.idempotency_key,
+            enterprise_rechecks.c.result,
+        ).where(
+            tuple_(enterprise_rechecks.c.uscc, enterprise_rechecks.c.idempotency_key).in_(
+                sorted(set(keys))
+            )
+        )
+        return {
+            (row.uscc, row.idempotency_key): row.result
+            for row in await self._connection.execute(query)
+        }
+
+    async def checked(self, verification_ids: Sequence[str], now: dt.datetime) -> None:
+        if verification_ids:
+            await self._connection.execute(
+                update(verifications)
+                .where(verifications.c.id.in_(sorted(set(verification_ids))))
+                .values(check_time=now)
+            )
 
     async def current(
         self, verification_ids: Sequence[str], *, hold: bool

@@ -101,6 +101,9 @@ verifications = Table(
     Column("create_time", UtcDateTime, nullable=False),
     # When the current decision (the columns above) was taken; a re-check moves it on.
     Column("update_time", UtcDateTime),
+    # When the registry was last asked about it and its answer decided (confirmed or
+    # changed the decision): a confirmation moves only this.
+    Column("check_time", UtcDateTime),
     # The PENDING re-check schedule: when next to ask the registry (NULL: nothing to ask,
     # so the index holds only verifications still waiting), scheduled re-checks so far,
     # and when the verification first became PENDING.

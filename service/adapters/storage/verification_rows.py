@@ -114,6 +114,7 @@ def verification_to_row(v: Verification) -> dict[str, Any]:
         **decision_to_row(d),
         "create_time": v.create_time,
         "update_time": v.decision_time,
+        "check_time": v.check_time,
     }
 
 
@@ -218,6 +219,7 @@ def verification_from_row(row: RowMapping, history: Sequence[OutcomeChange] = ()
         decision=decision_from_row(row),
         create_time=row["create_time"],
         update_time=row["update_time"],
+        check_time=row["check_time"],
         history=tuple(history),
     )
 

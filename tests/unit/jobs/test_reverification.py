@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
-from service.app.ports import RecheckResult
+from service.app.ports import Confirmation, RecheckResult
 from service.domain.batches import ClaimedItem
 from service.domain.verification import Outcome, ReasonCode
 from service.jobs.reverification import ReverificationWorker
@@ -77,6 +77,17 @@ class MemoryStore:
     async def finish_drained(self, batch_ids: Sequence[str], now: dt.datetime) -> None:
         self.finished.extend(batch_ids)
 
+    async def release(self, holder: str, items: Sequence[ClaimedItem]) -> None:
+        for item in items:
+            self.attempts[item.uscc] -= 1
+        self.queued = [item.uscc for item in items] + self.queued
+
+    async def complete_confirmed(
+        self, holder: str, confirmed: Sequence[tuple[ClaimedItem, Confirmation]], now: dt.datetime
+    ) -> list[ClaimedItem]:
+        self.done.extend(item.uscc for item, _ in confirmed)
+        return []
+
     def results(self, batch_id: str) -> AsyncIterator[object]:
         raise NotImplementedError
 
@@ -91,6 +102,20 @@ class GatedRechecks:
         self.gate = asyncio.Event()
         self.progress = asyncio.Condition()
         self.failing: set[str] = set()
+        self.confirming: set[str] = set()
+        """Enterprises whose re-check confirms (recorded in bulk)."""
+
+    async def prepare(self, keys: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        return list(keys)
+
+    async def recheck_prepared(
+        self, prepared: tuple[str, str], *, trigger: str
+    ) -> RecheckResult | Confirmation:
+        uscc, key = prepared
+        result = await self.recheck_enterprise(uscc, trigger=trigger, key=key)
+        if uscc in self.confirming:
+            return Confirmation(result, uscc, key, trigger, {}, ())
+        return result
 
     async def recheck_enterprise(self, uscc: str, *, trigger: str, key: str) -> RecheckResult:
         assert trigger == "batch" and key == f"batch:b:{uscc}"
@@ -156,3 +181,14 @@ async def test_a_failing_item_is_retried_then_failed() -> None:
     assert await asyncio.wait_for(worker.run(until_idle=True), 10) == 2
     assert store.attempts == {"BAD": 3, "GOOD": 1}
     assert store.failed == ["BAD"] and store.done == ["GOOD"]
+
+
+async def test_confirmations_are_recorded_in_bulk_and_changes_one_by_one() -> None:
+    store = MemoryStore([f"U{n}" for n in range(10)])
+    rechecks = GatedRechecks()
+    rechecks.confirming = {f"U{n}" for n in range(0, 10, 2)}
+    rechecks.gate.set()
+    worker = _worker(store, rechecks, concurrency=3)
+    assert await asyncio.wait_for(worker.run(until_idle=True), 10) == 10
+    assert sorted(store.done) == sorted(f"U{n}" for n in range(10))
+    assert len(store.done) == 10  # each once

@@ -1,7 +1,7 @@
 """The concurrency slots of each HTTP registry source, for processes sharing a SQLite file.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 
 One row per slot: who holds it and until when (see
 service/adapters/registry_http/sqlite_limits.py). A holder that dies leaves its lease to
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"  # re-chained on merge
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

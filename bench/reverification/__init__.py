@@ -1,0 +1,1 @@
+"""Re-verification batch throughput against the registry simulator's contracted limit."""

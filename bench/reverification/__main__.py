@@ -1,0 +1,3 @@
+from bench.reverification.run import main
+
+main()
