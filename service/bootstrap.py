@@ -35,9 +35,9 @@ from service.adapters.registry_changes import HttpRegistryChangeFeed
 from service.adapters.registry_http.archiving import ArchivingRegistry
 from service.adapters.registry_http.breaker import BreakerPolicy, CircuitBreaker
 from service.adapters.registry_http.government import GovernmentRegistryClient
+from service.adapters.registry_http.keepalive import KeepAliveTransport
 from service.adapters.registry_http.limits import SourceLimits
 from service.adapters.registry_http.provider import DataProviderClient
-from service.adapters.registry_http.sharded import ShardedTransport
 from service.adapters.registry_http.shared_limits import shared_limiter
 from service.adapters.registry_http.transport import RetryPolicy, SourceTransport
 from service.adapters.registry_snapshot import SqlRegistrySnapshot
@@ -322,8 +322,8 @@ def _transport(
     client = httpx.AsyncClient(
         base_url=base_url,
         timeout=settings.registry_source_budget_seconds,
-        # Every connection the contract allows is kept alive, in small pools (sharded.py).
-        transport=ShardedTransport(limits.max_concurrency),
+        # Every connection the contract allows is kept alive (keepalive.py).
+        transport=KeepAliveTransport(limits.max_concurrency),
     )
     retry = RetryPolicy(max_attempts=settings.registry_retry_attempts)
     return SourceTransport(source.value, client, limiter, breaker, retry)
@@ -385,6 +385,7 @@ def _registry_check(
         timeout_seconds=settings.registry_timeout_seconds,
         registry_source=kind,
         provider=provider,
+        read_ahead=archiving,
     )
     return check, RegistrySources(tuple(transports), archiving)
 

@@ -10,6 +10,7 @@ import httpx
 from service.adapters.pii_vault import AesGcmVault
 from service.adapters.registry_http.breaker import BreakerPolicy, CircuitBreaker
 from service.adapters.registry_http.government import GovernmentRegistryClient
+from service.adapters.registry_http.keepalive import KeepAliveTransport
 from service.adapters.registry_http.limits import LocalLimiter, SourceLimiter, SourceLimits
 from service.adapters.registry_http.provider import DataProviderClient
 from service.adapters.registry_http.transport import RetryPolicy, SourceTransport
@@ -113,7 +114,8 @@ def transport(
 ) -> SourceTransport:
     return SourceTransport(
         name,
-        httpx.AsyncClient(base_url=url),
+        # The transport the service uses (bootstrap.py), so these tests see its behaviour.
+        httpx.AsyncClient(base_url=url, transport=KeepAliveTransport(8)),
         limiter or LocalLimiter(SourceLimits(max_concurrency=4, max_rate=1000)),
         breaker or CircuitBreaker(BreakerPolicy()),
         retry,

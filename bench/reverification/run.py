@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
 import sys
@@ -57,6 +58,8 @@ class RunResult:
     in_flight_max: int
     changed: int
     """Verifications whose decision the run changed (the rest were confirmed)."""
+    archived: int
+    """Archive fact versions the run wrote (registry records found changed)."""
     worker_cpu_seconds: float
 
     @property
@@ -77,7 +80,7 @@ class RunResult:
             f"{self.workers} worker(s): {self.done}/{self.items} done in {self.seconds:.1f} s, "
             f"{self.per_second:.0f} items/s; upstream served {self.served} at a mean "
             f"{self.mean_served_ms:.1f} ms, at most {self.in_flight_max} in flight, ceiling {self.ceiling_per_second:.0f}/s; "
-            f"ratio {self.ratio:.3f}; {self.changed} decisions changed; worker CPU {self.worker_cpu_seconds:.1f} s "
+            f"ratio {self.ratio:.3f}; {self.changed} decisions changed, {self.archived} archive writes; worker CPU {self.worker_cpu_seconds:.1f} s "
             f"({self.worker_cpu_seconds / max(self.done, 1) * 1e6:.0f} us an item); "
             f"violations {self.violations}"
         )
@@ -113,6 +116,12 @@ def worker_environment(database_url: str, keys_file: Path, simulator_url: str) -
     return env
 
 
+def _published(now: dt.datetime) -> dt.datetime:
+    """When the records were published: a day ago, in whole seconds as the government
+    shape states times (so the archive's copy and the registry's answer are equal)."""
+    return (now - dt.timedelta(days=1)).replace(microsecond=0)
+
+
 async def _admin(statement: str) -> None:
     connection = await asyncpg.connect(PG_ADMIN)
     try:
@@ -128,15 +137,19 @@ async def _gov_stats(http: httpx.AsyncClient) -> dict[str, Any]:
     return dict(shapes["gov"])
 
 
-async def _changed_since(app: Any, before: int) -> int:
-    """History entries batches wrote, beyond `before`."""
+async def _written(app: Any) -> tuple[int, int]:
+    """History entries batches wrote, and archive fact versions: what a run changed."""
     from sqlalchemy import func, select
 
-    from service.adapters.storage.tables import verification_history
+    from service.adapters.storage.tables import archive_facts, verification_history
 
-    query = select(func.count()).where(verification_history.c.trigger == "batch")
+    history = select(func.count()).where(verification_history.c.trigger == "batch")
+    facts = select(func.count()).select_from(archive_facts)
     async with app.engine.connect() as connection:
-        return int((await connection.execute(query)).scalar_one()) - before
+        return (
+            int((await connection.execute(history)).scalar_one()),
+            int((await connection.execute(facts)).scalar_one()),
+        )
 
 
 async def _run_batch(
@@ -191,7 +204,10 @@ async def benchmark(
         app = await bootstrap(Settings(pii_keys=keys, database_url=database_url))
         try:
             records_file = work / "registry.jsonl"
-            rows = write_records_file(records_file, count, china_today(app.clock.now()))
+            now = app.clock.now()
+            rows = write_records_file(
+                records_file, count, china_today(now), published=_published(now)
+            )
             seeding = time.monotonic()
             usccs = await seed_verifications(app, rows)
             echo(f"seeded {len(usccs)} verifications in {time.monotonic() - seeding:.1f} s")
@@ -209,7 +225,7 @@ async def benchmark(
             url = f"http://127.0.0.1:{port}"
             env = worker_environment(database_url, keys_file, url)
             results = []
-            history_before = await _changed_since(app, 0)
+            written_before = await _written(app)
             async with httpx.AsyncClient(base_url=url, timeout=30.0) as http:
                 for worker_count in worker_counts:
                     workers = [
@@ -230,8 +246,11 @@ async def benchmark(
                         for worker in workers:
                             worker.stop()
                     gov = await _gov_stats(http)
-                    changed = await _changed_since(app, history_before)
-                    history_before += changed
+                    written = await _written(app)
+                    changed, archived = (
+                        a - b for a, b in zip(written, written_before, strict=True)
+                    )
+                    written_before = written
                     result = RunResult(
                         workers=worker_count,
                         items=len(usccs),
@@ -242,6 +261,7 @@ async def benchmark(
                         violations=int(gov["limit_violations"]),
                         in_flight_max=int(gov["in_flight_max"]),
                         changed=changed,
+                        archived=archived,
                         worker_cpu_seconds=cpu,
                     )
                     echo(result.describe())

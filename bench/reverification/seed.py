@@ -1,10 +1,14 @@
 """The benchmark's data: the same enterprises in the simulator (a snapshot file it loads)
-and in the service (one verification each, inserted in bulk through the storage layer).
+and in the service (one verification each, and the archive's registry fact, inserted in
+bulk through the storage layer).
 
 A verification is sealed through the vault and decided the way the service decides one
 (RegistryCheck, on the enterprise's own record as the government registry would answer
 it), without asking the simulator 100,000 times: a sweep of a settled population then
-mostly confirms, as a periodic re-verification does.
+mostly confirms, as a periodic re-verification does. The archive holds the record that
+verification was decided on (service/domain/archive.py registry_fact), as it would after
+asking the government registry through the archiving source: a sweep that finds a record
+unchanged writes nothing to the archive.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from service.adapters.storage.engine import write_transaction
+from service.adapters.storage.facts import append_facts
 from service.adapters.storage.tables import verification_history, verifications
 from service.adapters.storage.verification_rows import (
     history_to_row,
@@ -29,6 +34,7 @@ from service.app.registry_check import RegistryCheck
 from service.app.registry_import import sealed_record
 from service.bootstrap import Application
 from service.demo.synthetic import generate_registry_records
+from service.domain.archive import registry_fact
 from service.domain.identifiers.resident_id import make_resident_id
 from service.domain.licence import china_today
 from service.domain.recheck_schedule import RecheckSchedule
@@ -51,9 +57,15 @@ CALLER = "bench-platform"
 INSERT_CHUNK = 2_000
 
 
-def write_records_file(path: Path, count: int, today: dt.date) -> list[dict[str, Any]]:
-    """`count` synthetic enterprises as a snapshot file (JSON Lines) the simulator loads."""
-    rows = list(generate_registry_records(count, SEED, as_of=today))
+def write_records_file(
+    path: Path, count: int, today: dt.date, published: dt.datetime
+) -> list[dict[str, Any]]:
+    """`count` synthetic enterprises as a snapshot file (JSON Lines) the simulator loads,
+    each published at `published` (the time the government registry answers with)."""
+    rows = [
+        {**row, "snapshot_time": published.isoformat()}
+        for row in generate_registry_records(count, SEED, as_of=today)
+    ]
     with path.open("w", encoding="utf-8") as stream:
         for row in rows:
             stream.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -62,18 +74,23 @@ def write_records_file(path: Path, count: int, today: dt.date) -> list[dict[str,
 
 class _RowsRegistry:
     """The registry port over the rows themselves, as the government registry answers them
-    (no ID number: registries never publish it)."""
+    (no ID number: registries never publish it; the row's snapshot time)."""
 
     def __init__(self, drafts: Mapping[str, RegistryRowDraft], vault: PiiVault, now: dt.datetime):
         self._drafts = drafts
         self._vault = vault
         self._now = now
+        self.answered: list[RegistryRecord] = []
 
     async def lookup(self, uscc: str) -> RegistryRecord | None:
         draft = self._drafts.get(uscc)
         if draft is None:
             return None
-        return sealed_record(self._vault, _without_id_number(draft), self._now)
+        record = sealed_record(
+            self._vault, _without_id_number(draft), draft.snapshot_time or self._now
+        )
+        self.answered.append(record)
+        return record
 
 
 def _without_id_number(draft: RegistryRowDraft) -> RegistryRowDraft:
@@ -108,8 +125,9 @@ async def seed_verifications(app: Application, rows: Sequence[Mapping[str, Any]]
     now = clock.now()
     today = china_today(now)
     drafts = {draft.uscc: draft for draft in (parse_registry_row(row, today) for row in rows)}
+    registry = _RowsRegistry(drafts, app.vault, now)
     check = RegistryCheck(
-        _RowsRegistry(drafts, app.vault, now),
+        registry,
         clock,
         timeout_seconds=10.0,
         registry_source=SourceKind.GOVERNMENT_REGISTRY,
@@ -147,8 +165,12 @@ async def seed_verifications(app: Application, rows: Sequence[Mapping[str, Any]]
             }
         )
         history_rows.append(history_to_row(verification_id, change, verification.request_id))
+    facts = [registry_fact(record) for record in registry.answered]
     for chunk in _chunks(list(zip(verification_rows, history_rows, strict=True)), INSERT_CHUNK):
         async with write_transaction(app.engine) as connection:
             await connection.execute(verifications.insert(), [v for v, _ in chunk])
             await connection.execute(verification_history.insert(), [h for _, h in chunk])
+    for fact_chunk in _chunks(facts, INSERT_CHUNK):
+        async with write_transaction(app.engine) as connection:
+            await append_facts(connection, fact_chunk, created, source="registry")
     return sorted(drafts)

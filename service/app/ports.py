@@ -49,6 +49,10 @@ class RegistryFacts(Protocol):
         """The payload of the open version; None when the archive holds none."""
         ...
 
+    async def held_payloads(self, usccs: Sequence[str]) -> Mapping[str, Mapping[str, Any]]:
+        """held_payload for many at once (one read): those the archive holds."""
+        ...
+
     async def record(self, fact: Fact) -> list[str]:
         """A new version when it differs from the open one (the old one closed, kept as
         history); the USCC when it was recorded."""
@@ -101,6 +105,13 @@ class PiiVault(Protocol):
 class Registry(Protocol):
     async def lookup(self, uscc: str) -> RegistryRecord | None:
         """The registry's record, None when it has none; RegistryUnavailable when it cannot say."""
+        ...
+
+
+class RegistryReadAhead(Protocol):
+    async def read_ahead(self, usccs: Sequence[str]) -> None:
+        """These enterprises are about to be asked about: prepare what can be prepared for
+        all of them at once (a hint; never an error)."""
         ...
 
 

@@ -171,6 +171,7 @@ class VerificationRechecks:
         for uscc, key in keys:
             _check_request(uscc, "batch", key)
         usccs = sorted({uscc for uscc, _ in keys})
+        await self._registry_check.read_ahead(usccs)
         async with self._uow(read_only=True) as uow:
             recorded = await uow.rechecks.applied_of(keys)
             newest = await uow.rechecks.newest_per_caller_of(usccs)

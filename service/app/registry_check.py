@@ -14,7 +14,13 @@ from typing import TypeVar
 
 import structlog
 
-from service.app.ports import Clock, DataProvider, Registry, RegistryUnavailable
+from service.app.ports import (
+    Clock,
+    DataProvider,
+    Registry,
+    RegistryReadAhead,
+    RegistryUnavailable,
+)
 from service.domain.identifiers.uscc import RegionScope, parse_uscc
 from service.domain.licence import china_today
 from service.domain.reconciliation import (
@@ -57,14 +63,22 @@ class RegistryCheck:
         timeout_seconds: float,
         registry_source: SourceKind = SourceKind.REGISTRY_SNAPSHOT,
         provider: DataProvider | None = None,
+        read_ahead: RegistryReadAhead | None = None,
     ) -> None:
         """registry: the registration source, of kind registry_source; provider: the
-        data provider, if the deployment has one."""
+        data provider, if the deployment has one; read_ahead: what prepares for many
+        questions at once (the archive's side of the registration source), if anything."""
         self._registry = registry
+        self._read_ahead = read_ahead
         self._registry_source = registry_source
         self._provider = provider
         self._clock = clock
         self._timeout = timeout_seconds
+
+    async def read_ahead(self, usccs: Sequence[str]) -> None:
+        """Enterprises about to be decided (a batch's chunk): prepared for in one go."""
+        if self._read_ahead is not None and usccs:
+            await self._read_ahead.read_ahead(usccs)
 
     async def decide(self, submission: LicenceSubmission) -> Decision:
         """The decision for a submission whose USCC is valid (it was validated on submit)."""

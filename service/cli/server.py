@@ -7,13 +7,11 @@ at and start-up found unusable (the database, the listen address, the TLS files)
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import Coroutine
-from typing import Any
 
 import click
 
+from service.cli import event_loop
 from service.cli.operator_errors import (
     CONFIG_ERROR_EXIT_CODE,
     OPERATOR_ERROR_EXIT_CODE,
@@ -24,15 +22,6 @@ from service.logging import configure_logging
 from service.settings import ConfigError, Settings
 
 PROGRAM = "integrity-server"
-
-
-def _run(coroutine: Coroutine[Any, Any, None]) -> None:
-    try:
-        import uvloop
-
-        uvloop.run(coroutine)
-    except ImportError:
-        asyncio.run(coroutine)
 
 
 @click.command()
@@ -60,7 +49,7 @@ def main(**flags: str | None) -> None:
     from service.api.server import StartupError, serve
 
     try:
-        _run(serve(settings))
+        event_loop.run(serve(settings))
     except StartupError as error:
         stop_command(PROGRAM, [str(error)], OPERATOR_ERROR_EXIT_CODE)
 

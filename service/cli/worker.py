@@ -18,6 +18,7 @@ from typing import Any
 import click
 import structlog
 
+from service.cli import event_loop
 from service.cli.operator_errors import (
     CONFIG_ERROR_EXIT_CODE,
     stop_command,
@@ -84,7 +85,7 @@ def main(until_idle: bool, test_clock_start: str | None, **flags: Any) -> None:
         clock = TestStartedClock(dt.datetime.fromisoformat(test_clock_start))
         log.warning("test_clock_in_use", start=test_clock_start)
     with stop_on_operator_problem(PROGRAM, settings):
-        asyncio.run(_work(settings, clock, until_idle))
+        event_loop.run(_work(settings, clock, until_idle))
 
 
 if __name__ == "__main__":

@@ -7,9 +7,11 @@ asks it (new verifications, PENDING re-checks, re-verification batches) in step 
 
 An answer the archive already holds costs nothing when this process recorded or read it
 last (a bounded in-process memory of each enterprise's payload digest), else one read of
-the open fact. A changed record is appended as a new version (the old one kept as
-history), its change-log entry committed with it (other processes' caches follow the
-change log), and this process's levels are told (on_change), as after an import.
+the open fact. A batch worker reads ahead: read_ahead() fills that memory for a chunk of
+enterprises in one read, so a sweep that finds records unchanged reads nothing per item.
+A changed record is appended as a new version (the old one kept as history), its
+change-log entry committed with it (other processes' caches follow the change log), and
+this process's levels are told (on_change), as after an import.
 
 Recording is a side effect of answering and never an error of it: a failed write is
 logged (the enterprise's code and the error's type, never the record) and the answer
@@ -28,7 +30,7 @@ import hashlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -105,6 +107,19 @@ class ArchivingRegistry:
             # asyncio.wait never cancels what it waits for: past the time, the write goes on.
             await asyncio.wait({writing}, timeout=left)
         return record
+
+    async def read_ahead(self, usccs: Sequence[str]) -> None:
+        """Remember what the archive holds for those not remembered yet, in one read."""
+        unknown = [uscc for uscc in dict.fromkeys(usccs) if uscc not in self._digests]
+        if not unknown:
+            return
+        try:
+            held = await self._facts.held_payloads(unknown)
+        except Exception as error:  # a hint only: each lookup reads for itself instead
+            log.warning("registry_facts_not_read_ahead", error_type=type(error).__name__)
+            return
+        for uscc, payload in held.items():
+            self._remember(uscc, payload_digest(payload))
 
     async def drain(self) -> None:
         """Wait for the writes still running (on shutdown, before the database closes)."""

@@ -138,16 +138,21 @@ class SqlRegistryFacts:
         self._clock = clock
 
     async def held_payload(self, uscc: str) -> Mapping[str, Any] | None:
-        query = select(archive_facts.c.payload).where(
-            archive_facts.c.uscc == uscc,
+        return (await self.held_payloads([uscc])).get(uscc)
+
+    async def held_payloads(self, usccs: Sequence[str]) -> Mapping[str, Mapping[str, Any]]:
+        if not usccs:
+            return {}
+        query = select(archive_facts.c.uscc, archive_facts.c.payload).where(
+            archive_facts.c.uscc.in_(set(usccs)),
             archive_facts.c.kind == FactKind.REGISTRY.value,
             archive_facts.c.fact_key == REGISTRY_FACT_KEY,
             archive_facts.c.platform == "",
             archive_facts.c.superseded_time.is_(None),
         )
         async with read_connection(self._engine) as connection:
-            payload = (await connection.execute(query)).scalar_one_or_none()
-        return None if payload is None else dict(payload)
+            rows = (await connection.execute(query)).all()
+        return {row.uscc: dict(row.payload) for row in rows if row.payload is not None}
 
     async def record(self, fact: Fact) -> list[str]:
         async with write_transaction(self._engine) as connection:

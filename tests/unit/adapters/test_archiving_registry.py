@@ -18,7 +18,7 @@ from service.domain.archive import Fact
 from service.domain.licence import RegistrationStatus
 from service.domain.registry import RegistryRecord
 from service.domain.registry_rows import parse_registry_row
-from tests.builders import registry_row
+from tests.builders import new_uscc, registry_row
 from tests.registry_wire import vault
 
 TODAY = dt.date(2026, 11, 23)
@@ -38,6 +38,16 @@ class Source:
         return self.record
 
 
+class Sources:
+    """A source holding several enterprises."""
+
+    def __init__(self, records: Sequence[RegistryRecord]) -> None:
+        self.records = {record.uscc: record for record in records}
+
+    async def lookup(self, uscc: str) -> RegistryRecord | None:
+        return self.records.get(uscc)
+
+
 class Facts:
     """The archive's registry facts in memory, counting what is asked of it."""
 
@@ -53,6 +63,12 @@ class Facts:
             raise self.failure
         versions = self.versions.get(uscc)
         return versions[-1] if versions else None
+
+    async def held_payloads(self, usccs: Sequence[str]) -> Mapping[str, Mapping[str, Any]]:
+        self.reads += 1
+        if self.failure is not None:
+            raise self.failure
+        return {uscc: self.versions[uscc][-1] for uscc in usccs if self.versions.get(uscc)}
 
     async def record(self, fact: Fact) -> list[str]:
         self.writes += 1
@@ -124,6 +140,45 @@ async def test_another_process_finds_the_record_held_with_one_read_and_no_write(
     await second.lookup(record.uscc)
     assert (facts.reads - reads, facts.writes - writes) == (1, 0)
     assert changes.told == []
+
+
+async def test_reading_ahead_finds_held_records_in_one_read_for_all() -> None:
+    records = [a_record(uscc=new_uscc()) for _ in range(2)]
+    facts = Facts()
+    for record in records:
+        await archiving(record, facts)[0].lookup(record.uscc)
+    worker = ArchivingRegistry(Sources(records), facts, answer_within_seconds=60.0)
+    reads, writes = facts.reads, facts.writes
+    await worker.read_ahead([r.uscc for r in records] + [new_uscc()])
+    assert facts.reads - reads == 1
+    for record in records:
+        assert await worker.lookup(record.uscc) is record
+    assert (facts.reads - reads, facts.writes - writes) == (1, 0)
+
+
+async def test_reading_ahead_does_not_hide_a_changed_record() -> None:
+    record, facts, changes = a_record(), Facts(), Changes()
+    await archiving(record, facts)[0].lookup(record.uscc)
+    revoked = dataclasses.replace(record, status=RegistrationStatus.REVOKED)
+    worker, _ = archiving(revoked, facts, changes)
+    await worker.read_ahead([record.uscc])
+    await worker.lookup(record.uscc)
+    assert [v["status"] for v in facts.versions[record.uscc]] == ["in_business", "revoked"]
+    assert changes.told == [[record.uscc]]
+
+
+async def test_a_failed_read_ahead_is_logged_and_each_lookup_reads_for_itself() -> None:
+    record, facts = a_record(), Facts()
+    await archiving(record, facts)[0].lookup(record.uscc)
+    worker, _ = archiving(record, facts)
+    facts.failure = ConnectionError("database away")
+    with capture_logs() as logs:
+        await worker.read_ahead([record.uscc])
+    assert [e["event"] for e in logs] == ["registry_facts_not_read_ahead"]
+    facts.failure = None
+    reads = facts.reads
+    assert await worker.lookup(record.uscc) is record
+    assert facts.reads - reads == 1
 
 
 async def test_a_changed_record_is_a_new_version_with_the_old_one_kept() -> None:
