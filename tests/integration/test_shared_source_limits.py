@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.registry_http.government import GovernmentRegistryClient
 from service.adapters.registry_http.limits import SourceLimits
-from service.adapters.registry_http.pg_limits import lock_space
+from service.adapters.registry_http.pg_limits import PostgresLimiter, lock_space
 from service.adapters.registry_http.shared_limits import shared_limiter
 from service.adapters.registry_http.sqlite_limits import SqliteLimiter
 from service.adapters.storage.engine import create_engine
@@ -188,3 +188,111 @@ async def test_the_slot_of_a_dead_holder_returns_when_its_lease_runs_out(
     assert await later.lookup(new_uscc()) is None
     await later.aclose()
     assert len(scripted.seen) == 1
+
+
+async def advisory_holders(connection: asyncpg.Connection, source: str) -> dict[int, list[int]]:
+    """The slots of a source locked in the database, by the backend holding them."""
+    rows = await connection.fetch(
+        "SELECT pid, objid::int AS slot FROM pg_locks WHERE locktype = 'advisory'"
+        " AND classid = $1::bigint::oid AND granted",
+        lock_space(source) & 0xFFFFFFFF,
+    )
+    holders: dict[int, list[int]] = {}
+    for row in rows:
+        holders.setdefault(row["pid"], []).append(row["slot"])
+    return {pid: sorted(slots) for pid, slots in holders.items()}
+
+
+@pytest.fixture
+async def observer(postgres_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of the test's own, to look at the locks."""
+    connection = await asyncpg.connect(postgres_url)
+    yield connection
+    await connection.close()
+
+
+async def held_lookups(
+    client: GovernmentRegistryClient, scripted: ScriptedServer, count: int
+) -> list[asyncio.Task[object]]:
+    """`count` lookups in flight, held at the server until the test releases them."""
+    scripted.default = NOT_FOUND
+    scripted.hold.clear()
+    calls = [asyncio.create_task(client.lookup(new_uscc())) for _ in range(count)]
+    await asyncio.to_thread(scripted.wait_until, lambda s: s.in_flight == count)
+    return calls
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_process_holds_its_slots_on_one_connection(
+    engines: tuple[AsyncEngine, AsyncEngine],
+    source: str,
+    scripted: ScriptedServer,
+    clock: TestClock,
+    observer: asyncpg.Connection,
+) -> None:
+    limits = SourceLimits(max_concurrency=6, max_rate=1000)
+    client = limited_client(engines[0], source, limits, scripted, clock)
+    calls = await held_lookups(client, scripted, 6)
+    holders = await advisory_holders(observer, source)
+    # Six requests in flight, six slots, one connection to the database.
+    assert list(holders.values()) == [[0, 1, 2, 3, 4, 5]]
+    scripted.hold.set()
+    assert await asyncio.gather(*calls) == [None] * 6
+    await client.aclose()
+    assert await advisory_holders(observer, source) == {}
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_busy_process_gives_slots_back_so_another_gets_its_turn(
+    engines: tuple[AsyncEngine, AsyncEngine],
+    source: str,
+    scripted: ScriptedServer,
+    clock: TestClock,
+) -> None:
+    scripted.default = NOT_FOUND
+    limits = SourceLimits(max_concurrency=2, max_rate=10_000)
+    busy_limiter = PostgresLimiter(engines[0], source, limits, hold_seconds=0.05)
+    busy = gov_client(scripted.url, vault(), clock, budget=5.0, limiter=busy_limiter)
+    other = limited_client(engines[1], source, limits, scripted, clock, budget=5.0)
+    stop = asyncio.Event()
+
+    async def keep_busy() -> None:
+        # Always a request waiting: without turns, the busy process would keep both slots.
+        while not stop.is_set():
+            await busy.lookup(new_uscc())
+
+    streams = [asyncio.create_task(keep_busy()) for _ in range(4)]
+    try:
+        await asyncio.to_thread(scripted.wait_until, lambda s: len(s.seen) >= 20)
+        assert await other.lookup(new_uscc()) is None
+    finally:
+        stop.set()
+        await asyncio.gather(*streams)
+        await busy.aclose()
+        await other.aclose()
+    assert scripted.max_in_flight <= 2
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_lost_limiter_connection_drops_its_slots_and_takes_new_ones(
+    engines: tuple[AsyncEngine, AsyncEngine],
+    source: str,
+    scripted: ScriptedServer,
+    clock: TestClock,
+    observer: asyncpg.Connection,
+) -> None:
+    limits = SourceLimits(max_concurrency=2, max_rate=1000)
+    client = limited_client(engines[0], source, limits, scripted, clock)
+    [in_flight] = await held_lookups(client, scripted, 1)
+    [(pid, slots)] = (await advisory_holders(observer, source)).items()
+    assert len(slots) == 1
+    await observer.execute("SELECT pg_terminate_backend($1)", pid)
+    scripted.hold.set()
+    # The request in flight still gets its answer; the next ones find a new connection,
+    # and the slot of the lost one is never handed on.
+    assert await in_flight is None
+    for _ in range(2):
+        assert await client.lookup(new_uscc()) is None
+    holders = await advisory_holders(observer, source)
+    assert pid not in holders and len(holders) == 1
+    await client.aclose()

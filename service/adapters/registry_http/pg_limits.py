@@ -1,31 +1,31 @@
 """The contracted concurrency and rate shared by every process, through PostgreSQL.
 
 Replicas of the server and workers all ask the same source under one contract, so the
-budget lives in the database they share:
+budget lives in the database they share. Each process talks to it over ONE connection of
+its own (the limiter's), whatever its number of requests in flight:
 
-- Concurrency: N session advisory locks, (source key, 0..N-1), are the N slots. A request
-  holds one on a connection of its own for as long as it is in flight. Taking one is
-  `pg_try_advisory_lock`, so nobody queues inside the database; a process that finds all
-  slots taken gives its connection back and tries again shortly, until its deadline. A
-  process killed mid-request loses its connection, and PostgreSQL releases the lock with
-  it: no slot is ever lost to a crash, and there is no lease to expire.
+- Concurrency: N session advisory locks, (source key, 0..N-1), are the N slots. A process
+  holds the slots its requests use as locks on its limiter connection (a session holds
+  any number). When its requests need more, one statement tries the numbers it does not
+  hold (`pg_try_advisory_lock`, so nobody queues inside the database); while some are
+  still wanted, it tries again every few milliseconds. A request that ends hands its slot
+  to the process's next request, or keeps it ready, for up to HOLD_SECONDS from when the
+  slot was taken; then the slot goes back to the database (and the process leaves it
+  alone for a moment), so that the processes take turns. A process killed outright loses
+  its connection, and PostgreSQL releases every lock it held with it: no slot is ever
+  lost to a crash, and there is no lease to expire.
 - Rate: one row per source in registry_source_budgets holds the next free start time on
-  the database's clock (one clock for every process, whatever theirs say). A request
-  reserves a start with one atomic upsert (start = max(next, now); next = start +
-  interval), only if that start is within its deadline, then sleeps until it.
-
-A process keeps the slots it takes for up to HOLD_SECONDS: a request that finishes hands
-its slot (lock and connection) straight to the next waiting request of the process, or
-keeps it ready for the next one; once that time is up the slot goes back to the database,
-so that other processes get their turn. Taking a slot tries the numbers this
-process does not hold in one statement. Slot connections come from a pool of their own,
-as large as the contracted concurrency, so that requests in flight never wait on the
-connections the units of work need.
+  the database's clock (one clock for every process, whatever theirs say). The requests
+  of a process waiting for a start at the same moment reserve theirs with one atomic
+  upsert: k evenly spaced starts from max(next, now), next moved on by k intervals, only
+  if the first is within the longest of their deadlines. Each then sleeps until its own.
 
 Both steps are bounded by the caller's deadline: no slot or no start in time is
 BudgetExhausted, which the caller answers as "registry unavailable" (PENDING). A database
 that cannot be reached is the same: a limit that cannot be checked is not honoured by
-sending anyway.
+sending anyway. A limiter connection lost mid-way loses this process's locks: its requests
+still in flight finish, their slots are dropped rather than reused, and new slots are taken
+on a new connection.
 """
 
 from __future__ import annotations
@@ -36,13 +36,14 @@ import random
 import time
 import zlib
 from collections import deque
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.types import Integer
 
@@ -51,40 +52,45 @@ from service.adapters.registry_http.limits import BudgetExhausted, SourceLimits
 
 log = structlog.get_logger(__name__)
 
-# The first of the given slot numbers that is free, locked; the executor stops at the
-# first row that passes, so at most one lock is taken.
+# Up to :wanted of the given slot numbers that are free, locked: the executor stops once
+# that many rows passed, so no more locks are taken than asked for.
 _TRY_SLOTS = text(
-    "SELECT slot FROM unnest(:slots) AS slot WHERE pg_try_advisory_lock(:space, slot) LIMIT 1"
+    "SELECT slot FROM unnest(:slots) AS slot WHERE pg_try_advisory_lock(:space, slot) LIMIT :wanted"
 ).bindparams(bindparam("slots", type_=ARRAY(Integer)))
-_RELEASE_SLOT = text("SELECT pg_advisory_unlock(:space, :slot)")
-# Reserve the next start: max(next, now), and move next on by the interval; only if that
-# start is within max_wait. The first request of a source creates its row. "now" is the
-# database's clock, carried as EXCLUDED.next_start - interval.
-_RESERVE_START = text(
+_RELEASE_SLOTS = text(
+    "SELECT pg_advisory_unlock(:space, slot) FROM unnest(:slots) AS slot"
+).bindparams(bindparam("slots", type_=ARRAY(Integer)))
+# Reserve `span` of start times (k starts, one interval apart): from max(next, now), next
+# moved on by the span; only if that first start is within max_wait. The first request
+# of a source creates its row. "now" is the database's clock, carried as
+# EXCLUDED.next_start - span.
+_RESERVE_STARTS = text(
     """
     WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now)
     INSERT INTO registry_source_budgets AS b (source, next_start)
-    SELECT :source, clock.now + :interval FROM clock
+    SELECT :source, clock.now + :span FROM clock
     ON CONFLICT (source) DO UPDATE
-       SET next_start = GREATEST(b.next_start, EXCLUDED.next_start - :interval) + :interval
-     WHERE GREATEST(b.next_start, EXCLUDED.next_start - :interval)
-           - (EXCLUDED.next_start - :interval) <= :max_wait
-    RETURNING b.next_start - :interval - (SELECT now FROM clock) AS wait
+       SET next_start = GREATEST(b.next_start, EXCLUDED.next_start - :span) + :span
+     WHERE GREATEST(b.next_start, EXCLUDED.next_start - :span)
+           - (EXCLUDED.next_start - :span) <= :max_wait
+    RETURNING b.next_start - :span - (SELECT now FROM clock) AS wait
     """
 )
 _POLL_SECONDS = (0.005, 0.02)
 HOLD_SECONDS = 1.0
 """How long a process may keep handing a slot from one of its requests to the next."""
+_MOST_STARTS_AT_ONCE = 64
 
 
-@dataclass
+@dataclass(eq=False)
 class _Slot:
-    connection: AsyncConnection
     number: int
     taken_at: float
+    connection: int
+    """Which limiter connection holds its lock (a lost connection loses its locks)."""
 
 
-def _limiter_unavailable(error: Exception) -> BudgetExhausted:
+def _limiter_unavailable(error: BaseException) -> BudgetExhausted:
     log.warning("registry_limiter_unavailable", error_type=type(error).__name__)
     return BudgetExhausted("limiter_unavailable")
 
@@ -95,173 +101,273 @@ def lock_space(source: str) -> int:
 
 
 class PostgresLimiter:
-    def __init__(self, engine: AsyncEngine, source: str, limits: SourceLimits) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        source: str,
+        limits: SourceLimits,
+        *,
+        hold_seconds: float = HOLD_SECONDS,
+    ) -> None:
         self._engine = engine
+        self._hold = hold_seconds
         self._source = source
         self._limits = limits
         self._space = lock_space(source)
-        self._lingering: set[asyncio.Task[None]] = set()
         self._slot_engine: AsyncEngine | None = None
-        self._held: set[int] = set()
-        self._waiters: deque[asyncio.Future[_Slot]] = deque()
+        self._connection: AsyncConnection | None = None
+        self._connections_made = 0
+        self._statements = asyncio.Lock()
+        self._held: dict[int, _Slot] = {}
+        """Locked on the current limiter connection: in use, ready, or being given back."""
         self._ready: list[_Slot] = []
-
-    async def aclose(self) -> None:
-        while self._ready:
-            await self._give_back(self._ready.pop())
-        if self._slot_engine is not None:
-            await self._slot_engine.dispose()
+        self._cooling: dict[int, float] = {}
+        self._slot_waiters: deque[asyncio.Future[_Slot]] = deque()
+        self._start_waiters: deque[tuple[asyncio.Future[float], float]] = deque()
+        self._to_release: list[_Slot] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
 
     @contextlib.asynccontextmanager
     async def slot(self, deadline: Deadline) -> AsyncIterator[None]:
+        slot = await self._take_slot(deadline)
         try:
-            slot = await self._take_slot(deadline)
-        except BudgetExhausted:
-            raise
-        except Exception as error:  # the database failed us mid-way: the limit is unknown
-            raise _limiter_unavailable(error) from None
-        try:
-            await self._reserve_start(slot.connection, deadline)
-        except BaseException as error:
-            await self._pass_on(slot)
-            if isinstance(error, Exception) and not isinstance(error, BudgetExhausted):
-                raise _limiter_unavailable(error) from None
+            await self._take_start(deadline)
+        except BaseException:
+            self._pass_on(slot)
             raise
         try:
             yield
         except BaseException:
-            self._give_back_later(slot)
+            self._pass_on_later(slot)
             raise
-        await self._pass_on(slot)
+        self._pass_on(slot)
 
-    def _connections(self) -> AsyncEngine:
-        if self._slot_engine is None:
-            self._slot_engine = create_async_engine(
-                self._engine.url,
-                hide_parameters=True,
-                pool_size=self._limits.max_concurrency,
-                max_overflow=0,
-            )
-        return self._slot_engine
+    async def aclose(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        for task in self._tasks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        # Closing the connection releases every lock it holds.
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.close()
+            self._connection = None
+        self._held.clear()
+        self._ready.clear()
+        if self._slot_engine is not None:
+            await self._slot_engine.dispose()
 
-    async def _connect(self) -> AsyncConnection:
-        try:
-            connection = await self._connections().connect()
-            return await connection.execution_options(isolation_level="AUTOCOMMIT")
-        except Exception as error:  # the driver's own errors on connect
-            raise _limiter_unavailable(error) from None
+    # Slots
 
     async def _take_slot(self, deadline: Deadline) -> _Slot:
-        while True:
-            if self._ready:
-                return self._ready.pop()
-            free = [n for n in range(self._limits.max_concurrency) if n not in self._held]
-            if free:
-                slot = await self._try_slots(free)
-                if slot is not None:
-                    return slot
-            pause = random.uniform(*_POLL_SECONDS)  # noqa: S311
-            if pause >= deadline.remaining():
-                raise BudgetExhausted("no_concurrency_slot")
-            # Wait for one of this process's slots to be handed on, or try again.
-            waiter: asyncio.Future[_Slot] = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                return await asyncio.wait_for(asyncio.shield(waiter), pause)
-            except TimeoutError:
-                if waiter.done() and not waiter.cancelled():
-                    return waiter.result()  # handed on just as the wait ended
-                waiter.cancel()
-            except BaseException:
-                if waiter.done() and not waiter.cancelled():
-                    await self._pass_on(waiter.result())
-                waiter.cancel()
-                raise
-            finally:
-                with contextlib.suppress(ValueError):
-                    self._waiters.remove(waiter)
-
-    async def _try_slots(self, numbers: list[int]) -> _Slot | None:
-        # A random order spreads the processes over the locks.
-        random.shuffle(numbers)
-        connection = await self._connect()
+        if self._ready:
+            return self._ready.pop()
+        waiter: asyncio.Future[_Slot] = asyncio.get_running_loop().create_future()
+        self._slot_waiters.append(waiter)
+        self._keep_running("fill", self._fill)
         try:
-            number = await connection.scalar(_TRY_SLOTS, {"space": self._space, "slots": numbers})
-        except BaseException:
-            await connection.invalidate()
+            return await asyncio.wait_for(asyncio.shield(waiter), deadline.remaining())
+        except BaseException as error:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._pass_on(waiter.result())  # handed over just as the wait ended: unused
+            waiter.cancel()
+            if isinstance(error, TimeoutError):
+                raise BudgetExhausted("no_concurrency_slot") from None
             raise
-        if number is None or number in self._held:
-            # None: all taken. Held: another request of ours took it meanwhile, which a
-            # session lock cannot see; give back the second hold on it.
-            if number is not None:
-                await self._unlock(connection, int(number))
-            await connection.close()
-            return None
-        self._held.add(int(number))
-        return _Slot(connection, int(number), time.monotonic())
+        finally:
+            with contextlib.suppress(ValueError):
+                self._slot_waiters.remove(waiter)
 
-    async def _pass_on(self, slot: _Slot) -> None:
+    async def _fill(self) -> None:
+        """Take slots from the database while requests of this process wait for one."""
+        while True:
+            wanted = sum(1 for waiter in self._slot_waiters if not waiter.done())
+            if not wanted:
+                return
+            now = time.monotonic()
+            room = self._limits.max_concurrency - len(self._held)
+            free = [
+                n
+                for n in range(self._limits.max_concurrency)
+                if n not in self._held and self._cooling.get(n, 0.0) <= now
+            ]
+            taken: list[_Slot] = []
+            if room > 0 and free:
+                random.shuffle(free)  # spreads the processes over the locks
+                try:
+                    taken = await self._lock(free, min(wanted, room))
+                except Exception as error:
+                    self._fail_waiters(self._slot_waiters, _limiter_unavailable(error))
+                    return
+            for slot in taken:
+                self._pass_on(slot)
+            if len(taken) < wanted:
+                await asyncio.sleep(random.uniform(*_POLL_SECONDS))  # noqa: S311
+
+    def _pass_on(self, slot: _Slot) -> None:
         """While the slot is young: to the next waiting request of this process, or kept
         ready for the next one until it is old. Else back to the database."""
-        left = slot.taken_at + HOLD_SECONDS - time.monotonic()
+        if self._held.get(slot.number) is not slot:
+            return  # its lock went with a lost connection
+        left = slot.taken_at + self._hold - time.monotonic()
         if left <= 0:
-            await self._give_back(slot)
+            self._release(slot)
             return
-        while self._waiters:
-            waiter = self._waiters.popleft()
+        while self._slot_waiters:
+            waiter = self._slot_waiters.popleft()
             if not waiter.done():
                 waiter.set_result(slot)
                 return
         self._ready.append(slot)
-        self._spawn(self._expire(slot, left))
+        asyncio.get_running_loop().call_later(left, self._expire_ready)
 
-    async def _expire(self, slot: _Slot, after: float) -> None:
-        await asyncio.sleep(after)
-        if slot in self._ready:
+    def _expire_ready(self) -> None:
+        now = time.monotonic()
+        for slot in [s for s in self._ready if s.taken_at + self._hold <= now]:
             self._ready.remove(slot)
-            await self._give_back(slot)
+            self._release(slot)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._lingering.add(task)
-        task.add_done_callback(self._lingering.discard)
-
-    async def _reserve_start(self, connection: AsyncConnection, deadline: Deadline) -> None:
-        wait = await connection.scalar(
-            _RESERVE_START,
-            {
-                "source": self._source,
-                "interval": self._limits.interval,
-                "max_wait": deadline.remaining(),
-            },
+    def _pass_on_later(self, slot: _Slot) -> None:
+        # An abandoned request may still be running at the source: its slot waits.
+        asyncio.get_running_loop().call_later(
+            self._limits.abandon_linger_seconds, self._pass_on, slot
         )
-        if wait is None:
-            raise BudgetExhausted("no_rate_token")
-        # The start is on the database's clock as it was when the statement ran, which is
-        # before its answer came back: waiting from now on is never early.
-        if wait > 0:
-            await asyncio.sleep(float(wait))
 
-    async def _unlock(self, connection: AsyncConnection, number: int) -> None:
-        await connection.scalar(_RELEASE_SLOT, {"space": self._space, "slot": number})
+    def _release(self, slot: _Slot) -> None:
+        self._to_release.append(slot)
+        self._keep_running("release", self._release_due)
 
-    async def _give_back(self, slot: _Slot) -> None:
-        self._held.discard(slot.number)
+    async def _release_due(self) -> None:
+        while self._to_release:
+            slots, self._to_release = self._to_release, []
+            current = [s for s in slots if self._held.get(s.number) is s]
+            if not current:
+                continue
+            try:
+                await self._execute(
+                    _RELEASE_SLOTS, {"space": self._space, "slots": [s.number for s in current]}
+                )
+            except Exception as error:
+                # The connection is closed instead, which unlocks all of them.
+                log.warning("registry_limiter_release_failed", error_type=type(error).__name__)
+                continue
+            # Left alone for a moment: another process polling for a slot gets its turn.
+            cool_until = time.monotonic() + _POLL_SECONDS[0]
+            for slot in current:
+                if self._held.get(slot.number) is slot:
+                    del self._held[slot.number]
+                    self._cooling[slot.number] = cool_until
+
+    async def _lock(self, numbers: list[int], wanted: int) -> list[_Slot]:
+        rows = await self._execute(
+            _TRY_SLOTS, {"space": self._space, "slots": numbers, "wanted": wanted}
+        )
+        now = time.monotonic()
+        taken = []
+        for (number,) in rows:
+            slot = _Slot(int(number), now, self._connections_made)
+            self._held[slot.number] = slot
+            taken.append(slot)
+        return taken
+
+    # Starts
+
+    async def _take_start(self, deadline: Deadline) -> None:
+        loop = asyncio.get_running_loop()
+        start: asyncio.Future[float] = loop.create_future()
+        self._start_waiters.append((start, time.monotonic() + deadline.remaining()))
+        self._keep_running("reserve", self._reserve)
         try:
-            await self._unlock(slot.connection, slot.number)
-            await slot.connection.close()
-        except BaseException as error:
-            # A connection that cannot say unlock is closed instead, which unlocks; the
-            # request itself is done, so only a cancellation goes on up.
-            with contextlib.suppress(Exception):
-                await slot.connection.invalidate()
-            if not isinstance(error, Exception):
-                raise
-            log.warning("registry_limiter_release_failed", error_type=type(error).__name__)
+            at = await start
+        finally:
+            start.cancel()  # no-op once it has a result
+        # On the database's clock as it was when the statement ran, which is before its
+        # answer came back: waiting from then on is never early.
+        wait = at - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
 
-    def _give_back_later(self, slot: _Slot) -> None:
-        async def give_back() -> None:
-            await asyncio.sleep(self._limits.abandon_linger_seconds)
-            await self._give_back(slot)
+    async def _reserve(self) -> None:
+        """Reserve starts for every request waiting for one, one statement at a time."""
+        while self._start_waiters:
+            batch: list[tuple[asyncio.Future[float], float]] = []
+            while self._start_waiters and len(batch) < _MOST_STARTS_AT_ONCE:
+                waiter = self._start_waiters.popleft()
+                if not waiter[0].done():
+                    batch.append(waiter)
+            if not batch:
+                continue
+            max_wait = max(until for _, until in batch) - time.monotonic()
+            if max_wait <= 0:
+                self._fail_waiters((f for f, _ in batch), BudgetExhausted("no_rate_token"))
+                continue
+            interval = self._limits.interval
+            try:
+                rows = await self._execute(
+                    _RESERVE_STARTS,
+                    {"source": self._source, "span": len(batch) * interval, "max_wait": max_wait},
+                )
+            except Exception as error:
+                self._fail_waiters((f for f, _ in batch), _limiter_unavailable(error))
+                continue
+            replied = time.monotonic()
+            wait = rows[0][0] if rows else None
+            for position, (future, until) in enumerate(batch):
+                if future.done():
+                    continue  # its caller gave up: the start goes unused
+                at = replied + float(wait) + position * interval if wait is not None else None
+                if at is None or at > until:
+                    future.set_exception(BudgetExhausted("no_rate_token"))
+                else:
+                    future.set_result(at)
 
-        self._spawn(give_back())
+    # The limiter connection
+
+    async def _execute(self, statement: Any, parameters: dict[str, Any]) -> list[Any]:
+        async with self._statements:
+            # A kept connection lost meanwhile (a restarted or failed-over database) is
+            # tried once more on a new one. Safe to repeat: a lost session holds no locks,
+            # and a start reserved twice only leaves one unused.
+            for last_try in (False, True):
+                fresh = self._connection is None
+                connection = await self._connect()
+                try:
+                    return list((await connection.execute(statement, parameters)).all())
+                except BaseException as error:
+                    await self._lose_connection()
+                    lost = isinstance(error, DBAPIError) and error.connection_invalidated
+                    if fresh or not lost or last_try:
+                        raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _connect(self) -> AsyncConnection:
+        if self._connection is None:
+            if self._slot_engine is None:
+                self._slot_engine = create_async_engine(
+                    self._engine.url, hide_parameters=True, pool_size=1, max_overflow=0
+                )
+            connection = await self._slot_engine.connect()
+            self._connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            self._connections_made += 1
+        return self._connection
+
+    async def _lose_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        # Its locks are gone with it (or will be once it closes): nothing it held is
+        # handed on, and what is in flight is dropped when it ends (_pass_on).
+        self._held.clear()
+        self._ready.clear()
+        if connection is not None:
+            with contextlib.suppress(BaseException):
+                await connection.invalidate()
+
+    def _fail_waiters(self, waiters: Iterable[asyncio.Future[Any]], error: BudgetExhausted) -> None:
+        for waiter in list(waiters):
+            if not waiter.done():
+                waiter.set_exception(error)
+
+    def _keep_running(self, name: str, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        task = self._tasks.get(name)
+        if task is None or task.done():
+            self._tasks[name] = asyncio.get_running_loop().create_task(work())
