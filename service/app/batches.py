@@ -128,9 +128,14 @@ class BatchService:
         )
 
     async def status(self, batch_id: str) -> BatchStatus:
+        """Read as it stands; a batch still running with no open item (its finisher died
+        after recording the last one) is finished first, so no reader ever sees it run on."""
         status = await self._store.status(batch_id)
         if status is None:
             raise NotFound(f"no batch {batch_id}", reason="BATCH_NOT_FOUND")
+        if status.drained:
+            await self._store.finish_drained([batch_id], self._clock.now())
+            return await self.status(batch_id)
         return status
 
     async def recent(self, limit: int = 20) -> list[Batch]:
@@ -143,12 +148,22 @@ class BatchService:
         status = await self.status(batch_id)
         by_reason: Counter[str] = Counter()
         failed: list[ItemResult] = []
+        unavailable: list[ItemResult] = []
         changed: list[ItemResult] = []
         async for result in self._store.results(batch_id):
             if result.state is ItemState.FAILED:
                 failed.append(result)
                 continue
+            if result.state is ItemState.UNAVAILABLE:
+                unavailable.append(result)
+                continue
             by_reason.update(result.reasons)
             if result.changed:
                 changed.append(result)
-        return BatchReport(status, dict(sorted(by_reason.items())), tuple(changed), tuple(failed))
+        return BatchReport(
+            status,
+            dict(sorted(by_reason.items())),
+            tuple(changed),
+            tuple(failed),
+            tuple(unavailable),
+        )

@@ -63,6 +63,12 @@ class RegistryUnavailable(Exception):
     """The registry could not answer: not the same as having no record."""
 
 
+class RegistryUnanswered(RegistryUnavailable):
+    """A re-check that had to answer found the registry unable to say for one of the
+    enterprise's verifications (it would stay PENDING as registry unavailable): nothing was
+    recorded, so it can be asked again under the same key."""
+
+
 class ChangeFeedUnavailable(RegistryUnavailable):
     """The registry's change feed could not be read whole (unreachable, an error answer,
     a page we cannot read): no selection is made from it."""
@@ -289,9 +295,12 @@ class Confirmation:
 
 
 class EnterpriseRechecks(Protocol):
-    async def recheck_enterprise(self, uscc: str, *, trigger: str, key: str) -> RecheckResult:
+    async def recheck_enterprise(
+        self, uscc: str, *, trigger: str, key: str, require_answer: bool = False
+    ) -> RecheckResult:
         """Decide the enterprise's verifications again; idempotent by key (a repeat returns
-        applied=False and the outcome recorded the first time)."""
+        applied=False and the outcome recorded the first time). require_answer:
+        RegistryUnanswered, with nothing recorded, when the registry cannot say."""
         ...
 
     async def prepare(self, keys: Sequence[tuple[str, str]]) -> Sequence[Any]:
@@ -301,8 +310,8 @@ class EnterpriseRechecks(Protocol):
     async def recheck_prepared(
         self, prepared: Any, *, trigger: str
     ) -> RecheckResult | Confirmation:
-        """recheck_enterprise on what prepare() read; a Confirmation when nothing but the
-        check time would change, for the caller to write in bulk."""
+        """recheck_enterprise on what prepare() read, with require_answer; a Confirmation
+        when nothing but the check time would change, for the caller to write in bulk."""
         ...
 
 
@@ -374,8 +383,9 @@ class BatchStore(Protocol):
         no longer leased to holder (its lease lapsed and someone else took it)."""
         ...
 
-    async def release(self, holder: str, items: Sequence[ClaimedItem]) -> None:
-        """Items claimed but not worked go back to the queue, their attempt not counted."""
+    async def release(self, holder: str, items: Sequence[ClaimedItem], now: dt.datetime) -> None:
+        """Items claimed but not worked go back to the queue, their attempt not counted
+        (cancelled instead, if their batch was cancelled meanwhile)."""
         ...
 
     async def complete_confirmed(
@@ -393,17 +403,37 @@ class BatchStore(Protocol):
     async def fail(
         self, item: ClaimedItem, holder: str, error: str, now: dt.datetime, *, final: bool
     ) -> None:
-        """final: the item failed for good; otherwise it is queued again."""
+        """final: the item failed for good; otherwise it is queued again (cancelled, if
+        its batch was cancelled meanwhile)."""
         ...
 
-    async def finish_drained(self, batch_ids: Sequence[str], now: dt.datetime) -> None:
-        """Running batches among these with no queued or leased item left become finished."""
+    async def unanswered(
+        self,
+        item: ClaimedItem,
+        holder: str,
+        error: str,
+        now: dt.datetime,
+        *,
+        next_attempt_time: dt.datetime | None,
+    ) -> None:
+        """The registry could not answer for the item: it waits until next_attempt_time
+        (cancelled, if its batch was cancelled meanwhile), or with None is unavailable for
+        good. Either way the try uses none of its attempts."""
+        ...
+
+    async def finish_drained(self, batch_ids: Sequence[str] | None, now: dt.datetime) -> list[str]:
+        """Running batches among these (None: every one) with no open item left become
+        finished, each exactly once however many callers race; the ids finished."""
+        ...
+
+    async def states(self, batch_ids: Sequence[str]) -> dict[str, BatchState]:
+        """Each batch's state as it is now."""
         ...
 
     async def status(self, batch_id: str) -> BatchStatus | None: ...
 
     def results(self, batch_id: str) -> AsyncIterator[ItemResult]:
-        """Every finished (done or failed) item of the batch, in item order."""
+        """Every item whose re-check ended (done, failed, unavailable), in item order."""
         ...
 
 

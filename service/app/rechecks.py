@@ -26,6 +26,7 @@ from service.app.ports import (
     Confirmation,
     ConfirmedDecision,
     RecheckUnitOfWorkFactory,
+    RegistryUnanswered,
 )
 from service.app.registry_check import RegistryCheck
 from service.domain.errors import FieldViolation, InvalidArgument, InvalidIdentifier
@@ -149,13 +150,17 @@ class VerificationRechecks:
         self._schedule = schedule or RecheckSchedule()
         self._new_id = new_id
 
-    async def recheck_enterprise(self, uscc: str, *, trigger: str, key: str) -> RecheckOutcome:
+    async def recheck_enterprise(
+        self, uscc: str, *, trigger: str, key: str, require_answer: bool = False
+    ) -> RecheckOutcome:
         """Decide each caller's newest verification of the enterprise again (one registry
         question for all). Where an outcome changes: history entry, new current decision,
         level recomputed and an outbox event, all in ONE transaction. `key` makes it
         idempotent: a second call with the same key applies nothing and returns
         applied=False with the outcome recorded the first time. trigger: e.g.
-        "pending_recheck", "batch"."""
+        "pending_recheck", "batch". require_answer: where the registry cannot say for a
+        verification, RegistryUnanswered and nothing recorded (not even the key), so that
+        a batch asks again later rather than record an outcome nobody checked."""
         _check_request(uscc, trigger, key)
         async with self._uow(read_only=True) as uow:
             recorded = await uow.rechecks.applied(uscc, key)
@@ -163,6 +168,8 @@ class VerificationRechecks:
                 return RecheckOutcome.retried(recorded)
             newest = await uow.rechecks.newest_per_caller(uscc)
         decisions = await self._registry_check.decide_all([v.submission for v in newest])
+        if require_answer:
+            _answered(decisions)
         targets = [_Target(v, d) for v, d in zip(newest, decisions, strict=True)]
         return await self._apply_keyed(uscc, targets, trigger, key)
 
@@ -190,14 +197,16 @@ class VerificationRechecks:
     async def recheck_prepared(
         self, prepared: PreparedRecheck, *, trigger: str
     ) -> RecheckOutcome | Confirmation:
-        """recheck_enterprise on what prepare() read. Where every verification keeps its
-        decision and schedule, a Confirmation for the caller to write in bulk (it checks
-        the decisions still stand); else applied here, the full way."""
+        """recheck_enterprise on what prepare() read, answer required. Where every
+        verification keeps its decision and schedule, a Confirmation for the caller to
+        write in bulk (it checks the decisions still stand); else applied here, the full
+        way."""
         _check_request(prepared.uscc, trigger, prepared.key)
         if prepared.recorded is not None:
             return RecheckOutcome.retried(prepared.recorded)
         newest = [verification for verification, _ in prepared.newest]
         decisions = await self._registry_check.decide_all([v.submission for v in newest])
+        _answered(decisions)
         targets = [_Target(v, d) for v, d in zip(newest, decisions, strict=True)]
         now = self._clock.now()
         if all(
@@ -398,6 +407,15 @@ class VerificationRechecks:
         decision = replacement(stored.decision, target.decision)
         outcome = (decision or stored.decision).outcome
         return decision, self._schedule.after_attempt(state, outcome, now)
+
+
+def _answered(decisions: Sequence[Decision]) -> None:
+    """RegistryUnanswered when a source could not say for any of the decisions."""
+    for decision in decisions:
+        if decision.outcome is Outcome.PENDING and any(
+            reason.code is ReasonCode.REGISTRY_UNAVAILABLE for reason in decision.reasons
+        ):
+            raise RegistryUnanswered(ReasonCode.REGISTRY_UNAVAILABLE.value)
 
 
 def _next_sequence(verification: Verification) -> int:

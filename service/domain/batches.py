@@ -9,7 +9,15 @@ Workers claim its items under leases, re-check each enterprise and record what c
     item:   queued -> leased -> done
                            \\-> queued (the lease expired, or the re-check raised: retried)
                            \\-> failed (it raised on its last attempt)
-            queued -> cancelled (the batch was cancelled)
+                           \\-> waiting (the registry could not answer: asked again at its
+                                        next attempt time, backing off)
+                           \\-> unavailable (the registry could not answer on the last try)
+            waiting -> leased (its next attempt time has come)
+            queued, waiting -> cancelled (the batch was cancelled)
+
+An item the registry could not answer for keeps the enterprise's decision as it was: it is
+not re-verified, so it never counts as done; ops see it as unavailable and start another
+batch for those once the registry is back.
 """
 
 from __future__ import annotations
@@ -35,16 +43,45 @@ class BatchState(StrEnum):
 class ItemState(StrEnum):
     QUEUED = "queued"
     LEASED = "leased"
+    WAITING = "waiting"
+    """For the registry: asked again once its next attempt time has come."""
     DONE = "done"
     FAILED = "failed"
+    UNAVAILABLE = "unavailable"
+    """The registry could not answer on any of the item's tries: not re-verified."""
     CANCELLED = "cancelled"
 
 
-OPEN_ITEM_STATES = (ItemState.QUEUED, ItemState.LEASED)
+OPEN_ITEM_STATES = (ItemState.QUEUED, ItemState.LEASED, ItemState.WAITING)
+REPORTED_ITEM_STATES = (ItemState.DONE, ItemState.FAILED, ItemState.UNAVAILABLE)
+"""Items the report and its CSV list: those whose re-check came to an end."""
 
 MAX_ATTEMPTS = 3
 """Attempts an item gets: a re-check that raises, or a lease that lapses, uses one; the
-item then fails (with the error's type, or LeaseLapsed)."""
+item then fails (with the error's type, or LeaseLapsed). A registry that cannot answer
+uses none of these: see RegistryRetries."""
+
+
+@dataclass(frozen=True)
+class RegistryRetries:
+    """How often an item is asked again while the registry cannot answer for it, and when.
+
+    Outages, open breakers and spent budgets last minutes to hours: the waits grow (first,
+    first x factor, ...) so a long outage is not asked about on every poll, and the last try
+    still comes within a working session of ops."""
+
+    tries: int = 4
+    """Tries in all, the first included; after the last the item is unavailable."""
+    first_wait: dt.timedelta = dt.timedelta(minutes=2)
+    factor: int = 4
+
+    def next_attempt_time(self, now: dt.datetime, tries_made: int) -> dt.datetime | None:
+        """When to try again after tries_made unanswered tries; None: no more tries."""
+        if tries_made >= self.tries:
+            return None
+        wait: dt.timedelta = self.first_wait * int(self.factor ** (tries_made - 1))
+        return now + wait
+
 
 NO_VERIFICATION = "no_verification"
 """The outcome shown for an enterprise that has no verification to re-check."""
@@ -226,6 +263,13 @@ class ClaimedItem:
     uscc: str
     attempts: int
     """Including this one."""
+    unanswered: int = 0
+    """Earlier tries the registry could not answer (these count against no attempt)."""
+
+    @property
+    def counted_attempts(self) -> int:
+        """Attempts used against MAX_ATTEMPTS, this one included."""
+        return self.attempts - self.unanswered
 
     @property
     def recheck_key(self) -> str:
@@ -249,11 +293,19 @@ class BatchStatus:
         """Items that will not be worked again: done, failed or cancelled."""
         return self.batch.item_count - self.open_items
 
+    next_attempt_time: dt.datetime | None = None
+    """The earliest time a waiting item is asked again; None when none waits."""
+
     @property
     def ended(self) -> bool:
         return self.batch.state in {BatchState.FINISHED, BatchState.CANCELLED} and (
             self.by_state.get(ItemState.LEASED, 0) == 0
         )
+
+    @property
+    def drained(self) -> bool:
+        """Running with no item left to work: it is finished by whoever sees it first."""
+        return self.batch.state is BatchState.RUNNING and self.open_items == 0
 
 
 @dataclass(frozen=True)
@@ -270,6 +322,8 @@ class ItemResult:
     error: str | None
     attempts: int
     finish_time: dt.datetime | None
+    unanswered: int = 0
+    """Tries the registry could not answer."""
 
     @property
     def changed(self) -> bool:
@@ -286,6 +340,8 @@ class BatchReport:
     changed: tuple[ItemResult, ...]
     """Enterprises whose outcome or level class changed."""
     failed: tuple[ItemResult, ...]
+    unavailable: tuple[ItemResult, ...] = ()
+    """Enterprises the registry could not answer for: not re-verified."""
 
 
 def lease_until(now: dt.datetime, lease_seconds: float) -> dt.datetime:

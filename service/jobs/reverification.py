@@ -15,6 +15,19 @@ recorded in bulk: one transaction records the keys, the check times and the item
 for many items at once; one that changes a decision is applied alone, the full way (history,
 level, outbox, key), and its item marked done after.
 
+A re-check the registry cannot answer (an outage, an open breaker, a spent budget) records
+nothing: the item waits and is handed out again later, backing off (RegistryRetries), and
+after its last try it is unavailable rather than done with the decision it had.
+
+Items read ahead belong to batches ops may pause or cancel meanwhile: before asking about
+the next items the worker reads their batches' states again once `steer_seconds` have passed
+(one query, whatever the number of items), and puts back the items of a paused batch and
+cancels those of a cancelled one. Items already being asked about finish.
+
+A batch is finished by whoever records its last item; should that worker die in between,
+the sweep every worker runs (at start and every third of a lease) finishes every running
+batch with no open item left, exactly once whoever else sees it.
+
 Stopping (SIGTERM) stops claiming and lets the items held (in flight or read ahead) finish.
 """
 
@@ -22,22 +35,39 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import socket
 import uuid
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
 
-from service.app.ports import BatchStore, Clock, Confirmation, EnterpriseRechecks, RecheckResult
-from service.domain.batches import MAX_ATTEMPTS, ClaimedItem, lease_until
+from service.app.ports import (
+    BatchStore,
+    Clock,
+    Confirmation,
+    EnterpriseRechecks,
+    RecheckResult,
+    RegistryUnavailable,
+)
+from service.domain.batches import (
+    MAX_ATTEMPTS,
+    BatchState,
+    ClaimedItem,
+    RegistryRetries,
+    lease_until,
+)
 
 log = structlog.get_logger("integrity.batches")
 
 TRIGGER = "batch"
 # Confirmations written in one transaction at most; fewer once nothing else is in flight.
 CONFIRM_CHUNK = 64
+# How stale the batch states behind the items read ahead may be before the next question.
+STEER_SECONDS = 1.0
 
 
 def worker_name() -> str:
@@ -58,6 +88,8 @@ class ReverificationWorker:
         poll_seconds: float,
         holder: str | None = None,
         max_attempts: int = MAX_ATTEMPTS,
+        retries: RegistryRetries | None = None,
+        steer_seconds: float = STEER_SECONDS,
     ) -> None:
         self._store = store
         self._rechecks = rechecks
@@ -66,6 +98,11 @@ class ReverificationWorker:
         self._lease_seconds = lease_seconds
         self._poll_seconds = poll_seconds
         self._max_attempts = max_attempts
+        self._retries = retries or RegistryRetries()
+        self._steer_interval = dt.timedelta(seconds=steer_seconds)
+        self._steered_at = dt.datetime.min.replace(tzinfo=dt.UTC)
+        """When the batches of the items read ahead were last known to be running."""
+        self._steering = False
         self.holder = holder or worker_name()
         self._in_flight: dict[int, ClaimedItem] = {}
         """Every item held: read ahead, asked about, or waiting to be recorded."""
@@ -78,7 +115,7 @@ class ReverificationWorker:
         self._queue_drained = False
         self._touched: set[str] = set()
         self.worked = 0
-        """Items this worker finished (done or failed) since it started."""
+        """Items this worker finished (done, failed or unavailable) since it started."""
 
     def stop(self) -> None:
         """Claim nothing more; run() returns once the items in flight are finished."""
@@ -93,7 +130,12 @@ class ReverificationWorker:
         renewer = asyncio.create_task(self._renew_leases(), name="batch-lease-renewal")
         try:
             while not self._stop.is_set():
+                # Cleared before looking, not before waiting: what changes while the loop
+                # looks (an item ends, stop()) wakes the wait that follows.
+                self._changed.clear()
                 claimed = await self._claim_more()
+                if self._steer_due():
+                    await self._steer()
                 self._start_asking()
                 if not self._asking and self._confirmed:
                     await self._record_confirmed()
@@ -122,13 +164,18 @@ class ReverificationWorker:
         if not self._touched:
             return
         try:
-            await self._store.finish_drained(sorted(self._touched), self._clock.now())
+            await self._finish(sorted(self._touched))
             self._touched.clear()
         except Exception as error:
             log.warning("batch_finish_failed", error_type=type(error).__name__)
 
+    async def _finish(self, batch_ids: Sequence[str] | None) -> None:
+        """Finish the drained batches among these (None: all); each is logged by the one
+        caller that finished it."""
+        for batch_id in await self._store.finish_drained(batch_ids, self._clock.now()):
+            log.info("batch_finished", batch=batch_id)
+
     async def _wait(self, timeout: float | None) -> None:
-        self._changed.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), timeout)
 
@@ -154,6 +201,9 @@ class ReverificationWorker:
         self._queue_drained = len(items) < free
         if not items:
             return 0
+        if not self._ahead:
+            # Claimed from running batches just now: nothing ahead is older.
+            self._steered_at = now
         for item in items:
             self._touched.add(item.batch_id)
             self._in_flight[item.id] = item
@@ -173,15 +223,59 @@ class ReverificationWorker:
         self._ahead.clear()
         if not ahead:
             return
+        await self._put_back(ahead)
+
+    async def _put_back(self, items: Sequence[ClaimedItem]) -> None:
         try:
-            await self._store.release(self.holder, ahead)
+            await self._store.release(self.holder, items, self._clock.now())
         except Exception as error:  # their leases lapse instead
             log.warning("batch_release_failed", error_type=type(error).__name__)
-        for item in ahead:
+        for item in items:
             self._in_flight.pop(item.id, None)
 
+    def _steer_due(self) -> bool:
+        return (
+            bool(self._ahead)
+            and not self._steering
+            and self._clock.now() - self._steered_at >= self._steer_interval
+        )
+
+    async def _steer(self) -> None:
+        """Put back the items read ahead whose batch is no longer running (paused: queued
+        again; cancelled: cancelled)."""
+        self._steering = True
+        try:
+            self._steered_at = self._clock.now()
+            try:
+                states = await self._store.states(sorted({i.batch_id for i, _ in self._ahead}))
+            except Exception as error:  # ask on what was known; try again next time
+                log.warning("batch_steer_failed", error_type=type(error).__name__)
+                return
+            running = [
+                pair for pair in self._ahead if states.get(pair[0].batch_id) is BatchState.RUNNING
+            ]
+            stopped = [
+                item
+                for item, _ in self._ahead
+                if states.get(item.batch_id) is not BatchState.RUNNING
+            ]
+            if not stopped:
+                return
+            self._ahead = deque(running)
+            await self._put_back(stopped)
+            log.info(
+                "batch_items_put_back",
+                items=len(stopped),
+                batches=sorted({item.batch_id for item in stopped}),
+            )
+        finally:
+            self._steering = False
+
     def _start_asking(self) -> None:
-        if self._stop.is_set():
+        if self._stop.is_set() or self._steering:
+            return
+        if self._steer_due():
+            self._changed.set()  # the run loop reads the batch states first
             return
         while self._ahead and len(self._asking) < self._concurrency:
             item, prepared = self._ahead.popleft()
@@ -210,6 +304,9 @@ class ReverificationWorker:
         """True: confirmed, held until recorded in bulk."""
         try:
             result = await self._rechecks.recheck_prepared(prepared, trigger=TRIGGER)
+        except RegistryUnavailable as error:
+            await self._unanswered(item, error)
+            return False
         except Exception as error:
             await self._failed(item, error)
             return False
@@ -255,22 +352,43 @@ class ReverificationWorker:
             self._in_flight.pop(item.id, None)
         self._changed.set()  # the run loop may be waiting for these to be let go
         if self._queue_drained:
-            await self._store.finish_drained(
-                sorted({item.batch_id for item, _ in confirmed}), self._clock.now()
-            )
+            await self._finish(sorted({item.batch_id for item, _ in confirmed}))
 
     async def _recheck_alone(self, item: ClaimedItem) -> None:
         try:
             result = await self._rechecks.recheck_enterprise(
-                item.uscc, trigger=TRIGGER, key=item.recheck_key
+                item.uscc, trigger=TRIGGER, key=item.recheck_key, require_answer=True
             )
+        except RegistryUnavailable as error:
+            await self._unanswered(item, error)
+            return
         except Exception as error:
             await self._failed(item, error)
             return
         await self._complete(item, result)
 
+    async def _unanswered(self, item: ClaimedItem, error: Exception) -> None:
+        now = self._clock.now()
+        tries = item.unanswered + 1
+        next_attempt_time = self._retries.next_attempt_time(now, tries)
+        log.warning(
+            "batch_item_registry_unavailable",
+            item=item.id,
+            batch=item.batch_id,
+            tries=tries,
+            next_attempt_time=next_attempt_time.isoformat() if next_attempt_time else None,
+            error_type=type(error).__name__,
+        )
+        await self._store.unanswered(
+            item, self.holder, type(error).__name__, now, next_attempt_time=next_attempt_time
+        )
+        if next_attempt_time is None:
+            self.worked += 1
+        if self._queue_drained:
+            await self._finish([item.batch_id])
+
     async def _failed(self, item: ClaimedItem, error: Exception) -> None:
-        final = item.attempts >= self._max_attempts
+        final = item.counted_attempts >= self._max_attempts
         log.warning(
             "batch_item_failed",
             item=item.id,
@@ -300,7 +418,7 @@ class ReverificationWorker:
             log.info("batch_item_lease_lost", item=item.id, batch=item.batch_id)
         if self._queue_drained:
             # Near the end of the batches: whoever finishes the last item closes its batch.
-            await self._store.finish_drained([item.batch_id], self._clock.now())
+            await self._finish([item.batch_id])
 
     async def _sweep(self) -> None:
         try:
@@ -312,6 +430,11 @@ class ReverificationWorker:
             return
         if swept:
             log.info("batch_lapsed_items_closed", items=swept)
+        try:
+            # A batch whose finisher died after recording its last item.
+            await self._finish(None)
+        except Exception as error:
+            log.warning("batch_finish_failed", error_type=type(error).__name__)
 
     async def _renew_leases(self) -> None:
         interval = self._lease_seconds / 3

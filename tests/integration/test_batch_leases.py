@@ -1,13 +1,16 @@
-"""Batch items under leases, on both backends: claimed once, returned when a lease lapses,
-withheld while paused, cancelled with their batch."""
+"""Batch items under leases, on both backends: claimed once, returned when a lease lapses
+(on the database's clock), withheld while paused, cancelled with their batch; waiting items
+handed out when their time comes; drained batches finished once."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 
 import pytest
 
+from service.adapters.storage.batches import SqlBatchStore
 from service.bootstrap import Application
 from service.domain import batches
 from service.domain.batches import BatchState, ItemState
@@ -147,3 +150,94 @@ async def test_lapsed_leases_nobody_may_take_are_closed(app: Application, clock:
     assert [r.error for r in (await app.batches.report(worn_id)).failed] == ["LeaseLapsed"]
     cancelled = await app.batches.status(cancelled_id)
     assert cancelled.by_state == {ItemState.CANCELLED: 2} and cancelled.ended
+
+
+async def test_an_item_put_back_after_its_batch_was_cancelled_is_cancelled(
+    app: Application, clock: TestClock
+) -> None:
+    batch_id, _usccs = await _batch(app, 4)
+    store, now = app.batch_store, clock.now()
+    retried, waiting, read_ahead, done = await store.claim("w", now, now + LEASE, 10)
+    await app.batches.cancel(batch_id)
+    # Each was in flight when the batch was cancelled; none goes back into the queue.
+    await store.fail(retried, "w", "RuntimeError", now, final=False)
+    await store.unanswered(
+        waiting, "w", "RegistryUnanswered", now, next_attempt_time=now + dt.timedelta(minutes=2)
+    )
+    await store.release("w", [read_ahead], now)
+    await store.complete(done, "w", Rechecked(done.uscc), now)
+    status = await app.batches.status(batch_id)
+    assert status.by_state == {ItemState.CANCELLED: 3, ItemState.DONE: 1}
+    assert status.ended
+
+
+async def test_a_waiting_item_is_handed_out_once_its_time_has_come(
+    app: Application, clock: TestClock
+) -> None:
+    batch_id, _usccs = await _batch(app, 1)
+    store, now = app.batch_store, clock.now()
+    due = now + dt.timedelta(minutes=2)
+    for attempt in range(1, 5):
+        (item,) = await store.claim("w", now, now + LEASE, 10)
+        assert (item.attempts, item.unanswered, item.counted_attempts) == (attempt, attempt - 1, 1)
+        await store.unanswered(item, "w", "RegistryUnanswered", now, next_attempt_time=due)
+        status = await app.batches.status(batch_id)
+        assert status.by_state == {ItemState.WAITING: 1} and status.next_attempt_time == due
+        assert await store.claim("w", due - dt.timedelta(seconds=1), due + LEASE, 10) == []
+        await app.batches.pause(batch_id)
+        assert await store.claim("w", due, due + LEASE, 10) == []
+        await app.batches.resume(batch_id)
+        now, due = due, due + dt.timedelta(minutes=2)
+    # Unanswered tries use none of the attempts: a failure still has all three.
+    (item,) = await store.claim("w", now, now + LEASE, 10)
+    await store.fail(item, "w", "RuntimeError", now, final=False)
+    assert [i.counted_attempts for i in await store.claim("w", now, now + LEASE, 10)] == [2]
+
+
+async def test_a_drained_batch_whose_finisher_died_is_finished_once(
+    app: Application, clock: TestClock
+) -> None:
+    batch_id, _usccs = await _batch(app, 2)
+    other_id, _others = await _batch(app, 1)
+    store, now = app.batch_store, clock.now()
+    items = await store.claim("w", now, now + LEASE, 10)
+    for item in items:
+        await store.complete(item, "w", Rechecked(item.uscc), now)
+    # The worker died here, before finishing the batches.
+    assert (await store.get(batch_id)).state is BatchState.RUNNING  # type: ignore[union-attr]
+    later = now + dt.timedelta(minutes=5)
+    sweeps = await asyncio.gather(*(store.finish_drained(None, later) for _ in range(4)))
+    assert sorted(batch for swept in sweeps for batch in swept) == sorted([batch_id, other_id])
+    assert await store.finish_drained(None, later + LEASE) == []
+    status = await app.batches.status(batch_id)
+    assert status.batch.state is BatchState.FINISHED and status.batch.finish_time == later
+
+
+async def test_reading_the_status_finishes_a_drained_batch(
+    app: Application, clock: TestClock
+) -> None:
+    batch_id, _usccs = await _batch(app, 1)
+    store, now = app.batch_store, clock.now()
+    (item,) = await store.claim("w", now, now + LEASE, 10)
+    await store.complete(item, "w", Rechecked(item.uscc), now)
+    status = await app.batches.status(batch_id)
+    assert status.batch.state is BatchState.FINISHED and status.ended
+    assert (await app.batches.status(batch_id)).batch.finish_time == status.batch.finish_time
+
+
+# Workers on several machines share a PostgreSQL database; SQLite is one machine's file.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_worker_whose_clock_runs_fast_takes_no_live_lease(
+    app: Application, clock: TestClock
+) -> None:
+    await _batch(app, 1)
+    skew = dt.timedelta(minutes=10)
+    # The machine of the second worker: its clock, and so its service clock, ten minutes on.
+    fast = SqlBatchStore(app.engine, lambda: dt.datetime.now(dt.UTC) + skew)
+    now = clock.now()
+    (held,) = await app.batch_store.claim("w1", now, now + LEASE, 10)
+    assert await fast.claim("w2", now + skew, now + skew + LEASE, 10) == []
+    assert await fast.sweep_lapsed(now + skew) == 0
+    # Its lease lapses for the fast machine when it has lapsed on the database's clock.
+    later = now + skew + LEASE + dt.timedelta(seconds=1)
+    assert [i.id for i in await fast.claim("w2", later, later + LEASE, 10)] == [held.id]

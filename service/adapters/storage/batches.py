@@ -3,135 +3,120 @@
 Claiming is one UPDATE over a sub-select: on PostgreSQL the sub-select locks its rows FOR
 UPDATE SKIP LOCKED, so workers on several machines take disjoint items without waiting on
 each other; on SQLite the write transaction (BEGIN IMMEDIATE) already serialises claimers.
+Lease times are written and compared on the database's clock (lease_clock.py).
+
+An item put back in the queue (retried, waiting for the registry, or read ahead and not
+worked) is cancelled instead if its batch was cancelled meanwhile: on PostgreSQL the batch
+row is held (FOR SHARE) first, so a cancel either sees the item back in the queue or the
+item sees the batch cancelled.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, bindparam, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import ColumnElement, and_, bindparam, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from service.adapters.storage.engine import read_connection, write_transaction
+from service.adapters.storage.batch_confirmations import record_keys, standing_decisions
+from service.adapters.storage.batch_reads import SqlBatchReads
+from service.adapters.storage.engine import write_transaction
+from service.adapters.storage.lease_clock import MachineClock, machine_clock, on_database_clock
 from service.adapters.storage.tables import (
     batch_items,
-    enterprise_rechecks,
     reverification_batches,
     verifications,
 )
 from service.app.ports import Confirmation, RecheckResult
 from service.domain.batches import (
     MAX_ATTEMPTS,
-    NO_VERIFICATION,
     OPEN_ITEM_STATES,
     Batch,
     BatchState,
-    BatchStatus,
     ClaimedItem,
-    ItemResult,
     ItemState,
 )
 
 # Rows per INSERT statement when a batch is created: large enough that 100,000 items take a
 # few dozen round trips, small enough to stay far below either driver's parameter limits.
 INSERT_CHUNK = 5_000
-_RESULT_PAGE = 1_000
 LEASE_LAPSED = "LeaseLapsed"
 """The error of an item whose every attempt ended with its worker gone."""
 
 
-def _lapsed(now: dt.datetime) -> ColumnElement[bool]:
+def _lapsed(lease_time: ColumnElement[dt.datetime]) -> ColumnElement[bool]:
     return and_(
         batch_items.c.state == ItemState.LEASED.value,
-        batch_items.c.lease_expiry < now,
+        batch_items.c.lease_expiry < lease_time,
     )
 
 
-def _finish_drained(batch_ids: Sequence[str], now: dt.datetime) -> Any:
-    """Running batches among these with no queued or leased item left become finished."""
+def _finish_drained(batch_ids: Sequence[str] | None, now: dt.datetime) -> Any:
+    """Running batches among these (None: all) with no open item left become finished.
+
+    The state is part of the condition, so when several workers and readers see the same
+    batch drained at once, one of them finishes it (on PostgreSQL the others wait for the
+    row and find it no longer running)."""
     still_open = (
         select(batch_items.c.id)
         .where(batch_items.c.batch_id == reverification_batches.c.id)
         .where(batch_items.c.state.in_([state.value for state in OPEN_ITEM_STATES]))
         .exists()
     )
+    statement = update(reverification_batches)
+    if batch_ids is not None:
+        statement = statement.where(reverification_batches.c.id.in_(sorted(set(batch_ids))))
     return (
-        update(reverification_batches)
-        .where(reverification_batches.c.id.in_(sorted(set(batch_ids))))
-        .where(reverification_batches.c.state == BatchState.RUNNING.value)
+        statement.where(reverification_batches.c.state == BatchState.RUNNING.value)
         .where(~still_open)
         .values(state=BatchState.FINISHED.value, finish_time=now)
+        .returning(reverification_batches.c.id)
     )
 
 
-def _batch(row: Row[Any]) -> Batch:
-    return Batch(
-        id=row.id,
-        selection=row.selection,
-        state=BatchState(row.state),
-        created_by=row.created_by,
-        create_time=row.create_time,
-        finish_time=row.finish_time,
-        item_count=row.item_count,
+def _batch_cancelled() -> ColumnElement[bool]:
+    """The item's batch is cancelled (for an UPDATE of batch_items)."""
+    state = (
+        select(reverification_batches.c.state)
+        .where(reverification_batches.c.id == batch_items.c.batch_id)
+        .scalar_subquery()
     )
+    return state == BatchState.CANCELLED.value
+
+
+def _back_in_queue(state: ItemState, now: dt.datetime) -> dict[str, Any]:
+    """The values of an item put back as `state`, or cancelled if its batch is."""
+    cancelled = _batch_cancelled()
+    return {
+        "state": case((cancelled, ItemState.CANCELLED.value), else_=state.value),
+        "finish_time": case((cancelled, now), else_=None),
+        "lease_holder": None,
+        "lease_expiry": None,
+    }
+
+
+async def _hold_batches(connection: AsyncConnection, batch_ids: Sequence[str]) -> None:
+    """On PostgreSQL, the batches' rows until the transaction ends: a cancel waits for an
+    item being put back, or the item sees its batch cancelled (see the module docstring)."""
+    if connection.dialect.name != "postgresql":
+        return
+    await connection.execute(
+        select(reverification_batches.c.id)
+        .where(reverification_batches.c.id.in_(sorted(set(batch_ids))))
+        .order_by(reverification_batches.c.id)
+        .with_for_update(read=True)
+    )
+
+
+def _counted_attempts() -> ColumnElement[int]:
+    """Attempts used against the limit: tries the registry could not answer use none."""
+    return batch_items.c.attempts - batch_items.c.unanswered
 
 
 def _outcome(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-async def _standing_decisions(
-    connection: AsyncConnection, verification_ids: Sequence[str]
-) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """Each verification's outcome and reason codes, held until the transaction ends (in id
-    order, as the re-checks lock them, so the two queue rather than deadlock)."""
-    if not verification_ids:
-        return {}
-    query = (
-        select(verifications.c.id, verifications.c.outcome, verifications.c.reasons)
-        .where(verifications.c.id.in_(sorted(set(verification_ids))))
-        .order_by(verifications.c.id)
-    )
-    if connection.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return {
-        row.id: (row.outcome, tuple(reason["code"] for reason in row.reasons))
-        for row in await connection.execute(query)
-    }
-
-
-async def _record_keys(
-    connection: AsyncConnection,
-    confirmed: Sequence[tuple[ClaimedItem, Confirmation]],
-    now: dt.datetime,
-) -> set[tuple[str, str]]:
-    """The keys recorded now; one recorded before (by a concurrent holder of the same item)
-    is left as it was and not returned."""
-    if not confirmed:
-        return set()
-    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(enterprise_rechecks)
-        .values(
-            [
-                {
-                    "uscc": c.uscc,
-                    "idempotency_key": c.key,
-                    "trigger": c.trigger,
-                    "result": dict(c.document),
-                    "recheck_time": now,
-                }
-                for _, c in confirmed
-            ]
-        )
-        .on_conflict_do_nothing()
-        .returning(enterprise_rechecks.c.uscc, enterprise_rechecks.c.idempotency_key)
-    )
-    return {(row.uscc, row.idempotency_key) for row in await connection.execute(statement)}
 
 
 def _done_values(now: dt.datetime) -> dict[str, Any]:
@@ -147,6 +132,7 @@ def _done_values(now: dt.datetime) -> dict[str, Any]:
         "level_class_before": bindparam("r_level_before"),
         "level_class_after": bindparam("r_level_after"),
         "error": None,
+        "next_attempt_time": None,
         "finish_time": now,
     }
 
@@ -164,9 +150,15 @@ def _done_row(item: ClaimedItem, result: RecheckResult) -> dict[str, Any]:
     }
 
 
-class SqlBatchStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+class SqlBatchStore(SqlBatchReads):
+    def __init__(self, engine: AsyncEngine, machine_now: MachineClock = machine_clock) -> None:
+        """machine_now: this machine's clock, against which lease times are moved onto the
+        database's (tests give one that runs fast, as a machine with a skewed clock)."""
         self._engine = engine
+        self._machine_now = machine_now
+
+    def _lease_time(self, connection: AsyncConnection, when: dt.datetime) -> Any:
+        return on_database_clock(connection.dialect.name, when, self._machine_now)
 
     async def create(self, batch: Batch, usccs: Sequence[str]) -> None:
         async with write_transaction(self._engine) as connection:
@@ -196,24 +188,6 @@ class SqlBatchStore:
                     ],
                 )
 
-    async def get(self, batch_id: str) -> Batch | None:
-        async with read_connection(self._engine) as connection:
-            row = (
-                await connection.execute(
-                    select(reverification_batches).where(reverification_batches.c.id == batch_id)
-                )
-            ).first()
-        return _batch(row) if row else None
-
-    async def list_recent(self, limit: int) -> Sequence[Batch]:
-        query = (
-            select(reverification_batches)
-            .order_by(reverification_batches.c.create_time.desc(), reverification_batches.c.id)
-            .limit(limit)
-        )
-        async with read_connection(self._engine) as connection:
-            return [_batch(row) for row in await connection.execute(query)]
-
     async def set_state(
         self, batch_id: str, allowed: Sequence[BatchState], state: BatchState, now: dt.datetime
     ) -> bool:
@@ -234,7 +208,9 @@ class SqlBatchStore:
                 await connection.execute(
                     update(batch_items)
                     .where(batch_items.c.batch_id == batch_id)
-                    .where(batch_items.c.state == ItemState.QUEUED.value)
+                    .where(
+                        batch_items.c.state.in_([ItemState.QUEUED.value, ItemState.WAITING.value])
+                    )
                     .values(state=ItemState.CANCELLED.value, finish_time=now)
                 )
         return True
@@ -265,7 +241,14 @@ class SqlBatchStore:
                 .where(
                     or_(
                         batch_items.c.state == ItemState.QUEUED.value,
-                        and_(_lapsed(now), batch_items.c.attempts < max_attempts),
+                        and_(
+                            batch_items.c.state == ItemState.WAITING.value,
+                            batch_items.c.next_attempt_time <= now,
+                        ),
+                        and_(
+                            _lapsed(self._lease_time(connection, now)),
+                            _counted_attempts() < max_attempts,
+                        ),
                     )
                 )
                 .order_by(batch_items.c.id)
@@ -279,7 +262,7 @@ class SqlBatchStore:
                 .values(
                     state=ItemState.LEASED.value,
                     lease_holder=holder,
-                    lease_expiry=lease_until,
+                    lease_expiry=self._lease_time(connection, lease_until),
                     attempts=batch_items.c.attempts + 1,
                 )
                 .returning(
@@ -287,9 +270,13 @@ class SqlBatchStore:
                     batch_items.c.batch_id,
                     batch_items.c.uscc,
                     batch_items.c.attempts,
+                    batch_items.c.unanswered,
                 )
             )
-            claimed = [ClaimedItem(row.id, row.batch_id, row.uscc, row.attempts) for row in rows]
+            claimed = [
+                ClaimedItem(row.id, row.batch_id, row.uscc, row.attempts, row.unanswered)
+                for row in rows
+            ]
         return sorted(claimed, key=lambda item: item.id)
 
     async def sweep_lapsed(self, now: dt.datetime, *, max_attempts: int = MAX_ATTEMPTS) -> int:
@@ -307,11 +294,15 @@ class SqlBatchStore:
                     {"state": ItemState.CANCELLED.value},
                 ),
                 (
-                    batch_items.c.attempts >= max_attempts,
+                    _counted_attempts() >= max_attempts,
                     {"state": ItemState.FAILED.value, "error": LEASE_LAPSED},
                 ),
             ):
-                lapsed = select(batch_items.c.id).where(_lapsed(now)).where(where)
+                lapsed = (
+                    select(batch_items.c.id)
+                    .where(_lapsed(self._lease_time(connection, now)))
+                    .where(where)
+                )
                 if connection.dialect.name == "postgresql":
                     # Never wait on rows a claimer holds: they are not lapsed for long.
                     lapsed = lapsed.with_for_update(skip_locked=True)
@@ -336,7 +327,7 @@ class SqlBatchStore:
                 .where(batch_items.c.id.in_(list(item_ids)))
                 .where(batch_items.c.state == ItemState.LEASED.value)
                 .where(batch_items.c.lease_holder == holder)
-                .values(lease_expiry=lease_until)
+                .values(lease_expiry=self._lease_time(connection, lease_until))
             )
 
     def _held(self, item: ClaimedItem, holder: str) -> Any:
@@ -364,6 +355,7 @@ class SqlBatchStore:
                     level_class_before=result.level_class_before,
                     level_class_after=result.level_class_after,
                     error=None,
+                    next_attempt_time=None,
                     finish_time=now,
                 )
             )
@@ -378,7 +370,7 @@ class SqlBatchStore:
         if not confirmed:
             return []
         async with write_transaction(self._engine) as connection:
-            standing = await _standing_decisions(
+            standing = await standing_decisions(
                 connection, [d.verification_id for _, c in confirmed for d in c.decisions]
             )
             still = [
@@ -389,7 +381,7 @@ class SqlBatchStore:
                     for d in confirmation.decisions
                 )
             ]
-            recorded = await _record_keys(connection, still, now)
+            recorded = await record_keys(connection, still, now)
             applied = [(i, c) for i, c in still if (c.uscc, c.key) in recorded]
             checked = sorted({d.verification_id for _, c in applied for d in c.decisions})
             if checked:
@@ -406,19 +398,18 @@ class SqlBatchStore:
         done = {item.id for item, _ in applied}
         return [item for item, _ in confirmed if item.id not in done]
 
-    async def release(self, holder: str, items: Sequence[ClaimedItem]) -> None:
+    async def release(self, holder: str, items: Sequence[ClaimedItem], now: dt.datetime) -> None:
         if not items:
             return
         async with write_transaction(self._engine) as connection:
+            await _hold_batches(connection, [item.batch_id for item in items])
             await connection.execute(
                 update(batch_items)
                 .where(batch_items.c.id.in_(sorted(item.id for item in items)))
                 .where(batch_items.c.state == ItemState.LEASED.value)
                 .where(batch_items.c.lease_holder == holder)
                 .values(
-                    state=ItemState.QUEUED.value,
-                    lease_holder=None,
-                    lease_expiry=None,
+                    **_back_in_queue(ItemState.QUEUED, now),
                     attempts=batch_items.c.attempts - 1,
                 )
             )
@@ -434,75 +425,52 @@ class SqlBatchStore:
     async def fail(
         self, item: ClaimedItem, holder: str, error: str, now: dt.datetime, *, final: bool
     ) -> None:
-        state = ItemState.FAILED if final else ItemState.QUEUED
+        if final:
+            values: dict[str, Any] = {
+                "state": ItemState.FAILED.value,
+                "lease_holder": None,
+                "lease_expiry": None,
+                "finish_time": now,
+            }
+        else:
+            values = _back_in_queue(ItemState.QUEUED, now)
         async with write_transaction(self._engine) as connection:
+            if not final:
+                await _hold_batches(connection, [item.batch_id])
+            await connection.execute(self._held(item, holder).values(**values, error=error))
+
+    async def unanswered(
+        self,
+        item: ClaimedItem,
+        holder: str,
+        error: str,
+        now: dt.datetime,
+        *,
+        next_attempt_time: dt.datetime | None,
+    ) -> None:
+        if next_attempt_time is None:
+            # lease_holder stays, as for a done item: who tried last.
+            values: dict[str, Any] = {
+                "state": ItemState.UNAVAILABLE.value,
+                "lease_expiry": None,
+                "finish_time": now,
+            }
+        else:
+            values = _back_in_queue(ItemState.WAITING, now)
+        async with write_transaction(self._engine) as connection:
+            if next_attempt_time is not None:
+                await _hold_batches(connection, [item.batch_id])
             await connection.execute(
                 self._held(item, holder).values(
-                    state=state.value,
-                    lease_holder=None,
-                    lease_expiry=None,
+                    **values,
                     error=error,
-                    finish_time=now if final else None,
+                    unanswered=batch_items.c.unanswered + 1,
+                    next_attempt_time=next_attempt_time,
                 )
             )
 
-    async def finish_drained(self, batch_ids: Sequence[str], now: dt.datetime) -> None:
-        if not batch_ids:
-            return
+    async def finish_drained(self, batch_ids: Sequence[str] | None, now: dt.datetime) -> list[str]:
+        if batch_ids is not None and not batch_ids:
+            return []
         async with write_transaction(self._engine) as connection:
-            await connection.execute(_finish_drained(batch_ids, now))
-
-    async def status(self, batch_id: str) -> BatchStatus | None:
-        async with read_connection(self._engine) as connection:
-            row = (
-                await connection.execute(
-                    select(reverification_batches).where(reverification_batches.c.id == batch_id)
-                )
-            ).first()
-            if row is None:
-                return None
-            counts = await connection.execute(
-                select(batch_items.c.state, batch_items.c.outcome_after, func.count())
-                .where(batch_items.c.batch_id == batch_id)
-                .group_by(batch_items.c.state, batch_items.c.outcome_after)
-            )
-            by_state: dict[ItemState, int] = {}
-            by_outcome: dict[str, int] = {}
-            for state, outcome, count in counts:
-                item_state = ItemState(state)
-                by_state[item_state] = by_state.get(item_state, 0) + count
-                if item_state is ItemState.DONE:
-                    label = outcome or NO_VERIFICATION
-                    by_outcome[label] = by_outcome.get(label, 0) + count
-        return BatchStatus(_batch(row), by_state, dict(sorted(by_outcome.items())))
-
-    async def results(self, batch_id: str) -> AsyncIterator[ItemResult]:
-        # Page by id so a batch of any size is read in bounded memory and short reads.
-        after = 0
-        while True:
-            query = (
-                select(batch_items)
-                .where(batch_items.c.batch_id == batch_id)
-                .where(batch_items.c.id > after)
-                .where(batch_items.c.state.in_([ItemState.DONE.value, ItemState.FAILED.value]))
-                .order_by(batch_items.c.id)
-                .limit(_RESULT_PAGE)
-            )
-            async with read_connection(self._engine) as connection:
-                rows = (await connection.execute(query)).all()
-            for row in rows:
-                yield ItemResult(
-                    uscc=row.uscc,
-                    state=ItemState(row.state),
-                    outcome_before=row.outcome_before,
-                    outcome_after=row.outcome_after,
-                    reasons=tuple(row.reasons or ()),
-                    level_class_before=row.level_class_before,
-                    level_class_after=row.level_class_after,
-                    error=row.error,
-                    attempts=row.attempts,
-                    finish_time=row.finish_time,
-                )
-            if len(rows) < _RESULT_PAGE:
-                return
-            after = rows[-1].id
+            return list((await connection.execute(_finish_drained(batch_ids, now))).scalars())

@@ -348,6 +348,10 @@ batch_items = Table(
     Column("lease_holder", String(64)),
     Column("lease_expiry", UtcDateTime),
     Column("attempts", Integer, nullable=False),
+    # Tries the registry could not answer (counted in attempts, used against none of them).
+    Column("unanswered", Integer, nullable=False, server_default="0"),
+    # A waiting item is handed out again from this time on.
+    Column("next_attempt_time", UtcDateTime),
     # False: the re-check had been applied by an earlier attempt, whose outcome this is.
     Column("applied", Boolean),
     Column("verifications_checked", Integer),

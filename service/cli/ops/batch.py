@@ -40,6 +40,7 @@ CSV_COLUMNS = (
     "attempts",
     "error",
     "finish_time",
+    "registry_unanswered",
 )
 
 
@@ -157,6 +158,10 @@ def _status_lines(status: BatchStatus) -> list[str]:
     if batch_.finish_time:
         lines.append(f"  ended {batch_.finish_time.isoformat()}")
     lines.append("  items: " + _counts({k.value: v for k, v in status.by_state.items()}))
+    if status.next_attempt_time:
+        lines.append(
+            f"  waiting for the registry; next attempt {status.next_attempt_time.isoformat()}"
+        )
     if status.by_outcome:
         lines.append("  outcomes: " + _counts(status.by_outcome))
     return lines
@@ -170,7 +175,8 @@ def _counts(counts: Mapping[str, int]) -> str:
 @click.argument("batch_id")
 @database_options
 def batch_status(batch_id: str, **flags: Any) -> None:
-    """Items by state, and finished items by outcome."""
+    """Items by state (waiting: for the registry; unavailable: not re-verified), and
+    done items by outcome."""
     status = run_with_app(flags, lambda app: app.batches.status(batch_id), migrate=False)
     for line in _status_lines(status):
         click.echo(line)
@@ -239,6 +245,7 @@ def _csv_row(result: ItemResult) -> list[str]:
         str(result.attempts),
         result.error or "",
         result.finish_time.isoformat() if result.finish_time else "",
+        str(result.unanswered),
     ]
 
 
@@ -256,6 +263,13 @@ def _report_lines(report: BatchReport) -> list[str]:
     if report.failed:
         lines.append(f"  failed: {len(report.failed)}")
         lines.extend(f"    {item.uscc}: {item.error}" for item in report.failed)
+    if report.unavailable:
+        # Not re-verified: their decisions stand as they were; a new batch asks again.
+        lines.append(f"  registry unavailable, not re-verified: {len(report.unavailable)}")
+        lines.extend(
+            f"    {item.uscc}: {item.error} ({item.unanswered} tries)"
+            for item in report.unavailable
+        )
     return lines
 
 
@@ -265,7 +279,7 @@ def _report_lines(report: BatchReport) -> list[str]:
     "--csv",
     "csv_path",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="also write every finished item to this CSV file",
+    help="also write every item whose re-check ended (done, failed, unavailable) to this CSV",
 )
 @database_options
 def batch_report(batch_id: str, csv_path: Path | None, **flags: Any) -> None:
