@@ -108,10 +108,16 @@ class RegistryCheck:
             )
             return [decision] * len(submissions)
         distinct = list({_submitted(s): s for s in submissions}.items())
-        registration, answers = await asyncio.gather(
-            self._registration(uscc.value),
-            asyncio.gather(*(self._provider_answer(submission) for _, submission in distinct)),
-        )
+        answers: list[ProviderAnswer | None]
+        if self._provider is None:
+            # One source: asked directly (a batch sweep asks this for every enterprise).
+            registration = await self._registration(uscc.value)
+            answers = [None] * len(distinct)
+        else:
+            registration, answers = await asyncio.gather(
+                self._registration(uscc.value),
+                asyncio.gather(*(self._provider_answer(s) for _, s in distinct)),
+            )
         provider = {content: answer for (content, _), answer in zip(distinct, answers, strict=True)}
         today = china_today(self._clock.now())
         return [
