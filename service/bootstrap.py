@@ -210,8 +210,9 @@ async def bootstrap(
         SqlIngestionStore(engine), clock, on_change=levels.archive_changed
     )
     page_tokens = PageTokens(keys.digest_key)
+    registry_changed = RegistryChanged(levels)
     registry_check, registry_sources = _registry_check(
-        settings, registry, engine, vault, clock, on_change=levels.archive_changed
+        settings, registry, engine, vault, clock, on_change=registry_changed
     )
     verifications = VerificationService(
         SqlUnitOfWorkFactory(engine),
@@ -229,6 +230,7 @@ async def bootstrap(
         clock,
         schedule=settings.recheck_schedule,
     )
+    registry_changed.rechecks = rechecks
     batch_store = SqlBatchStore(engine)
     return Application(
         settings=settings,
@@ -238,9 +240,7 @@ async def bootstrap(
         vault=vault,
         registry=registry,
         verifications=DisclosingVerifications(verifications, ledger, clock),
-        importer=RegistryImporter(
-            registry, vault, clock, on_change=_registry_changed(levels, rechecks)
-        ),
+        importer=RegistryImporter(registry, vault, clock, on_change=registry_changed),
         credentials=credentials,
         ledger=ledger,
         archive=ArchiveReader(
@@ -291,17 +291,24 @@ def _change_feed(settings: Settings) -> RegistryChangeFeed | None:
     )
 
 
-def _registry_changed(levels: LevelService, rechecks: VerificationRechecks) -> OnChange:
-    """After a registry import: levels worked out again, and PENDING verifications of the
-    enterprises it published asked about at once."""
+class RegistryChanged:
+    """What follows a registry record that changed, imported or answered by the government
+    registry: levels worked out again, and the enterprise's PENDING verifications asked
+    about at once rather than at their next scheduled time.
 
-    async def changed(usccs: Sequence[str]) -> None:
+    The re-checks are bound once they exist: they ask the registry check whose answers
+    call this."""
+
+    def __init__(self, levels: LevelService) -> None:
+        self._levels = levels
+        self.rechecks: VerificationRechecks | None = None
+
+    async def __call__(self, usccs: Sequence[str]) -> None:
         try:
-            await levels.archive_changed(usccs)
+            await self._levels.archive_changed(usccs)
         finally:
-            await rechecks.registry_changed(usccs)
-
-    return changed
+            if self.rechecks is not None:
+                await self.rechecks.registry_changed(usccs)
 
 
 def _transport(

@@ -19,16 +19,18 @@ from sqlalchemy import func, select, text
 from structlog.testing import capture_logs
 
 from clients import AsyncIntegrityClient
-from service.adapters.storage.tables import archive_facts
+from service.adapters.storage.tables import archive_facts, verifications
 from service.bootstrap import Application
 from service.domain.archive import FactKind
 from service.domain.callers import CallerKind
 from service.domain.licence import RegistrationStatus
 from service.settings import PiiKeys, Settings
-from tests.builders import verification_for
+from tests.builders import registry_row, verification_for
 from tests.clock import TestClock
 from tests.conftest import RunningServer
 from tests.registry_simulator import RegistrySimulator, service_settings
+
+MINUTE = dt.timedelta(minutes=1)
 
 
 @pytest.fixture
@@ -189,3 +191,42 @@ async def test_a_failing_archive_write_still_answers_the_verification(
     # Once the archive takes writes again, the next answer is recorded.
     await client.create_verification(verification_for(truth))
     assert await registry_versions(app, truth["uscc"]) == 1
+
+
+async def test_a_record_first_seen_by_another_verification_makes_the_pending_ones_due(
+    server: RunningServer,
+    client: AsyncIntegrityClient,
+    simulator: RegistrySimulator,
+    clock: TestClock,
+) -> None:
+    app = server.app
+    clock.freeze()
+    row = registry_row()
+    # Published by the government registry two minutes from now.
+    simulator.control.put_record(row, publish_at=simulator.control.now() + 2 * MINUTE)
+    waiting = await client.create_verification(verification_for(row))
+    assert waiting.outcome == V.VERIFICATION_OUTCOME_PENDING
+    waiting_id = waiting.name.rsplit("/", 1)[1]
+    scheduled = await recheck_time_of(app, waiting_id)
+    assert scheduled is not None and scheduled > clock.now() + 3 * MINUTE
+
+    simulator.move_clocks(clock, 3 * MINUTE)
+    # Another platform asks about the enterprise: the registry's answer reaches the archive,
+    # and the first verification need not wait for its next scheduled re-check.
+    _caller, token = await app.credentials.create_caller(
+        CallerKind.PLATFORM, "other platform", platform="other-platform"
+    )
+    async with AsyncIntegrityClient(server.target, token=token, timeout=15) as other:
+        seen = await other.create_verification(verification_for(row))
+    assert seen.outcome == V.VERIFICATION_OUTCOME_VERIFIED, seen.reasons
+    assert await recheck_time_of(app, waiting_id) == clock.now()
+    assert await app.rechecks.run_due(10) == 1
+    assert (await client.get_verification(waiting.name)).outcome == (
+        V.VERIFICATION_OUTCOME_VERIFIED
+    )
+
+
+async def recheck_time_of(app: Application, verification_id: str) -> dt.datetime | None:
+    query = select(verifications.c.recheck_time).where(verifications.c.id == verification_id)
+    async with app.engine.connect() as connection:
+        return (await connection.execute(query)).scalar_one()
