@@ -19,6 +19,7 @@ from sqlalchemy import func, select, text
 from structlog.testing import capture_logs
 
 from clients import AsyncIntegrityClient
+from clients.errors import IntegrityCallError
 from service.adapters.storage.tables import archive_facts, verifications
 from service.bootstrap import Application
 from service.domain.archive import FactKind
@@ -224,6 +225,19 @@ async def test_a_record_first_seen_by_another_verification_makes_the_pending_one
     assert (await client.get_verification(waiting.name)).outcome == (
         V.VERIFICATION_OUTCOME_VERIFIED
     )
+
+
+async def test_an_enterprise_known_from_the_registrys_answers_is_found_by_name(
+    client: AsyncIntegrityClient, viewer: AsyncIntegrityClient, simulator: RegistrySimulator
+) -> None:
+    truth = truth_of(simulator)
+    with pytest.raises(IntegrityCallError) as unknown:
+        await viewer.lookup_archive(truth["name"])
+    assert unknown.value.reason == "ARCHIVE_NOT_FOUND"  # no snapshot, not asked yet
+    verified = await client.create_verification(verification_for(truth))
+    assert verified.outcome == V.VERIFICATION_OUTCOME_VERIFIED, verified.reasons
+    found = await viewer.lookup_archive(truth["name"])
+    assert found.public_information.uscc == truth["uscc"]
 
 
 async def recheck_time_of(app: Application, verification_id: str) -> dt.datetime | None:

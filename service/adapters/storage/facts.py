@@ -14,6 +14,7 @@ from service.adapters.storage.engine import read_connection, write_transaction
 from service.adapters.storage.tables import archive_facts
 from service.app.ports import Clock
 from service.domain.archive import REGISTRY_FACT_KEY, Fact, FactKind
+from service.domain.names import normalise_name
 
 FactIdentity = tuple[str, str, str, str]
 
@@ -69,6 +70,7 @@ async def append_facts(
                 "fact_key": fact.key,
                 "platform": fact.platform,
                 "payload": new_payload,
+                "name_normalised": _name_key(fact.kind, new_payload),
                 "source": source,
                 "recorded_time": now,
                 "superseded_time": None,
@@ -87,6 +89,13 @@ async def append_facts(
     # new level fails afterwards.
     await append_changes(connection, changed, now)
     return changed
+
+
+def _name_key(kind: FactKind, payload: Mapping[str, Any] | None) -> str | None:
+    """A registry fact's name as the archive's name lookup compares it."""
+    if kind is not FactKind.REGISTRY or not payload or not payload.get("name"):
+        return None
+    return normalise_name(str(payload["name"]))
 
 
 async def load_facts(

@@ -204,6 +204,8 @@ archive_facts = Table(
     Column("source", String(64), nullable=False),
     Column("recorded_time", UtcDateTime, nullable=False),
     Column("superseded_time", UtcDateTime),
+    # Registry facts only: the enterprise's name as a lookup key (names.py normalise_name).
+    Column("name_normalised", String(200)),
     Index("ix_archive_facts_uscc_time", "uscc", "recorded_time"),
     Index(
         "uq_archive_facts_open",
@@ -214,6 +216,12 @@ archive_facts = Table(
         unique=True,
         sqlite_where=text("superseded_time IS NULL"),
         postgresql_where=text("superseded_time IS NULL"),
+    ),
+    Index(
+        "ix_archive_facts_registry_name",
+        "name_normalised",
+        sqlite_where=text("kind = 'registry' AND superseded_time IS NULL"),
+        postgresql_where=text("kind = 'registry' AND superseded_time IS NULL"),
     ),
 )
 
