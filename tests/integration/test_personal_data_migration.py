@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Column, Connection, MetaData, Table, Text, select, update
+from sqlalchemy import Column, Connection, MetaData, Table, Text, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clients import AsyncIntegrityClient
@@ -43,6 +43,8 @@ CREATED = dt.datetime(2026, 11, 1, 2, 0, tzinfo=dt.UTC)
 _NEW_COLUMNS = {"auth_granted_by_ct", "auth_granted_by_masked"}
 # Added by 0007, after the revisions this module is about.
 _LATER_COLUMNS = {"update_time", "recheck_time", "recheck_attempts", "pending_since", "check_time"}
+NAME_KEY = "name_normalised VARCHAR(200)"
+
 # The verifications table as revisions before 0006 left it: who granted in clear text.
 legacy_verifications = Table(
     "verifications",
@@ -140,7 +142,13 @@ async def test_a_row_stored_before_the_upgrade_is_encrypted_and_still_readable(
             # Without working out levels: today's level queries read columns that later
             # revisions add.
             importer = RegistryImporter(app.registry, app.vault, app.clock)
+            # Today's importer also writes the name key migration 0013 adds to archive
+            # facts: the column is there for the import only, and goes before the upgrade.
+            async with engine.begin() as connection:
+                await connection.execute(text(f"ALTER TABLE archive_facts ADD {NAME_KEY}"))
             await importer.run([(1, registry_row(uscc=USCC, shareholders=[HOLDING]))], CREATED)
+            async with engine.begin() as connection:
+                await connection.execute(text("ALTER TABLE archive_facts DROP name_normalised"))
         finally:
             await app.close()
         row = legacy_row(vault, caller.id)
