@@ -34,7 +34,8 @@ class Source:
     def __init__(self, record: RegistryRecord | None) -> None:
         self.record = record
 
-    async def lookup(self, uscc: str) -> RegistryRecord | None:
+    async def lookup(self, uscc: str, within_seconds: float | None = None) -> RegistryRecord | None:
+        self.within_seconds = within_seconds
         return self.record
 
 
