@@ -83,6 +83,8 @@ class ScriptedServer:
                     self.wfile.write(payload)
                     if answer.declared_length is not None:
                         self.close_connection = True
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up on it (a timeout)
                 finally:
                     server._leave()
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,20 +15,16 @@ from integrity.v1 import verification_pb2 as V
 from clients import AsyncIntegrityClient
 from service.adapters.registry_http.breaker import BreakerPolicy, BreakerState, CircuitBreaker
 from service.app.ports import RegistryUnavailable
-from service.bootstrap import bootstrap
 from service.settings import PiiKeys, Settings
 from tests.builders import new_id_number, new_uscc, registry_row, verification_for
 from tests.clock import TestClock
-from tests.conftest import serving
 from tests.registry_wire import (
-    APP_ID,
     REP_NAME,
-    SECRET,
-    TOKEN,
     gov_client,
     gov_document,
     provider_answer,
     provider_client,
+    scripted_sources,
     submission,
     vault,
 )
@@ -185,36 +180,16 @@ def nonsense(seen: Seen) -> Answer:
 
 
 @pytest.fixture
-async def api(
-    scripted: ScriptedServer, database_url: str, pii_keys: PiiKeys, clock: TestClock
-) -> AsyncIterator[AsyncIntegrityClient]:
-    settings = Settings(
-        pii_keys=pii_keys,
-        database_url=database_url,
-        registry_sources=("gov", "provider"),
-        gov_registry_url=scripted.url,
-        gov_registry_token=TOKEN,
-        provider_url=scripted.url,
-        provider_app_id=APP_ID,
-        provider_secret=SECRET,
-        registry_timeout_seconds=5,
-    )
-    app = await bootstrap(settings, clock=clock)
-    try:
-        async with (
-            serving(app) as running,
-            AsyncIntegrityClient(running.target, token=running.token) as client,
-        ):
-            yield client
-    finally:
-        await app.close()
+def settings(scripted: ScriptedServer, database_url: str, pii_keys: PiiKeys) -> Settings:
+    """The service asking the scripted server as its government registry and provider."""
+    return scripted_sources(scripted, database_url, pii_keys)
 
 
 async def test_nonsense_from_both_sources_is_pending_through_the_api(
-    api: AsyncIntegrityClient, scripted: ScriptedServer
+    client: AsyncIntegrityClient, scripted: ScriptedServer
 ) -> None:
     scripted.default = nonsense
-    result = await api.create_verification(verification_for(registry_row()))
+    result = await client.create_verification(verification_for(registry_row()))
     assert result.outcome == V.VERIFICATION_OUTCOME_PENDING
     assert [r.code for r in result.reasons] == [V.VERIFICATION_REASON_CODE_REGISTRY_UNAVAILABLE]
-    assert await api.get_verification(result.name) == result
+    assert await client.get_verification(result.name) == result

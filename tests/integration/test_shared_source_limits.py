@@ -6,18 +6,21 @@ when its lease runs out)."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.adapters.registry_http.deadline import Deadline
 from service.adapters.registry_http.government import GovernmentRegistryClient
 from service.adapters.registry_http.limits import SourceLimits
-from service.adapters.registry_http.pg_limits import lock_space
+from service.adapters.registry_http.pg_limits import PostgresLimiter, lock_space
 from service.adapters.registry_http.shared_limits import shared_limiter
 from service.adapters.registry_http.sqlite_limits import SqliteLimiter
 from service.adapters.storage.engine import create_engine
@@ -76,7 +79,7 @@ async def test_concurrency_is_shared_between_processes(
 ) -> None:
     scripted.default = NOT_FOUND
     scripted.hold.clear()
-    limits = SourceLimits(max_concurrency=2, max_rate=1000)
+    limits = SourceLimits(max_concurrency=2, max_rate=1000, burst=1000)
     clients = [limited_client(engine, source, limits, scripted, clock) for engine in engines]
     calls = [asyncio.create_task(clients[i % 2].lookup(new_uscc())) for i in range(8)]
     await asyncio.to_thread(scripted.wait_until, lambda s: s.in_flight == 2)
@@ -122,8 +125,8 @@ async def test_the_slot_of_a_dead_holder_is_free_again(
     postgres_url: str,
 ) -> None:
     scripted.default = NOT_FOUND
-    limits = SourceLimits(max_concurrency=2, max_rate=1000)
-    client = limited_client(engines[0], source, limits, scripted, clock, 0.3)
+    limits = SourceLimits(max_concurrency=2, max_rate=1000, burst=1000)
+    client = limited_client(engines[0], source, limits, scripted, clock, 0.1)
     # Another process holds every slot...
     holder = await asyncpg.connect(postgres_url)
     for slot in range(2):
@@ -151,7 +154,7 @@ async def test_a_limiter_whose_database_is_gone_sends_nothing(
 ) -> None:
     scripted.default = NOT_FOUND
     engine = create_engine(gone_url.format(tmp=tmp_path))
-    limits = SourceLimits(max_concurrency=2, max_rate=1000)
+    limits = SourceLimits(max_concurrency=2, max_rate=1000, burst=1000)
     client = limited_client(engine, "gone", limits, scripted, clock)
     # A limit that cannot be checked is not honoured by sending anyway.
     with pytest.raises(RegistryUnavailable, match="limiter_unavailable"):
@@ -169,7 +172,7 @@ async def test_the_slot_of_a_dead_holder_returns_when_its_lease_runs_out(
     clock: TestClock,
 ) -> None:
     scripted.default = NOT_FOUND
-    limits = SourceLimits(max_concurrency=2, max_rate=1000)
+    limits = SourceLimits(max_concurrency=2, max_rate=1000, burst=1000)
     # A process took both slots, leased for a minute, and was killed.
     async with engines[1].begin() as connection:
         await connection.execute(
@@ -179,7 +182,7 @@ async def test_the_slot_of_a_dead_holder_returns_when_its_lease_runs_out(
             ),
             {"source": source, "expiry": NOW + 60},
         )
-    blocked = limited_client(engines[0], source, limits, scripted, clock, 0.3, wall_clock=NOW)
+    blocked = limited_client(engines[0], source, limits, scripted, clock, 0.1, wall_clock=NOW)
     with pytest.raises(RegistryUnavailable, match="no_concurrency_slot"):
         await blocked.lookup(new_uscc())
     await blocked.aclose()
@@ -188,3 +191,48 @@ async def test_the_slot_of_a_dead_holder_returns_when_its_lease_runs_out(
     assert await later.lookup(new_uscc()) is None
     await later.aclose()
     assert len(scripted.seen) == 1
+
+
+class LateLoop:
+    """A clock whose sleeps end later than asked (a busy event loop), without waiting:
+    each sleep moves it on by what was asked and the next of `late`."""
+
+    def __init__(self, now: Callable[[], float], late: list[float]) -> None:
+        self._now = now
+        self._ahead = 0.0
+        self.late = late
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self._now() + self._ahead
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self._ahead += seconds + (self.late.pop(0) if self.late else 0.0)
+        await asyncio.sleep(0)
+
+
+def late_limiter(engine: AsyncEngine, source: str, limits: SourceLimits, loop: LateLoop) -> Any:
+    if engine.dialect.name == "postgresql":
+        return PostgresLimiter(engine, source, limits, monotonic=loop, sleep=loop.sleep)
+    return SqliteLimiter(engine, source, limits, wall_clock=loop, sleep=loop.sleep)
+
+
+async def test_a_request_woken_too_late_for_its_start_does_not_leave_on_it(
+    engines: tuple[AsyncEngine, AsyncEngine], source: str
+) -> None:
+    # Starts 0.22 s apart for a contract of 5 a second with no burst: a request that
+    # left 30 ms late would be 0.19 s from the next one, nearer than the contract's 0.2 s.
+    limits = SourceLimits(max_concurrency=2, max_rate=5)
+    loop = LateLoop(time.time if engines[0].dialect.name == "sqlite" else time.monotonic, [])
+    limiter = late_limiter(engines[0], source, limits, loop)
+    async with limiter.slot(Deadline.after(5), 0.05):
+        pass
+    loop.late = [0.03]
+    async with limiter.slot(Deadline.after(5), 0.05):
+        pass
+    await limiter.aclose()
+    # The second request slept for its start, woke too late, and slept again for a
+    # later one, on which it left.
+    assert len(loop.sleeps) == 2
+    assert loop.sleeps[0] == pytest.approx(limits.interval, abs=0.02)

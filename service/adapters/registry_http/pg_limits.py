@@ -12,7 +12,11 @@ budget lives in the database they share:
 - Rate: one row per source in registry_source_budgets holds the next free start time on
   the database's clock (one clock for every process, whatever theirs say). A request
   reserves a start with one atomic upsert (start = max(next, now); next = start +
-  interval), only if that start is within its deadline, then sleeps until it.
+  interval), only if that start is within its deadline, then sleeps until it. The start
+  is on the database's clock, known here only to within the statement's round trip: the
+  request sleeps until the latest it can be (never early), and leaves only if it is then
+  no later than `start_slack` after the earliest it can be; a request that cannot tell it
+  is in time (a slow round trip, a busy event loop) reserves another start.
 
 A process keeps the slots it takes for up to HOLD_SECONDS: a request that finishes hands
 its slot (lock and connection) straight to the next waiting request of the process, or
@@ -36,7 +40,7 @@ import random
 import time
 import zlib
 from collections import deque
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +51,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.types import Integer
 
 from service.adapters.registry_http.deadline import Deadline
-from service.adapters.registry_http.limits import BudgetExhausted, SourceLimits
+from service.adapters.registry_http.limits import (
+    BudgetExhausted,
+    SourceLimits,
+    ensure_time_left,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -95,7 +103,18 @@ def lock_space(source: str) -> int:
 
 
 class PostgresLimiter:
-    def __init__(self, engine: AsyncEngine, source: str, limits: SourceLimits) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        source: str,
+        limits: SourceLimits,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        """monotonic and sleep: how the wait for a start is measured and waited."""
+        self._monotonic = monotonic
+        self._sleep = sleep
         self._engine = engine
         self._source = source
         self._limits = limits
@@ -107,21 +126,28 @@ class PostgresLimiter:
         self._ready: list[_Slot] = []
 
     async def aclose(self) -> None:
+        # Slots held on for abandoned requests go back now: their connections close
+        # with the pool, and would unlock anyway.
+        lingering = list(self._lingering)
+        for task in lingering:
+            task.cancel()
+        await asyncio.gather(*lingering, return_exceptions=True)
         while self._ready:
             await self._give_back(self._ready.pop())
         if self._slot_engine is not None:
             await self._slot_engine.dispose()
 
     @contextlib.asynccontextmanager
-    async def slot(self, deadline: Deadline) -> AsyncIterator[None]:
+    async def slot(self, deadline: Deadline, min_left: float) -> AsyncIterator[None]:
+        ensure_time_left(deadline, min_left)
         try:
-            slot = await self._take_slot(deadline)
+            slot = await self._take_slot(deadline, min_left)
         except BudgetExhausted:
             raise
         except Exception as error:  # the database failed us mid-way: the limit is unknown
             raise _limiter_unavailable(error) from None
         try:
-            await self._reserve_start(slot.connection, deadline)
+            await self._reserve_start(slot.connection, deadline, min_left)
         except BaseException as error:
             await self._pass_on(slot)
             if isinstance(error, Exception) and not isinstance(error, BudgetExhausted):
@@ -151,7 +177,7 @@ class PostgresLimiter:
         except Exception as error:  # the driver's own errors on connect
             raise _limiter_unavailable(error) from None
 
-    async def _take_slot(self, deadline: Deadline) -> _Slot:
+    async def _take_slot(self, deadline: Deadline, min_left: float) -> _Slot:
         while True:
             if self._ready:
                 return self._ready.pop()
@@ -161,7 +187,7 @@ class PostgresLimiter:
                 if slot is not None:
                     return slot
             pause = random.uniform(*_POLL_SECONDS)  # noqa: S311
-            if pause >= deadline.remaining():
+            if pause >= deadline.remaining() - min_left:
                 raise BudgetExhausted("no_concurrency_slot")
             # Wait for one of this process's slots to be handed on, or try again.
             waiter: asyncio.Future[_Slot] = asyncio.get_running_loop().create_future()
@@ -226,21 +252,30 @@ class PostgresLimiter:
         self._lingering.add(task)
         task.add_done_callback(self._lingering.discard)
 
-    async def _reserve_start(self, connection: AsyncConnection, deadline: Deadline) -> None:
-        wait = await connection.scalar(
-            _RESERVE_START,
-            {
-                "source": self._source,
-                "interval": self._limits.interval,
-                "max_wait": deadline.remaining(),
-            },
-        )
-        if wait is None:
-            raise BudgetExhausted("no_rate_token")
-        # The start is on the database's clock as it was when the statement ran, which is
-        # before its answer came back: waiting from now on is never early.
-        if wait > 0:
-            await asyncio.sleep(float(wait))
+    async def _reserve_start(
+        self, connection: AsyncConnection, deadline: Deadline, min_left: float
+    ) -> None:
+        while True:
+            sent = self._monotonic()
+            wait = await connection.scalar(
+                _RESERVE_START,
+                {
+                    "source": self._source,
+                    "interval": self._limits.interval,
+                    "max_wait": deadline.remaining() - min_left,
+                },
+            )
+            if wait is None:
+                raise BudgetExhausted("no_rate_token")
+            # The statement read the database's clock after it was sent and before its
+            # answer came back: the start is `wait` after a moment in between. Waiting
+            # from now on is never early; measured from `sent`, the lateness is never
+            # understated.
+            if wait > 0:
+                await self._sleep(float(wait))
+            if self._limits.in_time(sent + float(wait), self._monotonic()):
+                ensure_time_left(deadline, min_left)
+                return
 
     async def _unlock(self, connection: AsyncConnection, number: int) -> None:
         await connection.scalar(_RELEASE_SLOT, {"space": self._space, "slot": number})
@@ -261,7 +296,9 @@ class PostgresLimiter:
 
     def _give_back_later(self, slot: _Slot) -> None:
         async def give_back() -> None:
-            await asyncio.sleep(self._limits.abandon_linger_seconds)
-            await self._give_back(slot)
+            try:
+                await asyncio.sleep(self._limits.abandon_linger_seconds)
+            finally:
+                await self._give_back(slot)
 
         self._spawn(give_back())

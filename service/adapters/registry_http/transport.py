@@ -187,7 +187,7 @@ class SourceTransport:
         failure = "breaker_open"
         # Only an exception that leaves the block holds the slot on after it (limits.py):
         # a request that never reached the source gives its slot back at once.
-        async with self._limiter.slot(deadline):
+        async with self._limiter.slot(deadline, self._retry.min_attempt_seconds):
             if self.breaker.allow():
                 try:
                     response = await send(self._client, deadline.remaining())
