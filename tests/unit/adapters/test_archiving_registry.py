@@ -217,3 +217,18 @@ async def test_a_write_slower_than_the_answer_time_finishes_after_the_answer() -
     facts.let_through.set()
     await registry.drain()
     assert [v["status"] for v in facts.versions[record.uscc]] == ["in_business"]
+
+
+async def test_the_callers_shorter_time_bounds_the_source_and_the_wait_for_the_write() -> None:
+    record, facts = a_record(), SlowFacts()
+    ticks = iter([0.0, 1.5])  # the lookup started, and when the source answered
+    registry, source = archiving(
+        record, facts, answer_within_seconds=60.0, monotonic=lambda: next(ticks)
+    )
+    # The source answered 1.5 s in, past the caller's 1 s: the answer goes back at once.
+    assert await registry.lookup(record.uscc, 1.0) is record
+    assert source.within_seconds == 1.0
+    assert record.uscc not in facts.versions
+    facts.let_through.set()
+    await registry.drain()
+    assert [v["status"] for v in facts.versions[record.uscc]] == ["in_business"]
