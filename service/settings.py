@@ -235,10 +235,11 @@ class Settings:
     gov_registry_max_rate: float = 10.0
     """Requests per second to the registry, over every process
     (INTEGRITY_GOV_REGISTRY_MAX_RATE): the contracted rate."""
-    gov_registry_max_burst: int = 1
+    gov_registry_max_burst: int | None = None
     """Requests the registry's contract lets come at once within its rate
-    (INTEGRITY_GOV_REGISTRY_MAX_BURST): starts stay evenly spaced whatever it is; a
-    larger burst lets a request that leaves late still go (limits.py)."""
+    (INTEGRITY_GOV_REGISTRY_MAX_BURST; unset: one second's worth of the rate, 1 for a
+    contract without burst): starts stay evenly spaced whatever it is; a larger burst
+    lets a request that leaves late still go (limits.py)."""
     provider_url: str | None = None
     """Base URL of the data provider's API (INTEGRITY_PROVIDER_URL)."""
     provider_app_id: str | None = None
@@ -251,7 +252,7 @@ class Settings:
     provider_max_rate: float = 10.0
     """Requests per second to the provider, over every process
     (INTEGRITY_PROVIDER_MAX_RATE): the contracted rate."""
-    provider_max_burst: int = 1
+    provider_max_burst: int | None = None
     """As gov_registry_max_burst, for the provider (INTEGRITY_PROVIDER_MAX_BURST)."""
     registry_retry_attempts: int = 3
     """Attempts per question to an HTTP source, the first included, all within the

@@ -103,8 +103,8 @@ def submission(
 
 
 QUICK_RETRIES = RetryPolicy(max_attempts=3, backoff_base_seconds=0.001, backoff_max_seconds=0.01)
-# Rate enough not to hold anything back, with the burst that goes with it (limits.py).
-UNHURRIED = SourceLimits(max_concurrency=4, max_rate=1000, burst=1000)
+# Rate enough not to hold anything back.
+UNHURRIED = SourceLimits(max_concurrency=4, max_rate=1000)
 
 
 async def no_wait(seconds: float) -> None:

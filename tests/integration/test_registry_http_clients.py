@@ -317,7 +317,7 @@ async def test_concurrent_requests_never_exceed_the_concurrency(
 ) -> None:
     scripted.default = Answer(404, {"error": "not_found"})
     scripted.hold.clear()
-    limiter = LocalLimiter(SourceLimits(max_concurrency=2, max_rate=1000, burst=1000))
+    limiter = LocalLimiter(SourceLimits(max_concurrency=2, max_rate=1000))
     client = gov_client(scripted.url, vault(), clock, limiter=limiter)
     calls = [asyncio.create_task(client.lookup(new_uscc())) for _ in range(6)]
     await asyncio.to_thread(scripted.wait_until, lambda s: s.in_flight == 2)

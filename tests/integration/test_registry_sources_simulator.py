@@ -185,7 +185,8 @@ def start_worker(
 ) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.registry_load_worker", simulator.url, GOV_TOKEN,
-         database_url, source, str(limits.max_concurrency), str(limits.max_rate), *usccs],
+         database_url, source, str(limits.max_concurrency), str(limits.max_rate),
+         str(limits.bucket), *usccs],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert process.stdout is not None
@@ -244,7 +245,7 @@ async def test_several_processes_on_postgresql_keep_a_rate_without_burst_togethe
     registry_simulator: RegistrySimulator, postgres_url: str
 ) -> None:
     registry_simulator.control.change_settings({"gov": UNBURSTABLE})
-    limits = SourceLimits(max_concurrency=2, max_rate=5)
+    limits = SourceLimits(max_concurrency=2, max_rate=5, burst=1)
     stats = await _processes_ask(registry_simulator, postgres_url, 15, limits, processes=3)
     assert stats["limit_violations"] == 0, stats["clients"]
     assert stats["clients"][GOV_STATS]["in_flight_max"] <= 2
@@ -256,7 +257,7 @@ async def test_two_processes_on_one_sqlite_file_keep_within_the_contract_togethe
 ) -> None:
     # integrity-server and integrity-worker side by side on the embedded default.
     registry_simulator.control.change_settings({"gov": UNBURSTABLE})
-    limits = SourceLimits(max_concurrency=2, max_rate=5)
+    limits = SourceLimits(max_concurrency=2, max_rate=5, burst=1)
     database_url = f"sqlite:///{tmp_path / 'integrity.db'}"
     stats = await _processes_ask(registry_simulator, database_url, 12, limits)
     assert stats["limit_violations"] == 0, stats["clients"]

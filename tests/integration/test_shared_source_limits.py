@@ -79,7 +79,7 @@ async def test_concurrency_is_shared_between_processes(
 ) -> None:
     scripted.default = NOT_FOUND
     scripted.hold.clear()
-    limits = SourceLimits(max_concurrency=2, max_rate=1000, burst=1000)
+    limits = SourceLimits(max_concurrency=2, max_rate=1000)
     clients = [limited_client(engine, source, limits, scripted, clock) for engine in engines]
     calls = [asyncio.create_task(clients[i % 2].lookup(new_uscc())) for i in range(8)]
     await asyncio.to_thread(scripted.wait_until, lambda s: s.in_flight == 2)
@@ -125,7 +125,7 @@ async def test_the_slot_of_a_dead_holder_is_free_again(
     postgres_url: str,
 ) -> None:
     scripted.default = NOT_FOUND
-    limits = SourceLimits(max_concurrency=2, max_rate=1000, burst=1000)
+    limits = SourceLimits(max_concurrency=2, max_rate=1000)
     client = limited_client(engines[0], source, limits, scripted, clock, 0.1)
     # Another process holds every slot...
     holder = await asyncpg.connect(postgres_url)
@@ -154,7 +154,7 @@ async def test_a_limiter_whose_database_is_gone_sends_nothing(
 ) -> None:
     scripted.default = NOT_FOUND
     engine = create_engine(gone_url.format(tmp=tmp_path))
-    limits = SourceLimits(max_concurrency=2, max_rate=1000, burst=1000)
+    limits = SourceLimits(max_concurrency=2, max_rate=1000)
     client = limited_client(engine, "gone", limits, scripted, clock)
     # A limit that cannot be checked is not honoured by sending anyway.
     with pytest.raises(RegistryUnavailable, match="limiter_unavailable"):
@@ -172,7 +172,7 @@ async def test_the_slot_of_a_dead_holder_returns_when_its_lease_runs_out(
     clock: TestClock,
 ) -> None:
     scripted.default = NOT_FOUND
-    limits = SourceLimits(max_concurrency=2, max_rate=1000, burst=1000)
+    limits = SourceLimits(max_concurrency=2, max_rate=1000)
     # A process took both slots, leased for a minute, and was killed.
     async with engines[1].begin() as connection:
         await connection.execute(
@@ -223,7 +223,7 @@ async def test_a_request_woken_too_late_for_its_start_does_not_leave_on_it(
 ) -> None:
     # Starts 0.22 s apart for a contract of 5 a second with no burst: a request that
     # left 30 ms late would be 0.19 s from the next one, nearer than the contract's 0.2 s.
-    limits = SourceLimits(max_concurrency=2, max_rate=5)
+    limits = SourceLimits(max_concurrency=2, max_rate=5, burst=1)
     loop = LateLoop(time.time if engines[0].dialect.name == "sqlite" else time.monotonic, [])
     limiter = late_limiter(engines[0], source, limits, loop)
     async with limiter.slot(Deadline.after(5), 0.05):

@@ -46,7 +46,7 @@ def test_gov_and_provider_with_their_credentials_and_limits(env: dict[str, str])
     assert settings.registry_sources == ("gov", "provider")
     assert settings.provider_max_concurrency == 3 and settings.provider_max_rate == 2.5
     assert settings.provider_max_burst == 5
-    assert settings.gov_registry_max_burst == 1  # no burst unless the contract grants one
+    assert settings.gov_registry_max_burst is None  # one second's worth of the rate
     assert settings.registry_retry_attempts == 2
     assert settings.registry_breaker_failures == 7
     assert settings.registry_breaker_cool_down_seconds == 12

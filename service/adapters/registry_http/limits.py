@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -50,21 +51,28 @@ class SourceLimits:
     """Starts are spaced this much wider than the contract: a request may leave a little
     later than its reserved start (scheduling, the network), and two processes' delays
     differ, so exact spacing would sometimes squeeze two starts too close."""
-    burst: int = 1
-    """Requests the contract lets come at once (its token bucket's size). Starts stay
-    evenly spaced whatever it is; a larger burst only lets a late request still leave."""
+    burst: int | None = None
+    """Requests the contract lets come at once (its token bucket's size); None: one
+    second's worth of the rate (at least 1), the common default of token buckets. Starts
+    stay evenly spaced whatever it is; a larger burst only lets a late request still leave.
+    A contract without burst says 1."""
 
     @property
     def interval(self) -> float:
         return (1.0 + self.rate_margin) / self.max_rate
 
     @property
+    def bucket(self) -> int:
+        """The contract's burst, as given or by default."""
+        return self.burst if self.burst is not None else max(1, math.ceil(self.max_rate))
+
+    @property
     def start_slack(self) -> float:
         """How long after its reserved start a request may still leave. Starts are
         `interval` apart and none leaves early, so a request late by at most this keeps
         any two departures k apart at least (k * interval - slack), which a bucket of
-        `burst` tokens refilled at max_rate admits: for burst 1, 1/max_rate apart."""
-        return self.burst * self.interval - 1.0 / self.max_rate
+        `bucket` tokens refilled at max_rate admits: for burst 1, 1/max_rate apart."""
+        return self.bucket * self.interval - 1.0 / self.max_rate
 
     def in_time(self, start: float, now: float) -> bool:
         """Whether a request reserved to start at `start` may leave at `now`: within half

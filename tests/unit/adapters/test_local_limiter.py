@@ -27,7 +27,7 @@ class FakeTime:
         return Deadline.after(seconds, self.monotonic)
 
 
-LIMITS = SourceLimits(max_concurrency=10, max_rate=5, rate_margin=0.1)
+LIMITS = SourceLimits(max_concurrency=10, max_rate=5, rate_margin=0.1, burst=1)
 MIN_LEFT = 0.05
 
 
@@ -104,7 +104,7 @@ async def test_a_late_start_within_the_slack_of_a_burst_still_leaves() -> None:
 
 async def test_no_slot_within_the_deadline_is_refused() -> None:
     time = FakeTime()
-    local = limiter(time, SourceLimits(max_concurrency=1, max_rate=1000, burst=1000))
+    local = limiter(time, SourceLimits(max_concurrency=1, max_rate=1000))
     async with local.slot(time.deadline(5), MIN_LEFT):
         # The slot is held: the second request is refused at once, with less than the
         # minimum beyond its wait for a slot.
