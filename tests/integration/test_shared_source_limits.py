@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.registry_http.deadline import Deadline
 from service.adapters.registry_http.government import GovernmentRegistryClient
-from service.adapters.registry_http.limits import SourceLimits
+from service.adapters.registry_http.limits import BudgetExhausted, SourceLimits
 from service.adapters.registry_http.pg_limits import PostgresLimiter, lock_space
 from service.adapters.registry_http.shared_limits import shared_limiter
 from service.adapters.registry_http.sqlite_limits import SqliteLimiter
@@ -236,3 +236,23 @@ async def test_a_request_woken_too_late_for_its_start_does_not_leave_on_it(
     # later one, on which it left.
     assert len(loop.sleeps) == 2
     assert loop.sleeps[0] == pytest.approx(limits.interval, abs=0.02)
+
+
+async def test_a_start_leaving_less_than_an_attempt_is_refused_at_once(
+    engines: tuple[AsyncEngine, AsyncEngine], source: str
+) -> None:
+    # One start every 1.1 s: the second is within the next request's 1.12 s, but would
+    # leave it less than the 0.05 s an attempt needs.
+    limits = SourceLimits(max_concurrency=2, max_rate=1)
+    loop = LateLoop(time.time if engines[0].dialect.name == "sqlite" else time.monotonic, [])
+    limiter = late_limiter(engines[0], source, limits, loop)
+    async with limiter.slot(Deadline.after(5), 0.05):
+        pass
+    with pytest.raises(BudgetExhausted, match="no_rate_token"):
+        async with limiter.slot(Deadline.after(1.12), 0.05):
+            pass
+    with pytest.raises(BudgetExhausted, match="no_time_left"):
+        async with limiter.slot(Deadline.after(0.04), 0.05):
+            pass
+    await limiter.aclose()
+    assert loop.sleeps == []  # nothing waited for
