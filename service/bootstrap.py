@@ -355,7 +355,11 @@ def _registry_check(
     registry, kind = snapshot, SourceKind.REGISTRY_SNAPSHOT
     if "gov" in settings.registry_sources:
         assert settings.gov_registry_url and settings.gov_registry_token  # Settings.load
-        limits = SourceLimits(settings.gov_registry_max_concurrency, settings.gov_registry_max_rate)
+        limits = SourceLimits(
+            settings.gov_registry_max_concurrency,
+            settings.gov_registry_max_rate,
+            burst=settings.gov_registry_max_burst,
+        )
         kind = SourceKind.GOVERNMENT_REGISTRY
         transport = _transport(settings, engine, kind, settings.gov_registry_url, limits)
         transports.append(transport)
@@ -373,7 +377,11 @@ def _registry_check(
     provider: DataProvider | None = None
     if "provider" in settings.registry_sources:
         assert settings.provider_url and settings.provider_app_id and settings.provider_secret
-        limits = SourceLimits(settings.provider_max_concurrency, settings.provider_max_rate)
+        limits = SourceLimits(
+            settings.provider_max_concurrency,
+            settings.provider_max_rate,
+            burst=settings.provider_max_burst,
+        )
         transport = _transport(
             settings, engine, SourceKind.DATA_PROVIDER, settings.provider_url, limits
         )

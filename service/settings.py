@@ -55,11 +55,13 @@ ENV_NAMES = {
     "gov_registry_token": "GOV_REGISTRY_TOKEN",
     "gov_registry_max_concurrency": "GOV_REGISTRY_MAX_CONCURRENCY",
     "gov_registry_max_rate": "GOV_REGISTRY_MAX_RATE",
+    "gov_registry_max_burst": "GOV_REGISTRY_MAX_BURST",
     "provider_url": "PROVIDER_URL",
     "provider_app_id": "PROVIDER_APP_ID",
     "provider_secret": "PROVIDER_SECRET",
     "provider_max_concurrency": "PROVIDER_MAX_CONCURRENCY",
     "provider_max_rate": "PROVIDER_MAX_RATE",
+    "provider_max_burst": "PROVIDER_MAX_BURST",
     "registry_retry_attempts": "REGISTRY_RETRY_ATTEMPTS",
     "registry_breaker_failures": "REGISTRY_BREAKER_FAILURES",
     "registry_breaker_cool_down_seconds": "REGISTRY_BREAKER_COOL_DOWN",
@@ -77,6 +79,8 @@ SUPPLEMENTARY_SOURCES = ("provider",)
 _SOURCE_INTEGERS = (
     "gov_registry_max_concurrency",
     "provider_max_concurrency",
+    "gov_registry_max_burst",
+    "provider_max_burst",
     "registry_retry_attempts",
     "registry_breaker_failures",
 )
@@ -231,6 +235,11 @@ class Settings:
     gov_registry_max_rate: float = 10.0
     """Requests per second to the registry, over every process
     (INTEGRITY_GOV_REGISTRY_MAX_RATE): the contracted rate."""
+    gov_registry_max_burst: int | None = None
+    """Requests the registry's contract lets come at once within its rate
+    (INTEGRITY_GOV_REGISTRY_MAX_BURST; unset: one second's worth of the rate, 1 for a
+    contract without burst): starts stay evenly spaced whatever it is; a larger burst
+    lets a request that leaves late still go (limits.py)."""
     provider_url: str | None = None
     """Base URL of the data provider's API (INTEGRITY_PROVIDER_URL)."""
     provider_app_id: str | None = None
@@ -243,6 +252,8 @@ class Settings:
     provider_max_rate: float = 10.0
     """Requests per second to the provider, over every process
     (INTEGRITY_PROVIDER_MAX_RATE): the contracted rate."""
+    provider_max_burst: int | None = None
+    """As gov_registry_max_burst, for the provider (INTEGRITY_PROVIDER_MAX_BURST)."""
     registry_retry_attempts: int = 3
     """Attempts per question to an HTTP source, the first included, all within the
     registry timeout (INTEGRITY_REGISTRY_RETRY_ATTEMPTS)."""

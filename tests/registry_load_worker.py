@@ -3,7 +3,7 @@ test: asks the registry about the given enterprises all at once, through the ser
 own client and the limiter the service uses on that database (PostgreSQL's, or the
 SQLite file's), and prints how it went as one JSON line.
 
-    python -m tests.registry_load_worker URL TOKEN DATABASE_URL SOURCE CONCURRENCY RATE USCC...
+    python -m tests.registry_load_worker URL TOKEN DATABASE_URL SOURCE CONCURRENCY RATE BURST USCC...
 
 It prints {"ready": true} first and starts when a line arrives on stdin, so that several
 workers start together.
@@ -34,9 +34,9 @@ async def _lookup(client: object, uscc: str) -> str:
 
 
 async def main(argv: list[str]) -> None:
-    url, token, database_url, source, concurrency, rate, *usccs = argv
+    url, token, database_url, source, concurrency, rate, burst, *usccs = argv
     engine = create_engine(database_url)
-    limits = SourceLimits(int(concurrency), float(rate))
+    limits = SourceLimits(int(concurrency), float(rate), burst=int(burst))
     client = gov_client(
         url,
         vault(),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -18,7 +20,7 @@ from service.app.ports import Clock
 from service.domain.licence import LicenceTerm
 from service.domain.sealed import PiiKind, SealedLegalRepresentative
 from service.domain.verification import LicenceSubmission
-from service.settings import PiiKeys
+from service.settings import PiiKeys, Settings
 from tests.builders import new_id_number, new_uscc
 
 TOKEN = "gov-token"
@@ -102,6 +104,14 @@ def submission(
 
 
 QUICK_RETRIES = RetryPolicy(max_attempts=3, backoff_base_seconds=0.001, backoff_max_seconds=0.01)
+# Rate enough not to hold anything back.
+UNHURRIED = SourceLimits(max_concurrency=4, max_rate=1000)
+
+
+async def no_wait(seconds: float) -> None:
+    """The transport's waits between attempts, not waited: a test does not depend on
+    real time passing (a test that needs the waits passes a sleep of its own)."""
+    await asyncio.sleep(0)
 
 
 def transport(
@@ -111,14 +121,16 @@ def transport(
     limiter: SourceLimiter | None = None,
     breaker: CircuitBreaker | None = None,
     retry: RetryPolicy = QUICK_RETRIES,
+    sleep: Callable[[float], Awaitable[None]] = no_wait,
 ) -> SourceTransport:
     return SourceTransport(
         name,
         # The transport the service uses (bootstrap.py), so these tests see its behaviour.
         httpx.AsyncClient(base_url=url, transport=KeepAliveTransport(8)),
-        limiter or LocalLimiter(SourceLimits(max_concurrency=4, max_rate=1000)),
+        limiter or LocalLimiter(UNHURRIED),
         breaker or CircuitBreaker(BreakerPolicy()),
         retry,
+        sleep=sleep,
     )
 
 
@@ -153,4 +165,22 @@ def provider_client(
         vault,
         clock,
         budget_seconds=budget,
+    )
+
+
+def scripted_sources(
+    server: Any, database_url: str, pii_keys: PiiKeys, *, timeout: float = 5
+) -> Settings:
+    """The service asking a scripted server (tests/scripted_http.py) as its government
+    registry and its data provider."""
+    return Settings(
+        pii_keys=pii_keys,
+        database_url=database_url,
+        registry_timeout_seconds=timeout,
+        registry_sources=("gov", "provider"),
+        gov_registry_url=server.url,
+        gov_registry_token=TOKEN,
+        provider_url=server.url,
+        provider_app_id=APP_ID,
+        provider_secret=SECRET,
     )

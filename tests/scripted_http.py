@@ -26,6 +26,9 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None
     """Sent as it is instead of body as JSON (for answers that are not JSON)."""
+    declared_length: int | None = None
+    """The Content-Length sent instead of the payload's own; the connection is closed after
+    the payload, so a longer one ends the body mid-way."""
 
 
 @dataclass(frozen=True)
@@ -70,11 +73,18 @@ class ScriptedServer:
                         payload = json.dumps(answer.body, ensure_ascii=False).encode()
                     self.send_response(answer.status)
                     self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
+                    length = answer.declared_length
+                    self.send_header(
+                        "Content-Length", str(len(payload) if length is None else length)
+                    )
                     for name, value in answer.headers.items():
                         self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(payload)
+                    if answer.declared_length is not None:
+                        self.close_connection = True
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up on it (a timeout)
                 finally:
                     server._leave()
 

@@ -82,7 +82,7 @@ class _RowsRegistry:
         self._now = now
         self.answered: list[RegistryRecord] = []
 
-    async def lookup(self, uscc: str) -> RegistryRecord | None:
+    async def lookup(self, uscc: str, within_seconds: float | None = None) -> RegistryRecord | None:
         draft = self._drafts.get(uscc)
         if draft is None:
             return None

@@ -35,7 +35,10 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
             if resource.HasField("authorization")
             else None,
         )
-        verification = await self._verifications.submit(caller, command)
+        # The caller's deadline bounds the registry question, so that the answer (PENDING
+        # when the registry cannot say in time) arrives before the caller gives up.
+        time_left = call.grpc_context.time_remaining()
+        verification = await self._verifications.submit(caller, command, time_left)
         return verification_pb2.CreateVerificationResponse(
             verification=verification_to_proto(verification)
         )

@@ -109,8 +109,10 @@ class PiiVault(Protocol):
 
 
 class Registry(Protocol):
-    async def lookup(self, uscc: str) -> RegistryRecord | None:
-        """The registry's record, None when it has none; RegistryUnavailable when it cannot say."""
+    async def lookup(self, uscc: str, within_seconds: float | None = None) -> RegistryRecord | None:
+        """The registry's record, None when it has none; RegistryUnavailable when it cannot say.
+        within_seconds: how long the caller can wait for it, when that is shorter than the
+        source's own budget (the source then answers unavailable in time, not late)."""
         ...
 
 
@@ -122,9 +124,12 @@ class RegistryReadAhead(Protocol):
 
 
 class DataProvider(Protocol):
-    async def verify(self, submission: LicenceSubmission) -> ProviderRecord | None:
+    async def verify(
+        self, submission: LicenceSubmission, within_seconds: float | None = None
+    ) -> ProviderRecord | None:
         """What the provider holds and judges about the submission, None when it does not
-        know the enterprise; RegistryUnavailable when it cannot say."""
+        know the enterprise; RegistryUnavailable when it cannot say. within_seconds: as
+        for Registry.lookup."""
         ...
 
 

@@ -4,12 +4,17 @@ A new verification, a PENDING re-check and a re-verification batch all decide he
 they decide alike. The registration source (the imported snapshot or the government
 registry) and, when one is configured, the data provider are asked at once, each within
 the timeout; service/domain/reconciliation.py decides from their answers.
+
+A caller that cannot wait the whole timeout (a platform's gRPC deadline) says how long it
+can: the sources are then asked within that, and answer unavailable in time rather than
+late; the answer it gets is PENDING, not a deadline exceeded.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 import structlog
@@ -39,6 +44,26 @@ from service.domain.verification import (
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+
+SOURCES_SHARE = 0.9
+"""The sources' share of a caller's time shorter than the timeout, as the settings give
+them of the timeout (Settings.registry_source_budget_seconds): the rest is for reading,
+sealing and deciding before the answers are cut off."""
+
+
+@dataclass(frozen=True)
+class _Within:
+    cut_off: float
+    """Seconds after which a source's answer is no longer waited for."""
+    sources: float | None
+    """The time the sources are given; None: their own budget, inside the timeout."""
+
+    @classmethod
+    def of(cls, timeout: float, caller_seconds: float | None) -> _Within:
+        if caller_seconds is None or caller_seconds >= timeout:
+            return cls(timeout, None)
+        caller_seconds = max(0.0, caller_seconds)
+        return cls(caller_seconds, caller_seconds * SOURCES_SHARE)
 
 
 def _submitted(submission: LicenceSubmission) -> tuple[object, ...]:
@@ -80,11 +105,16 @@ class RegistryCheck:
         if self._read_ahead is not None and usccs:
             await self._read_ahead.read_ahead(usccs)
 
-    async def decide(self, submission: LicenceSubmission) -> Decision:
-        """The decision for a submission whose USCC is valid (it was validated on submit)."""
-        return (await self.decide_all([submission]))[0]
+    async def decide(
+        self, submission: LicenceSubmission, within_seconds: float | None = None
+    ) -> Decision:
+        """The decision for a submission whose USCC is valid (it was validated on submit);
+        within_seconds: how long the caller can wait for it, if less than the timeout."""
+        return (await self.decide_all([submission], within_seconds))[0]
 
-    async def decide_all(self, submissions: Sequence[LicenceSubmission]) -> list[Decision]:
+    async def decide_all(
+        self, submissions: Sequence[LicenceSubmission], within_seconds: float | None = None
+    ) -> list[Decision]:
         """The decisions for submissions of ONE enterprise, on one answer of its
         registration source; the provider, which judges what was submitted, is asked once
         per distinct submission."""
@@ -108,15 +138,16 @@ class RegistryCheck:
             )
             return [decision] * len(submissions)
         distinct = list({_submitted(s): s for s in submissions}.items())
+        within = _Within.of(self._timeout, within_seconds)
         answers: list[ProviderAnswer | None]
         if self._provider is None:
             # One source: asked directly (a batch sweep asks this for every enterprise).
-            registration = await self._registration(uscc.value)
+            registration = await self._registration(uscc.value, within)
             answers = [None] * len(distinct)
         else:
             registration, answers = await asyncio.gather(
-                self._registration(uscc.value),
-                asyncio.gather(*(self._provider_answer(s) for _, s in distinct)),
+                self._registration(uscc.value, within),
+                asyncio.gather(*(self._provider_answer(s, within) for _, s in distinct)),
             )
         provider = {content: answer for (content, _), answer in zip(distinct, answers, strict=True)}
         today = china_today(self._clock.now())
@@ -131,20 +162,25 @@ class RegistryCheck:
             for submission in submissions
         ]
 
-    async def _registration(self, uscc: str) -> RegistrationAnswer:
-        return await self._ask(self._registry_source, uscc, self._registry.lookup(uscc))
+    async def _registration(self, uscc: str, within: _Within) -> RegistrationAnswer:
+        ask = self._registry.lookup(uscc, within.sources)
+        return await self._ask(self._registry_source, uscc, ask, within)
 
-    async def _provider_answer(self, submission: LicenceSubmission) -> ProviderAnswer | None:
+    async def _provider_answer(
+        self, submission: LicenceSubmission, within: _Within
+    ) -> ProviderAnswer | None:
         if self._provider is None:
             return None
-        ask = self._provider.verify(submission)
-        return await self._ask(SourceKind.DATA_PROVIDER, submission.uscc, ask)
+        ask = self._provider.verify(submission, within.sources)
+        return await self._ask(SourceKind.DATA_PROVIDER, submission.uscc, ask, within)
 
-    async def _ask(self, source: SourceKind, uscc: str, answer: Awaitable[T | None]) -> T | Missing:
+    async def _ask(
+        self, source: SourceKind, uscc: str, answer: Awaitable[T | None], within: _Within
+    ) -> T | Missing:
         """One source's answer within the timeout; a source that cannot say is unavailable,
         which is not the same as having no record."""
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(within.cut_off):
                 record = await answer
         except (RegistryUnavailable, TimeoutError) as error:
             reason = str(error) or type(error).__name__

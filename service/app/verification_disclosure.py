@@ -37,8 +37,11 @@ class DisclosingVerifications:
         self._ledger = ledger
         self._clock = clock
 
-    async def submit(self, caller: Caller, command: SubmitVerification) -> Verification:
-        verification = await self._verifications.submit(command)
+    async def submit(
+        self, caller: Caller, command: SubmitVerification, time_left: float | None = None
+    ) -> Verification:
+        """time_left: as for VerificationService.submit."""
+        verification = await self._verifications.submit(command, time_left)
         await self._record(caller, verification.uscc, CREATE_SCENARIO, [verification])
         return verification
 

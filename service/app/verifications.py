@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,6 +48,10 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+ANSWER_SHARE = 0.25
+"""Of the time a caller waits for a new verification, the part kept for what follows the
+registry's answer: writing the verification, recording its disclosure, answering."""
+MIN_ANSWER_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,9 @@ class VerificationService:
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         on_change: OnChange = no_change,
         schedule: RecheckSchedule | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._monotonic = monotonic
         self._on_change = on_change
         self._schedule = schedule or RecheckSchedule()
         self._uow = uow
@@ -118,7 +126,14 @@ class VerificationService:
         self._new_id = new_id
         self._page_tokens = page_tokens
 
-    async def submit(self, command: SubmitVerification) -> Verification:
+    async def submit(
+        self, command: SubmitVerification, time_left: float | None = None
+    ) -> Verification:
+        """time_left: how long the caller waits for the answer (its deadline), if it said;
+        the registry is asked within what that leaves for it."""
+        answer_by = None
+        if time_left is not None and math.isfinite(time_left):
+            answer_by = self._monotonic() + time_left
         now = self._clock.now()
         violations: list[FieldViolation] = []
         request_id = canonical_request_id(command.request_id)
@@ -156,7 +171,7 @@ class VerificationService:
 
         submission = self._seal(request)
         authorisation = self._seal_authorisation(request.authorisation)
-        decision = await self._registry_check.decide(submission)
+        decision = await self._registry_check.decide(submission, self._registry_time(answer_by))
         verification = Verification(
             id=self._new_id(),
             caller=command.caller,
@@ -191,6 +206,14 @@ class VerificationService:
             reasons=[r.code.value for r in decision.reasons],
         )
         return verification
+
+    def _registry_time(self, answer_by: float | None) -> float | None:
+        """What is left of the caller's time for the registry, once the part for writing
+        and answering is set aside."""
+        if answer_by is None:
+            return None
+        left = answer_by - self._monotonic()
+        return max(0.0, left - max(MIN_ANSWER_SECONDS, left * ANSWER_SHARE))
 
     @staticmethod
     def _replay(earlier: Verification, fingerprint: bytes) -> Verification:

@@ -73,8 +73,11 @@ def row_date(row: Mapping[str, Any], key: str, *, required: bool) -> dt.date | N
         if required:
             raise RowRejected(f"{key} is missing")
         return None
+    if not isinstance(raw, str):
+        # A number is not a date, even one whose digits read as one (20180301).
+        raise RowRejected(f"{key} is not a date (YYYY-MM-DD)")
     try:
-        return dt.date.fromisoformat(str(raw))
+        return dt.date.fromisoformat(raw)
     except ValueError as exc:
         raise RowRejected(f"{key} is not a date (YYYY-MM-DD)") from exc
 

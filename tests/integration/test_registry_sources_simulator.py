@@ -81,11 +81,21 @@ async def test_rate_limited_requests_are_retried_after_retry_after(
     # 429 with Retry-After 1, and the client asks again only after it.
     control = registry_simulator.control
     control.change_settings({"gov": {"limits": {"rate_per_second": 1, "burst": 1}}})
+    waits: list[float] = []
+
+    async def wait_out(seconds: float) -> None:
+        # The wait is recorded, not waited: the simulator's second passes at once instead
+        # (a new contract, the same rate, starts with a full bucket).
+        waits.append(seconds)
+        patch = {"gov": {"limits": {"rate_per_second": 1, "burst": 2}}}
+        await asyncio.to_thread(control.change_settings, patch)
+
     uscc = registry_simulator.control.code()
-    client = gov_client(registry_simulator.url, vault(), clock, token=GOV_TOKEN)
+    client = gov_client(registry_simulator.url, vault(), clock, token=GOV_TOKEN, sleep=wait_out)
     assert await client.lookup(uscc) is not None
     assert await client.lookup(uscc) is not None
     await client.aclose()
+    assert waits == [1.0]
     assert gov_statuses(registry_simulator) == {"200": 2, "429": 1}
 
 
@@ -175,7 +185,8 @@ def start_worker(
 ) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.registry_load_worker", simulator.url, GOV_TOKEN,
-         database_url, source, str(limits.max_concurrency), str(limits.max_rate), *usccs],
+         database_url, source, str(limits.max_concurrency), str(limits.max_rate),
+         str(limits.bucket), *usccs],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert process.stdout is not None
@@ -183,20 +194,25 @@ def start_worker(
     return process
 
 
-async def _two_processes_ask(
-    simulator: RegistrySimulator, database_url: str, count: int, limits: SourceLimits
+async def _processes_ask(
+    simulator: RegistrySimulator,
+    database_url: str,
+    count: int,
+    limits: SourceLimits,
+    processes: int = 2,
 ) -> dict[str, Any]:
-    """Two processes on one database ask about `count` enterprises under one contract;
-    the simulator's stats once both are done."""
+    """Processes on one database ask about `count` enterprises under one contract; the
+    simulator's stats once all are done."""
     engine = create_engine(database_url)
     await migrate(engine, vault())
     await engine.dispose()
     usccs = simulator.control.codes(limit=count)
     source = f"gov_{uuid.uuid4().hex[:8]}"
     workers = [
-        start_worker(simulator, database_url, source, usccs[half::2], limits) for half in (0, 1)
+        start_worker(simulator, database_url, source, usccs[n::processes], limits)
+        for n in range(processes)
     ]
-    for worker in workers:  # both ready: start them together
+    for worker in workers:  # all ready: start them together
         assert worker.stdin is not None
         worker.stdin.write("go\n")
         worker.stdin.flush()
@@ -214,7 +230,7 @@ async def test_two_processes_on_postgresql_keep_within_the_contract_together(
 ) -> None:
     registry_simulator.control.change_settings({"gov": LIMITED})
     limits = SourceLimits(max_concurrency=2, max_rate=20)
-    stats = await _two_processes_ask(registry_simulator, postgres_url, 12, limits)
+    stats = await _processes_ask(registry_simulator, postgres_url, 12, limits)
     assert stats["limit_violations"] == 0
     assert stats["clients"][GOV_STATS]["in_flight_max"] <= 2
     assert gov_statuses(registry_simulator) == {"200": 12}
@@ -225,14 +241,25 @@ UNBURSTABLE = {"limits": {"concurrency": 2, "rate_per_second": 5, "burst": 1}, "
     "distribution": "fixed", "ms": 100}}  # fmt: skip
 
 
+async def test_several_processes_on_postgresql_keep_a_rate_without_burst_together(
+    registry_simulator: RegistrySimulator, postgres_url: str
+) -> None:
+    registry_simulator.control.change_settings({"gov": UNBURSTABLE})
+    limits = SourceLimits(max_concurrency=2, max_rate=5, burst=1)
+    stats = await _processes_ask(registry_simulator, postgres_url, 15, limits, processes=3)
+    assert stats["limit_violations"] == 0, stats["clients"]
+    assert stats["clients"][GOV_STATS]["in_flight_max"] <= 2
+    assert gov_statuses(registry_simulator) == {"200": 15}
+
+
 async def test_two_processes_on_one_sqlite_file_keep_within_the_contract_together(
     registry_simulator: RegistrySimulator, tmp_path: Path
 ) -> None:
     # integrity-server and integrity-worker side by side on the embedded default.
     registry_simulator.control.change_settings({"gov": UNBURSTABLE})
-    limits = SourceLimits(max_concurrency=2, max_rate=5)
+    limits = SourceLimits(max_concurrency=2, max_rate=5, burst=1)
     database_url = f"sqlite:///{tmp_path / 'integrity.db'}"
-    stats = await _two_processes_ask(registry_simulator, database_url, 12, limits)
+    stats = await _processes_ask(registry_simulator, database_url, 12, limits)
     assert stats["limit_violations"] == 0, stats["clients"]
     assert stats["clients"][GOV_STATS]["in_flight_max"] <= 2
     assert gov_statuses(registry_simulator) == {"200": 12}

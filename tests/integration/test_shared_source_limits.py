@@ -6,17 +6,20 @@ when its lease runs out)."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.adapters.registry_http.deadline import Deadline
 from service.adapters.registry_http.government import GovernmentRegistryClient
-from service.adapters.registry_http.limits import SourceLimits
+from service.adapters.registry_http.limits import BudgetExhausted, SourceLimits
 from service.adapters.registry_http.pg_limits import PostgresLimiter, lock_space
 from service.adapters.registry_http.shared_limits import shared_limiter
 from service.adapters.registry_http.sqlite_limits import SqliteLimiter
@@ -123,7 +126,7 @@ async def test_the_slot_of_a_dead_holder_is_free_again(
 ) -> None:
     scripted.default = NOT_FOUND
     limits = SourceLimits(max_concurrency=2, max_rate=1000)
-    client = limited_client(engines[0], source, limits, scripted, clock, 0.3)
+    client = limited_client(engines[0], source, limits, scripted, clock, 0.1)
     # Another process holds every slot...
     holder = await asyncpg.connect(postgres_url)
     for slot in range(2):
@@ -179,7 +182,7 @@ async def test_the_slot_of_a_dead_holder_returns_when_its_lease_runs_out(
             ),
             {"source": source, "expiry": NOW + 60},
         )
-    blocked = limited_client(engines[0], source, limits, scripted, clock, 0.3, wall_clock=NOW)
+    blocked = limited_client(engines[0], source, limits, scripted, clock, 0.1, wall_clock=NOW)
     with pytest.raises(RegistryUnavailable, match="no_concurrency_slot"):
         await blocked.lookup(new_uscc())
     await blocked.aclose()
@@ -296,3 +299,68 @@ async def test_a_lost_limiter_connection_drops_its_slots_and_takes_new_ones(
     holders = await advisory_holders(observer, source)
     assert pid not in holders and len(holders) == 1
     await client.aclose()
+
+
+class LateLoop:
+    """A clock whose sleeps end later than asked (a busy event loop), without waiting:
+    each sleep moves it on by what was asked and the next of `late`."""
+
+    def __init__(self, now: Callable[[], float], late: list[float]) -> None:
+        self._now = now
+        self._ahead = 0.0
+        self.late = late
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self._now() + self._ahead
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self._ahead += seconds + (self.late.pop(0) if self.late else 0.0)
+        await asyncio.sleep(0)
+
+
+def late_limiter(engine: AsyncEngine, source: str, limits: SourceLimits, loop: LateLoop) -> Any:
+    if engine.dialect.name == "postgresql":
+        return PostgresLimiter(engine, source, limits, monotonic=loop, sleep=loop.sleep)
+    return SqliteLimiter(engine, source, limits, wall_clock=loop, sleep=loop.sleep)
+
+
+async def test_a_request_woken_too_late_for_its_start_does_not_leave_on_it(
+    engines: tuple[AsyncEngine, AsyncEngine], source: str
+) -> None:
+    # Starts 0.22 s apart for a contract of 5 a second with no burst: a request that
+    # left 30 ms late would be 0.19 s from the next one, nearer than the contract's 0.2 s.
+    limits = SourceLimits(max_concurrency=2, max_rate=5, burst=1)
+    loop = LateLoop(time.time if engines[0].dialect.name == "sqlite" else time.monotonic, [])
+    limiter = late_limiter(engines[0], source, limits, loop)
+    async with limiter.slot(Deadline.after(5), 0.05):
+        pass
+    loop.late = [0.03]
+    async with limiter.slot(Deadline.after(5), 0.05):
+        pass
+    await limiter.aclose()
+    # The second request slept for its start, woke too late, and slept again for a
+    # later one, on which it left.
+    assert len(loop.sleeps) == 2
+    assert loop.sleeps[0] == pytest.approx(limits.interval, abs=0.02)
+
+
+async def test_a_start_leaving_less_than_an_attempt_is_refused_at_once(
+    engines: tuple[AsyncEngine, AsyncEngine], source: str
+) -> None:
+    # One start every 1.1 s: the second is within the next request's 1.12 s, but would
+    # leave it less than the 0.05 s an attempt needs.
+    limits = SourceLimits(max_concurrency=2, max_rate=1)
+    loop = LateLoop(time.time if engines[0].dialect.name == "sqlite" else time.monotonic, [])
+    limiter = late_limiter(engines[0], source, limits, loop)
+    async with limiter.slot(Deadline.after(5), 0.05):
+        pass
+    with pytest.raises(BudgetExhausted, match="no_rate_token"):
+        async with limiter.slot(Deadline.after(1.12), 0.05):
+            pass
+    with pytest.raises(BudgetExhausted, match="no_time_left"):
+        async with limiter.slot(Deadline.after(0.04), 0.05):
+            pass
+    await limiter.aclose()
+    assert loop.sleeps == []  # nothing waited for

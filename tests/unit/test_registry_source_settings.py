@@ -36,6 +36,7 @@ def test_gov_and_provider_with_their_credentials_and_limits(env: dict[str, str])
             "INTEGRITY_PROVIDER_SECRET": "s3cret",
             "INTEGRITY_PROVIDER_MAX_CONCURRENCY": "3",
             "INTEGRITY_PROVIDER_MAX_RATE": "2.5",
+            "INTEGRITY_PROVIDER_MAX_BURST": "5",
             "INTEGRITY_REGISTRY_RETRY_ATTEMPTS": "2",
             "INTEGRITY_REGISTRY_BREAKER_FAILURES": "7",
             "INTEGRITY_REGISTRY_BREAKER_COOL_DOWN": "12",
@@ -44,6 +45,8 @@ def test_gov_and_provider_with_their_credentials_and_limits(env: dict[str, str])
     )
     assert settings.registry_sources == ("gov", "provider")
     assert settings.provider_max_concurrency == 3 and settings.provider_max_rate == 2.5
+    assert settings.provider_max_burst == 5
+    assert settings.gov_registry_max_burst is None  # one second's worth of the rate
     assert settings.registry_retry_attempts == 2
     assert settings.registry_breaker_failures == 7
     assert settings.registry_breaker_cool_down_seconds == 12
@@ -62,6 +65,7 @@ def test_every_problem_with_the_sources_at_once(env: dict[str, str]) -> None:
                 "INTEGRITY_GOV_REGISTRY_URL": "ftp://registry",
                 "INTEGRITY_PROVIDER_MAX_CONCURRENCY": "0",
                 "INTEGRITY_PROVIDER_MAX_RATE": "fast",
+                "INTEGRITY_GOV_REGISTRY_MAX_BURST": "0",
             }
         )
     problems = caught.value.problems
@@ -78,6 +82,7 @@ def test_every_problem_with_the_sources_at_once(env: dict[str, str]) -> None:
     )
     assert "INTEGRITY_GOV_REGISTRY_URL must be an http:// or https:// URL" in problems
     assert "INTEGRITY_PROVIDER_MAX_CONCURRENCY must be a whole number, at least 1" in problems
+    assert "INTEGRITY_GOV_REGISTRY_MAX_BURST must be a whole number, at least 1" in problems
     assert "INTEGRITY_PROVIDER_MAX_RATE must be a positive number" in problems
 
 

@@ -17,9 +17,10 @@ Recording is a side effect of answering and never an error of it: a failed write
 logged (the enterprise's code and the error's type, never the record) and the answer
 goes back as it came. Nor may it make the answer late: the caller gives up on a lookup
 after its registry timeout, so the answer waits for the write only while the lookup is
-within `answer_within_seconds`; a slower write (a busy database) finishes on its own
-after the answer has gone back. Personal data is as the source sealed it: the fact holds the
-masked forms only (service/domain/archive.py registry_fact).
+within `answer_within_seconds`, or within the time its caller has left if shorter; a
+slower write (a busy database) finishes on its own after the answer has gone back.
+Personal data is as the source sealed it: the fact holds the masked forms only
+(service/domain/archive.py registry_fact).
 """
 
 from __future__ import annotations
@@ -88,9 +89,12 @@ class ArchivingRegistry:
         # collected half-way, and awaited on close.
         self._writing: set[asyncio.Task[None]] = set()
 
-    async def lookup(self, uscc: str) -> RegistryRecord | None:
+    async def lookup(self, uscc: str, within_seconds: float | None = None) -> RegistryRecord | None:
         started = self._monotonic()
-        record = await self._source.lookup(uscc)
+        answer_within = self._answer_within
+        if within_seconds is not None:
+            answer_within = min(answer_within, within_seconds)
+        record = await self._source.lookup(uscc, within_seconds)
         if record is None:
             return None
         fact = registry_fact(record)
@@ -102,7 +106,7 @@ class ArchivingRegistry:
         writing = asyncio.create_task(self._archive(record, fact, digest))
         self._writing.add(writing)
         writing.add_done_callback(self._writing.discard)
-        left = self._answer_within - (self._monotonic() - started)
+        left = answer_within - (self._monotonic() - started)
         if left > 0:
             # asyncio.wait never cancels what it waits for: past the time, the write goes on.
             await asyncio.wait({writing}, timeout=left)

@@ -89,6 +89,13 @@ class CircuitBreaker:
         if self._consecutive >= self._policy.consecutive_failures or self._ratio_exceeded():
             self._open()
 
+    def record_abandoned(self) -> None:
+        """The call ended without saying anything about the source (we cancelled it, or
+        our caller's deadline ran out first): no outcome is counted, and a probe that ends
+        so hands its turn to the next call."""
+        if self._state is BreakerState.HALF_OPEN:
+            self._probing = False
+
     def _ratio_exceeded(self) -> bool:
         if len(self._outcomes) < self._policy.window:
             return False

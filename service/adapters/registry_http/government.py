@@ -15,18 +15,14 @@ import httpx
 import structlog
 
 from service.adapters.registry_http.deadline import Deadline
-from service.adapters.registry_http.transport import SourceTransport
-from service.app.ports import Clock, PiiVault, RegistryUnavailable
+from service.adapters.registry_http.transport import MalformedAnswer, SourceTransport
+from service.app.ports import Clock, PiiVault
 from service.app.registry_import import sealed_record
 from service.domain.licence import china_today
 from service.domain.registry import RegistryRecord
 from service.domain.registry_rows import RowRejected, parse_registry_row
 
 log = structlog.get_logger(__name__)
-
-
-class MalformedAnswer(RegistryUnavailable):
-    """The source answered something that is not its contract: it cannot say."""
 
 
 def _object(value: Any, what: str) -> Mapping[str, Any]:
@@ -117,22 +113,18 @@ class GovernmentRegistryClient:
     async def aclose(self) -> None:
         await self._transport.aclose()
 
-    async def lookup(self, uscc: str) -> RegistryRecord | None:
-        deadline = Deadline.after(self._budget)
+    async def lookup(self, uscc: str, within_seconds: float | None = None) -> RegistryRecord | None:
+        deadline = Deadline.within(self._budget, within_seconds)
 
         async def send(client: httpx.AsyncClient, timeout: float) -> httpx.Response:
             return await client.get(
                 f"/v1/enterprises/{uscc}", headers=self._headers, timeout=timeout
             )
 
-        response = await self._transport.send(send, deadline)
-        if response.status_code == 404:
-            return None
-        try:
-            document = response.json()
-        except ValueError:
-            log.warning(
-                "registry_answer_malformed", source="government_registry", reason="not_json"
-            )
-            raise MalformedAnswer("malformed_record") from None
-        return parse_enterprise(document, uscc, self._vault, china_today(self._clock.now()))
+        def read(response: httpx.Response) -> RegistryRecord | None:
+            if response.status_code == 404:
+                return None
+            today = china_today(self._clock.now())
+            return parse_enterprise(response.json(), uscc, self._vault, today)
+
+        return await self._transport.send(send, deadline, read)

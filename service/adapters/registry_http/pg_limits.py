@@ -19,9 +19,20 @@ its own (the limiter's), whatever its number of requests in flight:
   of a process waiting for a start at the same moment reserve theirs with one atomic
   upsert: k evenly spaced starts from max(next, now), next moved on by k intervals, only
   if the first is within the longest of their deadlines. Each then sleeps until its own.
+  The start is on the database's clock, known here only to within the statement's round
+  trip: a request sleeps until the latest it can be (never early), and leaves only if it
+  is then in time by the earliest it can be (SourceLimits.in_time, limits.py); a request
+  woken too late (a busy event loop) takes another start.
+- Starts ahead: where the contract's burst leaves slack for a start to be taken late, the
+  process reserves a few more starts than it has waiting requests (as many as it took in
+  the last such slack, and as fit in it), and reserves again before they run out. A
+  request then mostly finds its start ready, without a database round trip while it holds
+  a slot. A start not taken in time is dropped (rate unused, never exceeded). With no
+  burst (1) nothing is reserved ahead.
 
-Both steps are bounded by the caller's deadline: no slot or no start in time is
-BudgetExhausted, which the caller answers as "registry unavailable" (PENDING). A database
+Both steps are bounded by the caller's deadline, less the `min_left` an attempt needs:
+no slot or no start in time is BudgetExhausted, which the caller answers as "registry
+unavailable" (PENDING). A database
 that cannot be reached is the same: a limit that cannot be checked is not honoured by
 sending anyway. A limiter connection lost mid-way loses this process's locks: its requests
 still in flight finish, their slots are dropped rather than reused, and new slots are taken
@@ -36,7 +47,7 @@ import random
 import time
 import zlib
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +59,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.types import Integer
 
 from service.adapters.registry_http.deadline import Deadline
-from service.adapters.registry_http.limits import BudgetExhausted, SourceLimits
+from service.adapters.registry_http.limits import (
+    BudgetExhausted,
+    SourceLimits,
+    ensure_time_left,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -82,6 +97,15 @@ HOLD_SECONDS = 1.0
 _MOST_STARTS_AT_ONCE = 64
 
 
+@dataclass(frozen=True)
+class _Start:
+    """A reserved start on this process's clock: the database's start time falls between
+    the two (its clock was read during the statement's round trip)."""
+
+    earliest: float
+    latest: float
+
+
 @dataclass(eq=False)
 class _Slot:
     number: int
@@ -108,9 +132,14 @@ class PostgresLimiter:
         limits: SourceLimits,
         *,
         hold_seconds: float = HOLD_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """monotonic and sleep: how the wait for a start is measured and waited."""
         self._engine = engine
         self._hold = hold_seconds
+        self._monotonic = monotonic
+        self._sleep = sleep
         self._source = source
         self._limits = limits
         self._space = lock_space(source)
@@ -123,15 +152,21 @@ class PostgresLimiter:
         self._ready: list[_Slot] = []
         self._cooling: dict[int, float] = {}
         self._slot_waiters: deque[asyncio.Future[_Slot]] = deque()
-        self._start_waiters: deque[tuple[asyncio.Future[float], float]] = deque()
+        self._start_waiters: deque[tuple[asyncio.Future[_Start], float]] = deque()
+        self._stock: deque[_Start] = deque()
+        """Starts reserved ahead of any request, earliest first."""
+        self._most_ahead = _starts_ahead(limits)
+        self._taken: deque[float] = deque()
+        """When starts were taken, over the last half slack: the demand to reserve for."""
         self._to_release: list[_Slot] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     @contextlib.asynccontextmanager
-    async def slot(self, deadline: Deadline) -> AsyncIterator[None]:
-        slot = await self._take_slot(deadline)
+    async def slot(self, deadline: Deadline, min_left: float) -> AsyncIterator[None]:
+        ensure_time_left(deadline, min_left)
+        slot = await self._take_slot(deadline, min_left)
         try:
-            await self._take_start(deadline)
+            await self._take_start(deadline, min_left)
         except BaseException:
             self._pass_on(slot)
             raise
@@ -155,19 +190,22 @@ class PostgresLimiter:
             self._connection = None
         self._held.clear()
         self._ready.clear()
+        self._stock.clear()
         if self._slot_engine is not None:
             await self._slot_engine.dispose()
 
     # Slots
 
-    async def _take_slot(self, deadline: Deadline) -> _Slot:
+    async def _take_slot(self, deadline: Deadline, min_left: float) -> _Slot:
         if self._ready:
             return self._ready.pop()
         waiter: asyncio.Future[_Slot] = asyncio.get_running_loop().create_future()
         self._slot_waiters.append(waiter)
         self._keep_running("fill", self._fill)
         try:
-            return await asyncio.wait_for(asyncio.shield(waiter), deadline.remaining())
+            # A slot that comes too late for a start is no use either: not waited for.
+            wait = deadline.remaining() - min_left
+            return await asyncio.wait_for(asyncio.shield(waiter), wait)
         except BaseException as error:
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 self._pass_on(waiter.result())  # handed over just as the wait ended: unused
@@ -273,54 +311,105 @@ class PostgresLimiter:
 
     # Starts
 
-    async def _take_start(self, deadline: Deadline) -> None:
-        loop = asyncio.get_running_loop()
-        start: asyncio.Future[float] = loop.create_future()
-        self._start_waiters.append((start, time.monotonic() + deadline.remaining()))
+    async def _take_start(self, deadline: Deadline, min_left: float) -> None:
+        while True:
+            until = self._monotonic() + deadline.remaining() - min_left
+            start = self._from_stock(until)
+            if start is None:
+                start = await self._reserved(until)
+            wait = start.latest - self._monotonic()
+            if wait > 0:
+                await self._sleep(wait)
+            now = self._monotonic()
+            if self._limits.in_time(start.earliest, now):
+                ensure_time_left(deadline, min_left)
+                self._count_taken(now)
+                return
+            # Woken too late for this start (a busy loop): a later one, if there is time.
+
+    def _from_stock(self, until: float) -> _Start | None:
+        now = self._monotonic()
+        while self._stock and not self._limits.in_time(self._stock[0].earliest, now):
+            self._stock.popleft()  # its time has passed: unused
+        if not self._stock or self._stock[0].latest > until:
+            return None
+        start = self._stock.popleft()
+        if len(self._stock) * 2 < self._ahead():
+            self._keep_running("reserve", self._reserve)
+        return start
+
+    def _count_taken(self, now: float) -> None:
+        if not self._most_ahead:
+            return
+        self._taken.append(now)
+        while self._taken[0] < now - self._limits.start_slack / 2:
+            self._taken.popleft()
+
+    def _ahead(self) -> int:
+        """Starts to keep reserved ahead: the recent demand, within what fits the slack."""
+        return min(self._most_ahead, len(self._taken))
+
+    async def _reserved(self, until: float) -> _Start:
+        start: asyncio.Future[_Start] = asyncio.get_running_loop().create_future()
+        self._start_waiters.append((start, until))
         self._keep_running("reserve", self._reserve)
         try:
-            at = await start
+            return await start
         finally:
             start.cancel()  # no-op once it has a result
-        # On the database's clock as it was when the statement ran, which is before its
-        # answer came back: waiting from then on is never early.
-        wait = at - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
 
     async def _reserve(self) -> None:
-        """Reserve starts for every request waiting for one, one statement at a time."""
-        while self._start_waiters:
-            batch: list[tuple[asyncio.Future[float], float]] = []
+        """Reserve starts for every request waiting for one, and those ahead, one
+        statement at a time."""
+        while True:
+            batch: list[tuple[asyncio.Future[_Start], float]] = []
             while self._start_waiters and len(batch) < _MOST_STARTS_AT_ONCE:
                 waiter = self._start_waiters.popleft()
                 if not waiter[0].done():
                     batch.append(waiter)
-            if not batch:
-                continue
-            max_wait = max(until for _, until in batch) - time.monotonic()
+            wanted_ahead = self._ahead()
+            ahead = max(0, wanted_ahead - len(self._stock))
+            if not batch and len(self._stock) * 2 >= wanted_ahead:
+                return
+            now = self._monotonic()
+            # Ahead of need, a start is no use beyond the slack it may be taken late by.
+            max_wait = max((until for _, until in batch), default=now) - now
+            max_wait = max(max_wait, self._limits.start_slack / 2 if ahead else 0.0)
             if max_wait <= 0:
                 self._fail_waiters((f for f, _ in batch), BudgetExhausted("no_rate_token"))
                 continue
+            count = len(batch) + ahead
             interval = self._limits.interval
+            sent = self._monotonic()
             try:
                 rows = await self._execute(
                     _RESERVE_STARTS,
-                    {"source": self._source, "span": len(batch) * interval, "max_wait": max_wait},
+                    {"source": self._source, "span": count * interval, "max_wait": max_wait},
                 )
             except Exception as error:
                 self._fail_waiters((f for f, _ in batch), _limiter_unavailable(error))
+                if not batch:
+                    return  # reserving ahead only: the next request tries again
                 continue
-            replied = time.monotonic()
+            replied = self._monotonic()
             wait = rows[0][0] if rows else None
-            for position, (future, until) in enumerate(batch):
+            if wait is None:
+                self._fail_waiters((f for f, _ in batch), BudgetExhausted("no_rate_token"))
+                if not batch:
+                    return  # none free soon enough to reserve ahead: the next request asks
+                continue
+            starts = [
+                _Start(sent + float(wait) + n * interval, replied + float(wait) + n * interval)
+                for n in range(count)
+            ]
+            for (future, until), start in zip(batch, starts, strict=False):
                 if future.done():
-                    continue  # its caller gave up: the start goes unused
-                at = replied + float(wait) + position * interval if wait is not None else None
-                if at is None or at > until:
+                    self._stock.append(start)  # its caller gave up: for the next one
+                elif start.latest > until:
                     future.set_exception(BudgetExhausted("no_rate_token"))
                 else:
-                    future.set_result(at)
+                    future.set_result(start)
+            self._stock.extend(starts[len(batch) :])
 
     # The limiter connection
 
@@ -371,3 +460,11 @@ class PostgresLimiter:
         task = self._tasks.get(name)
         if task is None or task.done():
             self._tasks[name] = asyncio.get_running_loop().create_task(work())
+
+
+def _starts_ahead(limits: SourceLimits) -> int:
+    """Starts a process keeps reserved ahead: as many as can be taken in time, one interval
+    apart, within half the slack a start may be taken late by (the other half is the wait
+    for the next reservation); at most one per slot. None without burst."""
+    fitting = int(limits.start_slack / 2 / limits.interval)
+    return max(0, min(fitting, limits.max_concurrency))

@@ -20,8 +20,7 @@ import httpx
 import structlog
 
 from service.adapters.registry_http.deadline import Deadline
-from service.adapters.registry_http.government import MalformedAnswer
-from service.adapters.registry_http.transport import SourceTransport
+from service.adapters.registry_http.transport import MalformedAnswer, SourceTransport
 from service.app.ports import Clock, PiiVault, RegistryUnavailable
 from service.domain.errors import InvalidIdentifier
 from service.domain.identifiers.resident_id import parse_resident_id
@@ -87,7 +86,8 @@ def _verdicts(data: Mapping[str, Any]) -> ProviderVerdicts:
 
     def verdict(key: str) -> ProviderVerdict:
         value = raw.get(key, "-1")
-        if value not in _VERDICTS:
+        # Checked for text first: an object or a list cannot even be looked up.
+        if not isinstance(value, str) or value not in _VERDICTS:
             raise _Malformed(f"verifyResult.{key} is not 1, 0 or -1")
         return _VERDICTS[value]
 
@@ -178,9 +178,11 @@ class DataProviderClient:
         }
         return json.dumps(document, ensure_ascii=False).encode()
 
-    async def verify(self, submission: LicenceSubmission) -> ProviderRecord | None:
+    async def verify(
+        self, submission: LicenceSubmission, within_seconds: float | None = None
+    ) -> ProviderRecord | None:
         """The provider's record, None when it has none; RegistryUnavailable otherwise."""
-        deadline = Deadline.after(self._budget)
+        deadline = Deadline.within(self._budget, within_seconds)
         body = self._body(submission)
 
         async def send(client: httpx.AsyncClient, timeout: float) -> httpx.Response:
@@ -196,18 +198,17 @@ class DataProviderClient:
                 "/open/v2/enterprise/verify", content=body, headers=headers, timeout=timeout
             )
 
-        response = await self._transport.send(send, deadline)
-        try:
+        def read(response: httpx.Response) -> ProviderRecord | None:
             answer = response.json()
             code = answer.get("code") if isinstance(answer, dict) else None
-        except ValueError:
-            code = None
-        if code == NO_SUCH_ENTERPRISE:
-            return None
-        if code != FOUND:
-            known = isinstance(code, str) and code.isalnum() and len(code) <= 8
-            reason = f"code_{code}" if known else "malformed_record"
-            log.warning("registry_answer_refused", source="data_provider", reason=reason)
-            raise RegistryUnavailable(reason)
-        today = china_today(self._clock.now())
-        return parse_verification(answer.get("data"), submission.uscc, self._vault, today)
+            if code == NO_SUCH_ENTERPRISE:
+                return None
+            if code != FOUND:
+                known = isinstance(code, str) and code.isalnum() and len(code) <= 8
+                reason = f"code_{code}" if known else "malformed_record"
+                log.warning("registry_answer_refused", source="data_provider", reason=reason)
+                raise RegistryUnavailable(reason)
+            today = china_today(self._clock.now())
+            return parse_verification(answer.get("data"), submission.uscc, self._vault, today)
+
+        return await self._transport.send(send, deadline, read)

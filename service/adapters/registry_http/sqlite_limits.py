@@ -11,7 +11,9 @@ it lives in PostgreSQL for replicas (pg_limits.py).
   leases run out, never while the request could still be at the source.
 - Rate: the row of the source in registry_source_budgets holds the next free start time.
   A request reserves a start (start = max(next, now); next = start + interval), only if
-  that start is within its deadline, then sleeps until it.
+  that start is within its deadline, then sleeps until it, and leaves only if it is then
+  no later than `start_slack` after it (the commit, or a busy event loop, can make it
+  late); else it reserves another start, keeping its slot.
 
 Both are taken in one write transaction: a slot without a start in time is never taken.
 "Now" is the wall clock, the one clock every process on the machine that holds the file
@@ -30,14 +32,18 @@ import contextlib
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.adapters.registry_http.deadline import Deadline
-from service.adapters.registry_http.limits import BudgetExhausted, SourceLimits
+from service.adapters.registry_http.limits import (
+    BudgetExhausted,
+    SourceLimits,
+    ensure_time_left,
+)
 from service.adapters.storage.engine import write_transaction
 
 log = structlog.get_logger(__name__)
@@ -93,7 +99,9 @@ class SqliteLimiter:
         source: str,
         limits: SourceLimits,
         wall_clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        self._sleep = sleep
         self._engine = engine
         self._source = source
         self._limits = limits
@@ -108,33 +116,69 @@ class SqliteLimiter:
         return None
 
     @contextlib.asynccontextmanager
-    async def slot(self, deadline: Deadline) -> AsyncIterator[None]:
+    async def slot(self, deadline: Deadline, min_left: float) -> AsyncIterator[None]:
+        ensure_time_left(deadline, min_left)
         try:
-            await asyncio.wait_for(self._in_process.acquire(), deadline.remaining())
+            await asyncio.wait_for(self._in_process.acquire(), deadline.remaining() - min_left)
         except TimeoutError:
             raise BudgetExhausted("no_concurrency_slot") from None
         try:
-            number, holder, start = await self._take(deadline)
+            number, holder, start = await self._take(deadline, min_left)
         except BaseException:
             self._in_process.release()
             raise
         try:
-            # Until the start on the wall clock, not for `wait` from now: the commit took
-            # its time, which must not push this start nearer the next one.
-            wait = start - self._wall_clock()
-            if wait > 0:
-                await asyncio.sleep(wait)
+            await self._leave_in_time(start, deadline, min_left)
+        except BaseException:
+            # Never sent: the slot goes back at once.
+            await self._give_back(number, holder)
+            raise
+        try:
             yield
         except BaseException:
             self._give_back_later(number, holder)
             raise
         await self._give_back(number, holder)
 
-    async def _take(self, deadline: Deadline) -> tuple[int, str, float]:
+    async def _leave_in_time(self, start: float, deadline: Deadline, min_left: float) -> None:
+        while True:
+            # Until the start on the wall clock, not for `wait` from now: the commit took
+            # its time, which must not push this start nearer the next one.
+            wait = start - self._wall_clock()
+            if wait > 0:
+                await self._sleep(wait)
+            if self._limits.in_time(start, self._wall_clock()):
+                ensure_time_left(deadline, min_left)
+                return
+            start = await self._reserve_again(deadline, min_left)
+
+    async def _reserve_again(self, deadline: Deadline, min_left: float) -> float:
+        """Another start for a request that holds its slot and was late for its start."""
+        try:
+            async with write_transaction(self._engine) as connection:
+                now = self._wall_clock()
+                wait = await connection.scalar(
+                    _RESERVE_START, self._start_parameters(now, deadline.remaining() - min_left)
+                )
+        except Exception as error:  # the file failed us: the limit is unknown
+            raise _limiter_unavailable(error) from None
+        if wait is None:
+            raise BudgetExhausted("no_rate_token")
+        return now + float(wait)
+
+    def _start_parameters(self, now: float, max_wait: float) -> dict[str, object]:
+        return {
+            "source": self._source,
+            "now": now,
+            "interval": self._limits.interval,
+            "max_wait": max_wait,
+        }
+
+    async def _take(self, deadline: Deadline, min_left: float) -> tuple[int, str, float]:
         """A slot and a start: (slot, holder token, start time on the wall clock)."""
         while True:
             try:
-                taken = await self._try_take(deadline)
+                taken = await self._try_take(deadline, min_left)
             except BudgetExhausted:
                 raise
             except Exception as error:  # the file failed us: the limit is unknown
@@ -142,11 +186,11 @@ class SqliteLimiter:
             if taken is not None:
                 return taken
             pause = random.uniform(*_POLL_SECONDS)  # noqa: S311
-            if pause >= deadline.remaining():
+            if pause >= deadline.remaining() - min_left:
                 raise BudgetExhausted("no_concurrency_slot")
             await asyncio.sleep(pause)
 
-    async def _try_take(self, deadline: Deadline) -> tuple[int, str, float] | None:
+    async def _try_take(self, deadline: Deadline, min_left: float) -> tuple[int, str, float] | None:
         holder = uuid.uuid4().hex
         try:
             async with write_transaction(self._engine) as connection:
@@ -158,14 +202,14 @@ class SqliteLimiter:
                             for number in range(self._limits.max_concurrency)
                         ],
                     )
-                taken = await self._take_in(connection, holder, deadline.remaining())
+                taken = await self._take_in(connection, holder, deadline.remaining(), min_left)
         except _NoStartInTime:
             raise BudgetExhausted("no_rate_token") from None
         self._slots_added = True  # committed
         return taken
 
     async def _take_in(
-        self, connection: AsyncConnection, holder: str, remaining: float
+        self, connection: AsyncConnection, holder: str, remaining: float, min_left: float
     ) -> tuple[int, str, float] | None:
         now = self._wall_clock()
         lease = remaining + self._limits.abandon_linger_seconds + _LEASE_MARGIN_SECONDS
@@ -182,13 +226,7 @@ class SqliteLimiter:
         if number is None:
             return None
         wait = await connection.scalar(
-            _RESERVE_START,
-            {
-                "source": self._source,
-                "now": now,
-                "interval": self._limits.interval,
-                "max_wait": remaining,
-            },
+            _RESERVE_START, self._start_parameters(now, remaining - min_left)
         )
         if wait is None:
             raise _NoStartInTime

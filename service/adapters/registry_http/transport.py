@@ -5,8 +5,14 @@ failed or timed out, the source answered 5xx, or 429 (after its Retry-After). Bo
 sources' calls are reads, so a retry cannot do anything twice. Waits between attempts are
 jittered exponential ("full jitter"), or the source's Retry-After (seconds or a date); a
 wait that would not leave time for another attempt before the deadline is not waited:
-the call gives up at once. Every other answer (2xx, 404, other 4xx) goes back to the
-client to interpret.
+the call gives up at once. Every other answer (2xx, 404, other 4xx) goes to the client's
+reader; an answer it cannot read (not JSON, the wrong shape or types), or one that does
+not decode (a broken Content-Encoding), is the source answering nonsense: MalformedAnswer,
+not asked again, and a failure for the breaker, like a 5xx.
+
+What says nothing about the source is not held against it: no slot or start time in time
+(the limiter's BudgetExhausted), a call cancelled by us, and a timeout when the caller's
+own deadline, shorter than the source's budget, was the one that ran out (deadline.py).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import datetime as dt
 import email.utils
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import httpx
 import structlog
@@ -34,9 +41,12 @@ from service.adapters.registry_http.limits import SourceLimiter
 from service.app.ports import RegistryUnavailable
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 Send = Callable[[httpx.AsyncClient, float], Awaitable[httpx.Response]]
 """Sends the request on the client with this many seconds of timeout."""
+Read = Callable[[httpx.Response], T]
+"""What the client makes of a final answer; MalformedAnswer (or any error) if nothing."""
 
 
 def system_now() -> dt.datetime:
@@ -52,11 +62,17 @@ class RetryPolicy:
     backoff_max_seconds: float = 1.0
     """No wait between attempts is longer (Retry-After aside)."""
     min_attempt_seconds: float = 0.05
-    """An attempt needs at least this long; less left before the deadline: give up."""
+    """An attempt needs at least this long: with less left before the deadline no retry is
+    tried, and the limiter grants no slot (limits.py), so that a timeout held against the
+    source is never one of an attempt that had almost no time."""
 
 
 class BreakerOpen(RegistryUnavailable):
     """The source failed too often lately; it is not asked until its cool-down ends."""
+
+
+class MalformedAnswer(RegistryUnavailable):
+    """The source answered something that is not its contract: it cannot say."""
 
 
 class _RetryableAnswer(Exception):
@@ -144,8 +160,9 @@ class SourceTransport:
             return error.retry_after
         return float(self._jitter(retry_state))
 
-    async def send(self, send: Send, deadline: Deadline) -> httpx.Response:
-        """The source's final answer (2xx, 404, other 4xx), or RegistryUnavailable."""
+    async def send(self, send: Send, deadline: Deadline, read: Read[T]) -> T:
+        """What read makes of the source's final answer (2xx, 404, other 4xx), or
+        RegistryUnavailable."""
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(_RetryableAnswer),
             wait=self._wait,
@@ -157,30 +174,41 @@ class SourceTransport:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._attempt(send, deadline)
+                    return await self._attempt(send, deadline, read)
         except _RetryableAnswer as error:
             log.warning("registry_source_gave_up", source=self.name, reason=error.reason)
             raise RegistryUnavailable(error.reason) from None
         raise AssertionError("tenacity ends with a result or an error")  # pragma: no cover
 
-    async def _attempt(self, send: Send, deadline: Deadline) -> httpx.Response:
+    async def _attempt(self, send: Send, deadline: Deadline, read: Read[T]) -> T:
         if self.breaker.refuses():
             raise BreakerOpen("breaker_open")
         response: httpx.Response | None = None
         failure = "breaker_open"
         # Only an exception that leaves the block holds the slot on after it (limits.py):
         # a request that never reached the source gives its slot back at once.
-        async with self._limiter.slot(deadline):
+        async with self._limiter.slot(deadline, self._retry.min_attempt_seconds):
             if self.breaker.allow():
                 try:
                     response = await send(self._client, deadline.remaining())
                 except httpx.ConnectError:
                     failure = "connection"
                 except httpx.TransportError as error:
-                    self.breaker.record_failure()
-                    reason = "timeout" if isinstance(error, httpx.TimeoutException) else "transport"
+                    timeout = isinstance(error, httpx.TimeoutException)
+                    if timeout and deadline.caller_bound:
+                        self.breaker.record_abandoned()
+                    else:
+                        self.breaker.record_failure()
+                    reason = "timeout" if timeout else "transport"
                     log.info("registry_source_attempt_failed", source=self.name, reason=reason)
                     raise _RetryableAnswer(reason) from None
+                except httpx.HTTPError:
+                    # Came back whole but does not decode (Content-Encoding), or redirects
+                    # without end: nonsense, which asking again would not mend.
+                    failure = "undecodable"
+                except asyncio.CancelledError:
+                    self.breaker.record_abandoned()
+                    raise
                 except BaseException:
                     self.breaker.record_failure()
                     raise
@@ -189,6 +217,8 @@ class SourceTransport:
                 raise BreakerOpen(failure)
             self.breaker.record_failure()
             log.info("registry_source_attempt_failed", source=self.name, reason=failure)
+            if failure == "undecodable":
+                raise MalformedAnswer(failure)
             raise _RetryableAnswer(failure)
         status = response.status_code
         if status == 429:
@@ -205,5 +235,18 @@ class SourceTransport:
             self.breaker.record_failure()
             log.warning("registry_source_refused", source=self.name, status=status)
             raise RegistryUnavailable(f"status_{status}")
+        try:
+            answer = read(response)
+        except RegistryUnavailable:
+            self.breaker.record_failure()
+            raise
+        except Exception as error:
+            # The answer is the source's, not ours: whatever reading it raises means it is
+            # not the contract. Logged by type only, never the values it held.
+            self.breaker.record_failure()
+            log.warning(
+                "registry_answer_malformed", source=self.name, error_type=type(error).__name__
+            )
+            raise MalformedAnswer("malformed_record") from None
         self.breaker.record_success()
-        return response
+        return answer

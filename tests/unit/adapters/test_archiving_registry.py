@@ -34,7 +34,8 @@ class Source:
     def __init__(self, record: RegistryRecord | None) -> None:
         self.record = record
 
-    async def lookup(self, uscc: str) -> RegistryRecord | None:
+    async def lookup(self, uscc: str, within_seconds: float | None = None) -> RegistryRecord | None:
+        self.within_seconds = within_seconds
         return self.record
 
 
@@ -44,7 +45,7 @@ class Sources:
     def __init__(self, records: Sequence[RegistryRecord]) -> None:
         self.records = {record.uscc: record for record in records}
 
-    async def lookup(self, uscc: str) -> RegistryRecord | None:
+    async def lookup(self, uscc: str, within_seconds: float | None = None) -> RegistryRecord | None:
         return self.records.get(uscc)
 
 
@@ -267,6 +268,21 @@ async def test_a_write_slower_than_the_answer_time_finishes_after_the_answer() -
     registry, _ = archiving(record, facts, answer_within_seconds=2.0, monotonic=lambda: next(ticks))
     # Answered at once, though the write cannot go through yet.
     assert await registry.lookup(record.uscc) is record
+    assert record.uscc not in facts.versions
+    facts.let_through.set()
+    await registry.drain()
+    assert [v["status"] for v in facts.versions[record.uscc]] == ["in_business"]
+
+
+async def test_the_callers_shorter_time_bounds_the_source_and_the_wait_for_the_write() -> None:
+    record, facts = a_record(), SlowFacts()
+    ticks = iter([0.0, 1.5])  # the lookup started, and when the source answered
+    registry, source = archiving(
+        record, facts, answer_within_seconds=60.0, monotonic=lambda: next(ticks)
+    )
+    # The source answered 1.5 s in, past the caller's 1 s: the answer goes back at once.
+    assert await registry.lookup(record.uscc, 1.0) is record
+    assert source.within_seconds == 1.0
     assert record.uscc not in facts.versions
     facts.let_through.set()
     await registry.drain()

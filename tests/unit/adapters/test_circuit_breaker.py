@@ -92,3 +92,30 @@ def test_late_outcomes_of_calls_let_through_before_it_opened_change_nothing() ->
     b.record_failure()
     clock.now = opened_at + 30
     assert b.state is BreakerState.HALF_OPEN  # the cool-down was not restarted
+
+
+def test_an_abandoned_call_counts_for_nothing() -> None:
+    b, _ = breaker()
+    for _ in range(2):
+        b.record_failure()
+    for _ in range(5):
+        assert b.allow()
+        b.record_abandoned()
+    b.record_success()
+    b.record_failure()
+    b.record_failure()
+    assert b.state is BreakerState.CLOSED
+
+
+def test_an_abandoned_probe_hands_its_turn_to_the_next_call() -> None:
+    b, clock = breaker()
+    for _ in range(3):
+        b.record_failure()
+    clock.now += 30
+    assert b.allow()  # the probe
+    assert b.refuses()
+    b.record_abandoned()
+    assert b.state is BreakerState.HALF_OPEN
+    assert not b.refuses() and b.allow()  # the next probe
+    b.record_success()
+    assert b.state is BreakerState.CLOSED
