@@ -39,6 +39,7 @@ from service.domain.licence import china_today
 BIN = Path(sys.executable).parent
 CONCURRENCY = 32
 RATE_PER_SECOND = 2_000
+BURST = 32
 LATENCY = {"distribution": "uniform", "min_ms": 20, "max_ms": 80}
 GOV_CLIENT, GOV_TOKEN = "bench", "bench-gov-token"
 PG_ADMIN = os.environ.get("INTEGRITY_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -90,7 +91,7 @@ class RunResult:
 
 def _simulator_command(port: int, records_file: Path) -> list[str]:
     limits = {"concurrency": CONCURRENCY, "rate_per_second": RATE_PER_SECOND,
-              "burst": CONCURRENCY}  # fmt: skip
+              "burst": BURST}  # fmt: skip
     return [
         str(BIN / "integrity-registry-simulator"),
         *("--port", str(port), "--records", "0", "--records-file", str(records_file)),
@@ -112,6 +113,7 @@ def worker_environment(database_url: str, keys_file: Path, simulator_url: str) -
         INTEGRITY_GOV_REGISTRY_TOKEN=GOV_TOKEN,
         INTEGRITY_GOV_REGISTRY_MAX_CONCURRENCY=str(CONCURRENCY),
         INTEGRITY_GOV_REGISTRY_MAX_RATE=str(RATE_PER_SECOND),
+        INTEGRITY_GOV_REGISTRY_MAX_BURST=str(BURST),
         INTEGRITY_BATCH_CONCURRENCY=str(CONCURRENCY),
         INTEGRITY_BATCH_POLL_INTERVAL=str(POLL_SECONDS),
     )

@@ -24,11 +24,11 @@ its own (the limiter's), whatever its number of requests in flight:
   is then in time by the earliest it can be (SourceLimits.in_time, limits.py); a request
   woken too late (a busy event loop) takes another start.
 - Starts ahead: where the contract's burst leaves slack for a start to be taken late, the
-  process reserves a few more starts than it has waiting requests (as many as it took in
-  the last such slack, and as fit in it), and reserves again before they run out. A
-  request then mostly finds its start ready, without a database round trip while it holds
-  a slot. A start not taken in time is dropped (rate unused, never exceeded). With no
-  burst (1) nothing is reserved ahead.
+  process reserves a few more starts than it has waiting requests (twice as many as it
+  took in the last such slack, as many as fit in it), and reserves again before they run
+  out. A request then mostly finds its start ready, without a database round trip while
+  it holds a slot. A start not taken in time is dropped (rate unused, never exceeded).
+  With no burst (1) nothing is reserved ahead.
 
 Both steps are bounded by the caller's deadline, less the `min_left` an attempt needs:
 no slot or no start in time is BudgetExhausted, which the caller answers as "registry
@@ -346,8 +346,9 @@ class PostgresLimiter:
             self._taken.popleft()
 
     def _ahead(self) -> int:
-        """Starts to keep reserved ahead: the recent demand, within what fits the slack."""
-        return min(self._most_ahead, len(self._taken))
+        """Starts to keep reserved ahead: twice the recent demand (the next reservation
+        takes a round trip to come), within what fits the slack."""
+        return min(self._most_ahead, 2 * len(self._taken))
 
     async def _reserved(self, until: float) -> _Start:
         start: asyncio.Future[_Start] = asyncio.get_running_loop().create_future()
