@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import httpx
 import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
@@ -39,6 +38,7 @@ from service.adapters.registry_http.keepalive import KeepAliveTransport
 from service.adapters.registry_http.limits import SourceLimits
 from service.adapters.registry_http.provider import DataProviderClient
 from service.adapters.registry_http.shared_limits import shared_limiter
+from service.adapters.registry_http.source_http import SourceHttp
 from service.adapters.registry_http.transport import RetryPolicy, SourceTransport
 from service.adapters.registry_snapshot import SqlRegistrySnapshot
 from service.adapters.standings import ChangeFollower, SqlStandingSource
@@ -326,12 +326,8 @@ def _transport(
             cool_down_seconds=settings.registry_breaker_cool_down_seconds,
         )
     )
-    client = httpx.AsyncClient(
-        base_url=base_url,
-        timeout=settings.registry_source_budget_seconds,
-        # Every connection the contract allows is kept alive (keepalive.py).
-        transport=KeepAliveTransport(limits.max_concurrency),
-    )
+    # Every connection the contract allows is kept alive (keepalive.py).
+    client = SourceHttp(base_url, KeepAliveTransport(limits.max_concurrency))
     retry = RetryPolicy(max_attempts=settings.registry_retry_attempts)
     return SourceTransport(source.value, client, limiter, breaker, retry)
 

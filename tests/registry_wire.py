@@ -7,14 +7,13 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
-
 from service.adapters.pii_vault import AesGcmVault
 from service.adapters.registry_http.breaker import BreakerPolicy, CircuitBreaker
 from service.adapters.registry_http.government import GovernmentRegistryClient
 from service.adapters.registry_http.keepalive import KeepAliveTransport
 from service.adapters.registry_http.limits import LocalLimiter, SourceLimiter, SourceLimits
 from service.adapters.registry_http.provider import DataProviderClient
+from service.adapters.registry_http.source_http import SourceHttp
 from service.adapters.registry_http.transport import RetryPolicy, SourceTransport
 from service.app.ports import Clock
 from service.domain.licence import LicenceTerm
@@ -126,7 +125,7 @@ def transport(
     return SourceTransport(
         name,
         # The transport the service uses (bootstrap.py), so these tests see its behaviour.
-        httpx.AsyncClient(base_url=url, transport=KeepAliveTransport(8)),
+        SourceHttp(url, KeepAliveTransport(8)),
         limiter or LocalLimiter(UNHURRIED),
         breaker or CircuitBreaker(BreakerPolicy()),
         retry,

@@ -1,6 +1,7 @@
-"""The registry sources' HTTP/1.1 transport (keepalive.py) against a real server on
-loopback that sends exactly the bytes each test scripts: reuse, framing, encodings, the
-keep-alive race, failures as httpx's exceptions, TLS."""
+"""The registry sources' HTTP/1.1 transport (keepalive.py), and the requests the sources
+send on it (source_http.py), against a real server on loopback that sends exactly the
+bytes each test scripts: reuse, framing, encodings, the keep-alive race, failures as
+httpx's exceptions, TLS, paths, headers and redirects."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 
 from service.adapters.registry_http import keepalive
 from service.adapters.registry_http.keepalive import KeepAliveTransport
+from service.adapters.registry_http.source_http import SourceHttp
 from tests.certificates import CertificateAuthority
 
 # What the server does with one request on a connection: the bytes to send back (None:
@@ -297,3 +299,57 @@ async def test_https_with_the_trusted_roots_of_the_environment(
         assert (await http.get("/a")).json() == {"tls": True}
         assert (await http.get("/b")).json() == {"tls": True}
     assert server.connections == 1  # kept alive (the refused handshake never got this far)
+
+
+# -- SourceHttp: what the sources send through the transport ----------------------------
+
+
+async def test_source_requests_join_the_base_path_and_carry_their_headers(serve) -> None:
+    server = await serve(lambda n, _: (answer(), False))
+    http = SourceHttp(f"http://127.0.0.1:{server.port}/registry/api/", KeepAliveTransport(2))
+    try:
+        await http.get("/v1/enterprises/X", headers={"Authorization": "Bearer t"}, timeout=5)
+        await http.post("open/verify", content=b'{"a":1}', headers={}, timeout=5)
+    finally:
+        await http.aclose()
+    get, post = (request.decode() for request in server.requests)
+    assert get.startswith("GET /registry/api/v1/enterprises/X HTTP/1.1\r\n")
+    assert "\r\nauthorization: Bearer t\r\n" in get.replace("Authorization", "authorization")
+    assert "accept-encoding: gzip, deflate" in get.lower()
+    assert "user-agent: enterprise-integrity-service" in get.lower()
+    assert post.startswith("POST /registry/api/open/verify HTTP/1.1\r\n")
+    assert "content-length: 7" in post.lower() and post.endswith('{"a":1}')
+
+
+async def test_a_redirect_comes_back_as_the_answer_and_is_not_followed(serve) -> None:
+    moved = answer(b"", "301 Moved Permanently", "Location: http://elsewhere.example/")
+    server = await serve(lambda n, _: (moved, False))
+    http = SourceHttp(f"http://127.0.0.1:{server.port}", KeepAliveTransport(2))
+    try:
+        response = await http.get("/v1/enterprises/X", headers={}, timeout=5)
+    finally:
+        await http.aclose()
+    assert response.status_code == 301
+    assert len(server.requests) == 1
+    assert response.request.url.path == "/v1/enterprises/X"
+
+
+async def test_a_source_request_times_out_as_told(serve) -> None:
+    silent = asyncio.Event()
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await silent.wait()
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    http = SourceHttp(
+        f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", KeepAliveTransport(2)
+    )
+    try:
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get("/v1/enterprises/X", headers={}, timeout=0.05)
+    finally:
+        silent.set()
+        await http.aclose()
+        server.close()
+        await server.wait_closed()

@@ -15,6 +15,7 @@ import httpx
 import structlog
 
 from service.adapters.registry_http.deadline import Deadline
+from service.adapters.registry_http.source_http import SourceHttp
 from service.adapters.registry_http.transport import MalformedAnswer, SourceTransport
 from service.app.ports import Clock, PiiVault
 from service.app.registry_import import sealed_record
@@ -116,7 +117,7 @@ class GovernmentRegistryClient:
     async def lookup(self, uscc: str, within_seconds: float | None = None) -> RegistryRecord | None:
         deadline = Deadline.within(self._budget, within_seconds)
 
-        async def send(client: httpx.AsyncClient, timeout: float) -> httpx.Response:
+        async def send(client: SourceHttp, timeout: float) -> httpx.Response:
             return await client.get(
                 f"/v1/enterprises/{uscc}", headers=self._headers, timeout=timeout
             )

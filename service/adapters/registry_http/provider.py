@@ -20,6 +20,7 @@ import httpx
 import structlog
 
 from service.adapters.registry_http.deadline import Deadline
+from service.adapters.registry_http.source_http import SourceHttp
 from service.adapters.registry_http.transport import MalformedAnswer, SourceTransport
 from service.app.ports import Clock, PiiVault, RegistryUnavailable
 from service.domain.errors import InvalidIdentifier
@@ -185,7 +186,7 @@ class DataProviderClient:
         deadline = Deadline.within(self._budget, within_seconds)
         body = self._body(submission)
 
-        async def send(client: httpx.AsyncClient, timeout: float) -> httpx.Response:
+        async def send(client: SourceHttp, timeout: float) -> httpx.Response:
             # Signed per attempt: the provider refuses a timestamp 300 s off.
             timestamp = str(int(self._clock.now().timestamp()))
             headers = {

@@ -38,13 +38,14 @@ from tenacity.stop import stop_base
 from service.adapters.registry_http.breaker import CircuitBreaker
 from service.adapters.registry_http.deadline import Deadline
 from service.adapters.registry_http.limits import SourceLimiter
+from service.adapters.registry_http.source_http import SourceHttp
 from service.app.ports import RegistryUnavailable
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-Send = Callable[[httpx.AsyncClient, float], Awaitable[httpx.Response]]
-"""Sends the request on the client with this many seconds of timeout."""
+Send = Callable[[SourceHttp, float], Awaitable[httpx.Response]]
+"""Sends the request with this many seconds of timeout."""
 Read = Callable[[httpx.Response], T]
 """What the client makes of a final answer; MalformedAnswer (or any error) if nothing."""
 
@@ -129,7 +130,7 @@ class SourceTransport:
     def __init__(
         self,
         name: str,
-        client: httpx.AsyncClient,
+        client: SourceHttp,
         limiter: SourceLimiter,
         breaker: CircuitBreaker,
         retry: RetryPolicy,
