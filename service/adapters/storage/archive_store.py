@@ -41,6 +41,7 @@ class SqlArchiveStore:
                 archive_facts.c.name_normalised == normalised_name,
                 archive_facts.c.kind == FactKind.REGISTRY.value,
                 archive_facts.c.superseded_time.is_(None),
+                archive_facts.c.name_normalised.is_not(None),  # the index's own condition
             )
             .limit(_NAME_MATCH_LIMIT)
         )

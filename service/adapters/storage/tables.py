@@ -192,6 +192,9 @@ credentials = Table(
 )
 
 # Every version of every archive fact; superseded_time NULL marks the open version.
+_NAMED_REGISTRY_FACTS = (
+    "kind = 'registry' AND superseded_time IS NULL AND name_normalised IS NOT NULL"
+)
 archive_facts = Table(
     "archive_facts",
     metadata,
@@ -217,11 +220,12 @@ archive_facts = Table(
         sqlite_where=text("superseded_time IS NULL"),
         postgresql_where=text("superseded_time IS NULL"),
     ),
+    # The name lookup's conditions; "has a name" keeps reads by USCC off it (0013).
     Index(
         "ix_archive_facts_registry_name",
         "name_normalised",
-        sqlite_where=text("kind = 'registry' AND superseded_time IS NULL"),
-        postgresql_where=text("kind = 'registry' AND superseded_time IS NULL"),
+        sqlite_where=text(_NAMED_REGISTRY_FACTS),
+        postgresql_where=text(_NAMED_REGISTRY_FACTS),
     ),
 )
 

@@ -6,8 +6,8 @@ Revises: 0012
 An archive read by exact registered name found only enterprises in the imported snapshot;
 those known from the government registry's answers (recorded as registry facts) were not
 found. `name_normalised` is the name's comparison key (service/domain/names.py) on
-registry facts, set as they are recorded, indexed for the open versions; the registry
-facts already held get theirs here.
+registry facts, set as they are recorded and indexed; the registry facts already held get
+theirs here.
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ down_revision = "0012"
 branch_labels = None
 depends_on = None
 
-_OPEN_REGISTRY = "kind = 'registry' AND superseded_time IS NULL"
+# The open registry facts that have a name: the name lookup's own conditions. "Has a name"
+# keeps it from a read of registry facts by USCC, which meets the rest as well and which
+# a planner without statistics would then scan this whole index for.
+_NAMED = "kind = 'registry' AND superseded_time IS NULL AND name_normalised IS NOT NULL"
 _BATCH = 1000
 
 
@@ -33,8 +36,8 @@ def upgrade() -> None:
         "ix_archive_facts_registry_name",
         "archive_facts",
         ["name_normalised"],
-        sqlite_where=sa.text(_OPEN_REGISTRY),
-        postgresql_where=sa.text(_OPEN_REGISTRY),
+        sqlite_where=sa.text(_NAMED),
+        postgresql_where=sa.text(_NAMED),
     )
     facts = sa.table(
         "archive_facts",
