@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.adapters.storage.batch_confirmations import record_keys, standing_decisions
@@ -235,49 +235,67 @@ class SqlBatchStore(SqlBatchReads):
             ]
             if not running:
                 return []
-            claimable = (
-                select(batch_items.c.id)
-                .where(batch_items.c.batch_id.in_(running))
-                .where(
-                    or_(
-                        batch_items.c.state == ItemState.QUEUED.value,
-                        and_(
-                            batch_items.c.state == ItemState.WAITING.value,
-                            batch_items.c.next_attempt_time <= now,
-                        ),
-                        and_(
-                            _lapsed(self._lease_time(connection, now)),
-                            _counted_attempts() < max_attempts,
-                        ),
-                    )
+            # One condition at a time, each a range of an index: an OR of them would read
+            # the items in id order past every one already done, a scan that grows with the
+            # batch. Lapsed leases first (work a dead worker left), then waiting items whose
+            # time has come, then the queue.
+            claimed: list[ClaimedItem] = []
+            for claimable in (
+                and_(
+                    _lapsed(self._lease_time(connection, now)),
+                    _counted_attempts() < max_attempts,
+                ),
+                and_(
+                    batch_items.c.state == ItemState.WAITING.value,
+                    batch_items.c.next_attempt_time <= now,
+                ),
+                batch_items.c.state == ItemState.QUEUED.value,
+            ):
+                if len(claimed) >= limit:
+                    break
+                claimed += await self._claim_where(
+                    connection, running, claimable, holder, lease_until, limit - len(claimed)
                 )
-                .order_by(batch_items.c.id)
-                .limit(limit)
-            )
-            if connection.dialect.name == "postgresql":
-                claimable = claimable.with_for_update(skip_locked=True)
-            rows = await connection.execute(
-                update(batch_items)
-                .where(batch_items.c.id.in_(claimable.scalar_subquery()))
-                .values(
-                    state=ItemState.LEASED.value,
-                    lease_holder=holder,
-                    lease_expiry=self._lease_time(connection, lease_until),
-                    attempts=batch_items.c.attempts + 1,
-                )
-                .returning(
-                    batch_items.c.id,
-                    batch_items.c.batch_id,
-                    batch_items.c.uscc,
-                    batch_items.c.attempts,
-                    batch_items.c.unanswered,
-                )
-            )
-            claimed = [
-                ClaimedItem(row.id, row.batch_id, row.uscc, row.attempts, row.unanswered)
-                for row in rows
-            ]
         return sorted(claimed, key=lambda item: item.id)
+
+    async def _claim_where(
+        self,
+        connection: AsyncConnection,
+        running: Sequence[str],
+        condition: ColumnElement[bool],
+        holder: str,
+        lease_until: dt.datetime,
+        limit: int,
+    ) -> list[ClaimedItem]:
+        claimable = (
+            select(batch_items.c.id)
+            .where(batch_items.c.batch_id.in_(running), condition)
+            .order_by(batch_items.c.id)
+            .limit(limit)
+        )
+        if connection.dialect.name == "postgresql":
+            claimable = claimable.with_for_update(skip_locked=True)
+        rows = await connection.execute(
+            update(batch_items)
+            .where(batch_items.c.id.in_(claimable.scalar_subquery()))
+            .values(
+                state=ItemState.LEASED.value,
+                lease_holder=holder,
+                lease_expiry=self._lease_time(connection, lease_until),
+                attempts=batch_items.c.attempts + 1,
+            )
+            .returning(
+                batch_items.c.id,
+                batch_items.c.batch_id,
+                batch_items.c.uscc,
+                batch_items.c.attempts,
+                batch_items.c.unanswered,
+            )
+        )
+        return [
+            ClaimedItem(row.id, row.batch_id, row.uscc, row.attempts, row.unanswered)
+            for row in rows
+        ]
 
     async def sweep_lapsed(self, now: dt.datetime, *, max_attempts: int = MAX_ATTEMPTS) -> int:
         """Lapsed leases no one will take again: items of cancelled batches become
