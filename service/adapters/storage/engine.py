@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -60,6 +61,10 @@ def _sqlite_engine(url: str, **kwargs: Any) -> AsyncEngine:
     # that does not is a mistyped path far more often than a wish for a new database.
     if path is not None and not path.parent.is_dir():
         raise FileNotFoundError(f"the SQLite database's directory {path.parent} does not exist")
+    if path is not None and path.is_dir():
+        # SQLite's own words for it, said here: the driver would say them from its thread,
+        # which may still be running when a command that stops on them exits.
+        raise sqlite3.OperationalError(f"unable to open database file ({path} is a directory)")
     engine = create_async_engine(url, hide_parameters=True, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
