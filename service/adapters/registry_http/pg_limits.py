@@ -104,10 +104,11 @@ class _Start:
 
 @dataclass(eq=False)
 class _Slot:
+    """A lock held on the current limiter connection. Compared by identity: a slot taken
+    on a connection since lost is not the one `_held` has under its number, if any."""
+
     number: int
     taken_at: float
-    connection: int
-    """Which limiter connection holds its lock (a lost connection loses its locks)."""
 
 
 def _limiter_unavailable(error: BaseException) -> BudgetExhausted:
@@ -140,7 +141,6 @@ class PostgresLimiter:
         self._limits = limits
         self._space = lock_space(source)
         self._connection: asyncpg.Connection | None = None
-        self._connections_made = 0
         self._statements = asyncio.Lock()
         self._held: dict[int, _Slot] = {}
         """Locked on the current limiter connection: in use, ready, or being given back."""
@@ -293,7 +293,7 @@ class PostgresLimiter:
         now = time.monotonic()
         taken = []
         for (number,) in rows:
-            slot = _Slot(int(number), now, self._connections_made)
+            slot = _Slot(int(number), now)
             self._held[slot.number] = slot
             taken.append(slot)
         return taken
@@ -426,7 +426,6 @@ class PostgresLimiter:
         if self._connection is None:
             dsn = self._engine.url.set(drivername="postgresql")
             self._connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
-            self._connections_made += 1
         return self._connection
 
     async def _lose_connection(self) -> None:
