@@ -11,7 +11,7 @@ import os
 
 import click
 
-from service.cli import event_loop
+from service.cli import event_loop, heap
 from service.cli.operator_errors import (
     CONFIG_ERROR_EXIT_CODE,
     OPERATOR_ERROR_EXIT_CODE,
@@ -49,7 +49,7 @@ def main(**flags: str | None) -> None:
     from service.api.server import StartupError, serve
 
     try:
-        event_loop.run(serve(settings))
+        event_loop.run(serve(settings, on_ready=lambda _port: heap.settle_after_start()))
     except StartupError as error:
         stop_command(PROGRAM, [str(error)], OPERATOR_ERROR_EXIT_CODE)
 

@@ -18,7 +18,7 @@ from typing import Any
 import click
 import structlog
 
-from service.cli import event_loop
+from service.cli import event_loop, heap
 from service.cli.operator_errors import (
     CONFIG_ERROR_EXIT_CODE,
     stop_command,
@@ -55,6 +55,7 @@ async def _work(settings: Settings, clock: TestStartedClock | None, until_idle: 
         loop = asyncio.get_running_loop()
         for number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(number, worker.stop)
+        heap.settle_after_start()
         log.info("worker_started", holder=worker.holder, concurrency=settings.batch_concurrency)
         worked = await worker.run(until_idle=until_idle)
         log.info("worker_stopped", holder=worker.holder, worked=worked)

@@ -19,9 +19,10 @@ A re-check the registry cannot answer (an outage, an open breaker, a spent budge
 nothing: the item waits and is handed out again later, backing off (RegistryRetries), and
 after its last try it is unavailable rather than done with the decision it had.
 
-Items read ahead belong to batches ops may pause or cancel meanwhile: before asking about
-the next items the worker reads their batches' states again once `steer_seconds` have passed
-(one query, whatever the number of items), and puts back the items of a paused batch and
+Items read ahead belong to batches ops may pause or cancel meanwhile: the worker asks about
+no item read ahead on batch states older than `steer_seconds`. It reads them again (one
+query, whatever the number of items) once half that age is gone, while asking goes on, so
+that asking does not wait for the reading; and puts back the items of a paused batch and
 cancels those of a cancelled one. Items already being asked about finish.
 
 A batch is finished by whoever records its last item; should that worker die in between,
@@ -66,6 +67,8 @@ log = structlog.get_logger("integrity.batches")
 TRIGGER = "batch"
 # Confirmations written in one transaction at most; fewer once nothing else is in flight.
 CONFIRM_CHUNK = 64
+# Items held per item asked about at once: in flight, and read ahead for the next ones.
+READ_AHEAD = 3
 # How stale the batch states behind the items read ahead may be before the next question.
 STEER_SECONDS = 1.0
 
@@ -180,10 +183,12 @@ class ReverificationWorker:
             await asyncio.wait_for(self._changed.wait(), timeout)
 
     async def _claim_more(self) -> int:
-        # Read ahead up to twice the concurrency: the next questions are ready when the
-        # ones in flight end.
-        free = 2 * self._concurrency - len(self._ahead) - len(self._asking)
-        if free < self._concurrency // 2 or free <= 0:
+        # Read ahead up to READ_AHEAD times the concurrency, in chunks of at least the
+        # concurrency: a claim and its read-ahead take several round trips (about 35 ms on
+        # a busy worker), nearly the same for 20 items as for 40, and smaller chunks left
+        # the questions waiting for items (docs/benchmarks.md).
+        free = READ_AHEAD * self._concurrency - len(self._ahead) - len(self._asking)
+        if free < self._concurrency:
             return 0
         now = self._clock.now()
         try:
@@ -234,10 +239,20 @@ class ReverificationWorker:
             self._in_flight.pop(item.id, None)
 
     def _steer_due(self) -> bool:
+        """The batch states behind the items read ahead are too old to ask on."""
         return (
             bool(self._ahead)
             and not self._steering
             and self._clock.now() - self._steered_at >= self._steer_interval
+        )
+
+    def _steer_soon(self) -> bool:
+        """Half their age is gone: read them again now, while asking goes on, so that they
+        are new again before asking would have to wait for them."""
+        return (
+            bool(self._ahead)
+            and not self._steering
+            and self._clock.now() - self._steered_at >= self._steer_interval / 2
         )
 
     async def _steer(self) -> None:
@@ -246,22 +261,26 @@ class ReverificationWorker:
         self._steering = True
         try:
             self._steered_at = self._clock.now()
+            asked_about = sorted({i.batch_id for i, _ in self._ahead})
+            if not asked_about:
+                return
             try:
-                states = await self._store.states(sorted({i.batch_id for i, _ in self._ahead}))
+                states = await self._store.states(asked_about)
             except Exception as error:  # ask on what was known; try again next time
                 log.warning("batch_steer_failed", error_type=type(error).__name__)
                 return
-            running = [
-                pair for pair in self._ahead if states.get(pair[0].batch_id) is BatchState.RUNNING
-            ]
-            stopped = [
-                item
-                for item, _ in self._ahead
-                if states.get(item.batch_id) is not BatchState.RUNNING
-            ]
+            # Items claimed meanwhile come from batches running when they were claimed.
+            stopped_batches = {
+                batch_id
+                for batch_id in asked_about
+                if states.get(batch_id) is not BatchState.RUNNING
+            }
+            stopped = [item for item, _ in self._ahead if item.batch_id in stopped_batches]
             if not stopped:
                 return
-            self._ahead = deque(running)
+            self._ahead = deque(
+                pair for pair in self._ahead if pair[0].batch_id not in stopped_batches
+            )
             await self._put_back(stopped)
             log.info(
                 "batch_items_put_back",
@@ -270,13 +289,22 @@ class ReverificationWorker:
             )
         finally:
             self._steering = False
+            self._start_asking()
+            self._changed.set()
 
     def _start_asking(self) -> None:
-        if self._stop.is_set() or self._steering:
+        if self._stop.is_set():
             return
-        if self._steer_due():
-            self._changed.set()  # the run loop reads the batch states first
+        if self._clock.now() - self._steered_at >= self._steer_interval and self._ahead:
+            # Too old to ask on: the run loop reads the batch states first (or the reading
+            # under way ends and starts asking again).
+            self._changed.set()
             return
+        if self._steer_soon():
+            self._steering = True  # one reading at a time, from now on
+            task = asyncio.create_task(self._steer(), name="batch-steer")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         while self._ahead and len(self._asking) < self._concurrency:
             item, prepared = self._ahead.popleft()
             self._asking.add(item.id)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pytest
 
 from service.adapters.storage.batches import SqlBatchStore
+from service.adapters.storage.queue_cursors import QueueCursors
 from service.bootstrap import Application
 from service.domain import batches
 from service.domain.batches import BatchState, ItemState
@@ -241,3 +242,31 @@ async def test_a_worker_whose_clock_runs_fast_takes_no_live_lease(
     # Its lease lapses for the fast machine when it has lapsed on the database's clock.
     later = now + skew + LEASE + dt.timedelta(seconds=1)
     assert [i.id for i in await fast.claim("w2", later, later + LEASE, 10)] == [held.id]
+
+
+async def test_items_queued_again_below_a_claim_cursor_are_still_claimed(
+    app: Application, clock: TestClock
+) -> None:
+    """Claims resume above the highest id a process claimed (queue_cursors.py); items put
+    back below it by this process come at once, those put back by another process once
+    the look below is due again."""
+    await _batch(app, 20)
+    ticks = [0.0]
+    here = SqlBatchStore(app.engine, cursors=QueueCursors(monotonic=lambda: ticks[0]))
+    elsewhere = SqlBatchStore(app.engine)
+    now = clock.now()
+    theirs = await elsewhere.claim("w2", now, now + LEASE, 5)
+    mine = await here.claim("w1", now, now + LEASE, 15)
+    assert [i.id for i in theirs + mine] == sorted(i.id for i in theirs + mine)
+    assert await here.claim("w1", now, now + LEASE, 10) == []  # looked below: all leased
+
+    await elsewhere.release("w2", theirs, now)
+    ticks[0] = 0.5
+    assert await here.claim("w1", now, now + LEASE, 10) == []  # not due yet
+    ticks[0] = 1.0
+    again = await here.claim("w1", now, now + LEASE, 10)
+    assert [i.id for i in again] == [i.id for i in theirs]
+
+    # Put back by this process: found by its very next claim.
+    await here.release("w1", mine[:3], now)
+    assert [i.id for i in await here.claim("w1", now, now + LEASE, 10)] == [i.id for i in mine[:3]]

@@ -77,6 +77,20 @@ class ReleaseSignalling:
             self._progress.notify_all()
 
 
+async def _two_asked(
+    store: Any, rechecks: GatedRechecks, clock: TestClock
+) -> tuple[ReverificationWorker, asyncio.Task[int]]:
+    """A worker asking two items at once (steering once a second), running until its
+    first two questions are held at the gate."""
+    worker = ReverificationWorker(
+        store, rechecks, clock, concurrency=2, lease_seconds=60, poll_seconds=60, steer_seconds=1.0
+    )
+    running = asyncio.create_task(worker.run())
+    async with rechecks.progress:
+        await asyncio.wait_for(rechecks.progress.wait_for(lambda: len(rechecks.asked) == 2), 30)
+    return worker, running
+
+
 @pytest.mark.parametrize("steer", ["pause", "cancel"])
 async def test_items_read_ahead_of_a_batch_steered_since_are_not_asked_about(
     app: Application, clock: TestClock, steer: str
@@ -86,17 +100,7 @@ async def test_items_read_ahead_of_a_batch_steered_since_are_not_asked_about(
     clock.freeze()
     rechecks = GatedRechecks(app.rechecks)
     store = ReleaseSignalling(app.batch_store, rechecks.progress)
-    worker = ReverificationWorker(
-        store,  # type: ignore[arg-type]
-        rechecks,
-        clock,
-        concurrency=2,
-        lease_seconds=60,
-        poll_seconds=60,
-    )
-    running = asyncio.create_task(worker.run())
-    async with rechecks.progress:
-        await asyncio.wait_for(rechecks.progress.wait_for(lambda: len(rechecks.asked) == 2), 30)
+    worker, running = await _two_asked(store, rechecks, clock)
     # Two are asked about; the other two were read ahead, leased to this worker.
     assert (await app.batches.status(batch.id)).by_state == {ItemState.LEASED: 4}
 
@@ -145,3 +149,47 @@ async def test_the_next_worker_finishes_a_batch_whose_finisher_died_once(
     finished = [e for w in workers for e in w.events if e.get("event") == "batch_finished"]
     assert [e["batch"] for e in finished] == [batch.id]
     assert (await app.batch_store.get(batch.id)).state is BatchState.FINISHED  # type: ignore[union-attr]
+
+
+class GatedStates:
+    """The application's batch store, its reading of batch states held until the test
+    lets it go."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.gate = asyncio.Event()
+        self.reads = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def states(self, batch_ids: Sequence[str]) -> Any:
+        self.reads += 1
+        await self.gate.wait()
+        return await self._store.states(batch_ids)
+
+
+async def test_batch_states_are_read_again_while_asking_goes_on(
+    app: Application, clock: TestClock
+) -> None:
+    """Half way to being too old, the batch states behind the items read ahead are read
+    again without holding up the next questions."""
+    usccs = sorted(new_uscc() for _ in range(6))
+    await app.batches.start(batches.named_in_file("codes", usccs), created_by="ops")
+    clock.freeze()
+    rechecks = GatedRechecks(app.rechecks)
+    store = GatedStates(app.batch_store)
+    worker, running = await _two_asked(store, rechecks, clock)
+    assert store.reads == 0
+
+    clock.advance(dt.timedelta(seconds=0.6))
+    rechecks.gate.set()
+    # The two read ahead are asked about while the reading of their batch's state waits.
+    async with rechecks.progress:
+        await asyncio.wait_for(rechecks.progress.wait_for(lambda: len(rechecks.asked) == 4), 30)
+    assert store.reads == 1
+    assert not store.gate.is_set()
+
+    store.gate.set()
+    worker.stop()
+    await asyncio.wait_for(running, 30)

@@ -24,6 +24,7 @@ from service.adapters.storage.batch_confirmations import record_keys, standing_d
 from service.adapters.storage.batch_reads import SqlBatchReads
 from service.adapters.storage.engine import write_transaction
 from service.adapters.storage.lease_clock import MachineClock, machine_clock, on_database_clock
+from service.adapters.storage.queue_cursors import QueueCursors
 from service.adapters.storage.tables import (
     batch_items,
     reverification_batches,
@@ -151,11 +152,18 @@ def _done_row(item: ClaimedItem, result: RecheckResult) -> dict[str, Any]:
 
 
 class SqlBatchStore(SqlBatchReads):
-    def __init__(self, engine: AsyncEngine, machine_now: MachineClock = machine_clock) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        machine_now: MachineClock = machine_clock,
+        cursors: QueueCursors | None = None,
+    ) -> None:
         """machine_now: this machine's clock, against which lease times are moved onto the
-        database's (tests give one that runs fast, as a machine with a skewed clock)."""
+        database's (tests give one that runs fast, as a machine with a skewed clock).
+        cursors: where this process's claims of queued items resume (queue_cursors.py)."""
         self._engine = engine
         self._machine_now = machine_now
+        self._cursors = cursors or QueueCursors()
 
     def _lease_time(self, connection: AsyncConnection, when: dt.datetime) -> Any:
         return on_database_clock(connection.dialect.name, when, self._machine_now)
@@ -228,9 +236,9 @@ class SqlBatchStore(SqlBatchReads):
             running = [
                 row.id
                 for row in await connection.execute(
-                    select(reverification_batches.c.id).where(
-                        reverification_batches.c.state == BatchState.RUNNING.value
-                    )
+                    select(reverification_batches.c.id)
+                    .where(reverification_batches.c.state == BatchState.RUNNING.value)
+                    .order_by(reverification_batches.c.create_time, reverification_batches.c.id)
                 )
             ]
             if not running:
@@ -249,14 +257,45 @@ class SqlBatchStore(SqlBatchReads):
                     batch_items.c.state == ItemState.WAITING.value,
                     batch_items.c.next_attempt_time <= now,
                 ),
-                batch_items.c.state == ItemState.QUEUED.value,
             ):
                 if len(claimed) >= limit:
                     break
                 claimed += await self._claim_where(
                     connection, running, claimable, holder, lease_until, limit - len(claimed)
                 )
+            # The queue batch by batch, oldest first, each from where this process's last
+            # claim of it ended (queue_cursors.py).
+            for batch_id in running:
+                if len(claimed) >= limit:
+                    break
+                claimed += await self._claim_queued(
+                    connection, batch_id, holder, lease_until, limit - len(claimed)
+                )
         return sorted(claimed, key=lambda item: item.id)
+
+    async def _claim_queued(
+        self,
+        connection: AsyncConnection,
+        batch_id: str,
+        holder: str,
+        lease_until: dt.datetime,
+        limit: int,
+    ) -> list[ClaimedItem]:
+        queued = batch_items.c.state == ItemState.QUEUED.value
+        after = self._cursors.after(batch_id)
+        above = await self._claim_where(
+            connection, [batch_id], and_(queued, batch_items.c.id > after), holder,
+            lease_until, limit,
+        )  # fmt: skip
+        self._cursors.claimed(batch_id, (item.id for item in above))
+        if len(above) >= limit or not self._cursors.may_look_below(batch_id):
+            return above
+        below = await self._claim_where(
+            connection, [batch_id], and_(queued, batch_items.c.id <= after), holder,
+            lease_until, limit - len(above),
+        )  # fmt: skip
+        self._cursors.looked_below(batch_id, len(below))
+        return above + below
 
     async def _claim_where(
         self,
@@ -431,6 +470,10 @@ class SqlBatchStore(SqlBatchReads):
                     attempts=batch_items.c.attempts - 1,
                 )
             )
+        for batch_id in {item.batch_id for item in items}:
+            self._cursors.put_back(
+                batch_id, (item.id for item in items if item.batch_id == batch_id)
+            )
 
     def _held_by_id(self, holder: str) -> Any:
         return (
@@ -456,6 +499,8 @@ class SqlBatchStore(SqlBatchReads):
             if not final:
                 await _hold_batches(connection, [item.batch_id])
             await connection.execute(self._held(item, holder).values(**values, error=error))
+        if not final:
+            self._cursors.put_back(item.batch_id, [item.id])
 
     async def unanswered(
         self,
