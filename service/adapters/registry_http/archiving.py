@@ -28,12 +28,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import orjson
 import structlog
 
 from service.app.ports import OnChange, Registry, RegistryFacts, no_change
@@ -48,9 +48,9 @@ DEFAULT_REMEMBERED = 50_000
 
 def payload_digest(payload: Mapping[str, Any]) -> bytes:
     """The same for equal payloads, whether built here or read back from the database
-    (JSON turns tuples into lists, so the canonical form is JSON's)."""
-    canonical = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).digest()
+    (JSON turns tuples into lists, so the canonical form is JSON's: keys sorted, UTF-8,
+    no spaces). Digests live in memory only, so the form may change between versions."""
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).digest()
 
 
 def _is_older(payload: Mapping[str, Any], held: Mapping[str, Any]) -> bool:

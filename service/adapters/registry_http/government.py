@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+import orjson
 import structlog
 
 from service.adapters.registry_http.deadline import Deadline
@@ -126,6 +127,6 @@ class GovernmentRegistryClient:
             if response.status_code == 404:
                 return None
             today = china_today(self._clock.now())
-            return parse_enterprise(response.json(), uscc, self._vault, today)
+            return parse_enterprise(orjson.loads(response.content), uscc, self._vault, today)
 
         return await self._transport.send(send, deadline, read)

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+import orjson
 import structlog
 
 from service.adapters.registry_http.deadline import Deadline
@@ -200,7 +201,7 @@ class DataProviderClient:
             )
 
         def read(response: httpx.Response) -> ProviderRecord | None:
-            answer = response.json()
+            answer = orjson.loads(response.content)
             code = answer.get("code") if isinstance(answer, dict) else None
             if code == NO_SUCH_ENTERPRISE:
                 return None

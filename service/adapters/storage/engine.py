@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -41,7 +42,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return _sqlite_engine(full_url, **kwargs)
     # hide_parameters: SQL errors must never carry bound values (they may be personal data)
     # into logs or tracebacks.
-    return create_async_engine(full_url, hide_parameters=True, pool_size=10, **kwargs)
+    return create_async_engine(
+        full_url, hide_parameters=True, pool_size=10, json_deserializer=orjson.loads, **kwargs
+    )
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -65,7 +68,9 @@ def _sqlite_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # SQLite's own words for it, said here: the driver would say them from its thread,
         # which may still be running when a command that stops on them exits.
         raise sqlite3.OperationalError(f"unable to open database file ({path} is a directory)")
-    engine = create_async_engine(url, hide_parameters=True, **kwargs)
+    engine = create_async_engine(
+        url, hide_parameters=True, json_deserializer=orjson.loads, **kwargs
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
