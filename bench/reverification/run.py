@@ -158,31 +158,37 @@ async def _written(app: Any) -> tuple[int, int]:
         )
 
 
-async def _run_batch(
-    app: Any, http: httpx.AsyncClient, usccs: Sequence[str], workers: list[Child]
-) -> tuple[int, float]:
-    """Start the batch paused, let the workers settle, then time it from resume to finish."""
+async def _paused_batch(app: Any, usccs: Sequence[str]) -> str:
+    """A batch of every enterprise, paused before any worker runs (a worker already running
+    could claim and ask about items between the start and the pause, before the timing)."""
     from service.domain import batches
 
     batch = await app.batches.start(batches.named_in_file("bench", usccs), created_by="bench")
     await app.batches.pause(batch.id)
     await _analyze(app)
+    return str(batch.id)
+
+
+async def _run_batch(
+    app: Any, http: httpx.AsyncClient, batch_id: str, workers: list[Child]
+) -> tuple[int, float]:
+    """Let the workers settle, then time the paused batch from its resumption to its finish."""
     for worker in workers:
         # Past bootstrap and polling: their start-up is not the batch's time.
         if await asyncio.to_thread(worker.wait_idle, STARTUP_SECONDS) is None:
             raise SystemExit(f"{worker.name} did not settle: {worker.log_tail()}")
     (await http.delete("/_sim/stats")).raise_for_status()
     started = dt.datetime.now(dt.UTC)
-    await app.batches.resume(batch.id)
+    await app.batches.resume(batch_id)
     # The batch row alone, once a second: counting 100,000 items by state ten times a
     # second would take the database's CPU from the run it measures. The time is the
     # finish time the last worker recorded (this machine's clock, as `started` is).
-    while (finished := await _finish_time(app, batch.id)) is None:
+    while (finished := await _finish_time(app, batch_id)) is None:
         for worker in workers:
             if worker.popen.poll() is not None:
                 raise SystemExit(f"{worker.name} exited: {worker.log_tail()}")
         await asyncio.sleep(STATUS_POLL_SECONDS)
-    status = await app.batches.status(batch.id)
+    status = await app.batches.status(batch_id)
     from service.domain.batches import ItemState
 
     return status.by_state.get(ItemState.DONE, 0), (finished - started).total_seconds()
@@ -263,6 +269,7 @@ async def benchmark(
             written_before = await _written(app)
             async with httpx.AsyncClient(base_url=url, timeout=30.0) as http:
                 for worker_count in worker_counts:
+                    batch_id = await _paused_batch(app, usccs)
                     workers = [
                         Child(
                             f"worker-{worker_count}-{n}",
@@ -275,7 +282,7 @@ async def benchmark(
                     echo(f"worker pids: {' '.join(str(w.pid) for w in workers)}")
                     try:
                         cpu_before = [w.cpu_seconds() for w in workers]
-                        done, seconds = await _run_batch(app, http, usccs, workers)
+                        done, seconds = await _run_batch(app, http, batch_id, workers)
                         cpu = sum(w.cpu_seconds() for w in workers) - sum(cpu_before)
                     finally:
                         for worker in workers:
