@@ -58,6 +58,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.adapters.registry_http.deadline import Deadline
 from service.adapters.registry_http.limits import (
     BudgetExhausted,
+    ReleaseNow,
     SourceLimits,
     ensure_time_left,
 )
@@ -157,7 +158,7 @@ class PostgresLimiter:
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     @contextlib.asynccontextmanager
-    async def slot(self, deadline: Deadline, min_left: float) -> AsyncIterator[None]:
+    async def slot(self, deadline: Deadline, min_left: float) -> AsyncIterator[ReleaseNow]:
         ensure_time_left(deadline, min_left)
         slot = await self._take_slot(deadline, min_left)
         try:
@@ -165,12 +166,22 @@ class PostgresLimiter:
         except BaseException:
             self._pass_on(slot)
             raise
+        released = False
+
+        def release_now() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._pass_on(slot)
+
         try:
-            yield
+            yield release_now
         except BaseException:
-            self._pass_on_later(slot)
+            if not released:
+                released = True
+                self._pass_on_later(slot)
             raise
-        self._pass_on(slot)
+        release_now()
 
     async def aclose(self) -> None:
         for task in self._tasks.values():

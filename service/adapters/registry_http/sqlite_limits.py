@@ -41,8 +41,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from service.adapters.registry_http.deadline import Deadline
 from service.adapters.registry_http.limits import (
     BudgetExhausted,
+    ReleaseNow,
     SourceLimits,
     ensure_time_left,
+    keep_until_exit,
 )
 from service.adapters.storage.engine import write_transaction
 
@@ -116,7 +118,7 @@ class SqliteLimiter:
         return None
 
     @contextlib.asynccontextmanager
-    async def slot(self, deadline: Deadline, min_left: float) -> AsyncIterator[None]:
+    async def slot(self, deadline: Deadline, min_left: float) -> AsyncIterator[ReleaseNow]:
         ensure_time_left(deadline, min_left)
         try:
             await asyncio.wait_for(self._in_process.acquire(), deadline.remaining() - min_left)
@@ -134,7 +136,9 @@ class SqliteLimiter:
             await self._give_back(number, holder)
             raise
         try:
-            yield
+            # Given back through the database, a write: when the block ends, not from the
+            # transport's callback.
+            yield keep_until_exit
         except BaseException:
             self._give_back_later(number, holder)
             raise
