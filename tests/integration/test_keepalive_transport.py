@@ -17,7 +17,7 @@ import pytest
 
 from service.adapters.registry_http import keepalive
 from service.adapters.registry_http.keepalive import KeepAliveTransport
-from service.adapters.registry_http.source_http import SourceHttp, answer_hook
+from service.adapters.registry_http.source_http import SourceHttp
 from tests.certificates import CertificateAuthority
 
 # What the server does with one request on a connection: the bytes to send back (None:
@@ -353,23 +353,3 @@ async def test_a_source_request_times_out_as_told(serve) -> None:
         await http.aclose()
         server.close()
         await server.wait_closed()
-
-
-async def test_the_answer_hook_is_told_once_when_the_answer_is_in(serve) -> None:
-    """The source's transport gives its slot back from this hook (limits.py ReleaseNow):
-    told once, when the whole answer has arrived, before the request returns."""
-    server = await serve(lambda n, _: (answer(b'{"n": 1}'), False))
-    http = SourceHttp(f"http://127.0.0.1:{server.port}", KeepAliveTransport(2))
-    told: list[int] = []
-    try:
-        token = answer_hook.set(lambda: told.append(len(server.requests)))
-        try:
-            response = await http.get("/v1/enterprises/X", headers={}, timeout=5)
-            assert told == [1]
-            assert response.status_code == 200
-        finally:
-            answer_hook.reset(token)
-        await http.get("/v1/enterprises/Y", headers={}, timeout=5)  # no hook: none told
-    finally:
-        await http.aclose()
-    assert told == [1]

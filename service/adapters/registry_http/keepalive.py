@@ -28,16 +28,10 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
-from collections.abc import Callable
 from typing import cast
 
 import httptools
 import httpx
-import structlog
-
-from service.adapters.registry_http.source_http import ON_ANSWER
-
-log = structlog.get_logger(__name__)
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 """Far above any registry answer; a larger one is a broken or hostile upstream."""
@@ -46,10 +40,7 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 class _Exchange:
     """One answer being received: what the parser has told so far."""
 
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, on_answer: Callable[[], None] | None = None
-    ) -> None:
-        self.on_answer = on_answer
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
         self.headers_complete = False
@@ -145,17 +136,11 @@ class _Connection(asyncio.Protocol):
 
     # use
 
-    async def exchange(
-        self,
-        head: bytes,
-        body: bytes,
-        read_timeout: float | None,
-        on_answer: Callable[[], None] | None = None,
-    ) -> _Exchange:
+    async def exchange(self, head: bytes, body: bytes, read_timeout: float | None) -> _Exchange:
         assert self._transport is not None
         if self.closed or self._transport.is_closing():
             raise _ClosedBeforeAnswer()
-        exchange = _Exchange(self._loop, on_answer)
+        exchange = _Exchange(self._loop)
         self._exchange = exchange
         self._read_timeout = read_timeout
         self._transport.write(head + body)
@@ -192,13 +177,6 @@ class _Connection(asyncio.Protocol):
         exchange.keep_alive = keep_alive
         self._exchange = None
         self._disarm_timer()
-        if exchange.on_answer is not None and not exchange.done.done():
-            # Here, in the transport's callback: the request's task resumes later, after
-            # whatever else the event loop has ready.
-            try:
-                exchange.on_answer()
-            except Exception:  # never the protocol's failure
-                log.exception("registry_answer_hook_failed")
         if not exchange.done.done():
             exchange.done.set_result(None)
 
@@ -226,7 +204,6 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}")
         origin = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
-        on_answer = request.extensions.get(ON_ANSWER)
         body = await request.aread()
         head = _head(request)
         connection = self._reuse(origin)
@@ -234,13 +211,13 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
             if connection is None:
                 connection = await self._connect(origin, timeouts.get("connect"))
             try:
-                exchange = await connection.exchange(head, body, timeouts.get("read"), on_answer)
+                exchange = await connection.exchange(head, body, timeouts.get("read"))
             except _ClosedBeforeAnswer:
                 if not (connection.reused and request.method == "GET"):
                     raise
                 self._forget(connection)
                 connection = await self._connect(origin, timeouts.get("connect"))
-                exchange = await connection.exchange(head, body, timeouts.get("read"), on_answer)
+                exchange = await connection.exchange(head, body, timeouts.get("read"))
         except BaseException:
             if connection is not None:
                 connection.close()

@@ -19,10 +19,7 @@ request that cannot have a slot and a start in time is not sent: BudgetExhausted
 source counts as unavailable for it (not failed).
 
 A request abandoned mid-flight (its deadline passed, or it was cancelled) may still be
-running at the source, so its slot is held on for a while before it is given back. One
-whose answer has fully arrived is over at the source: the slot's holder may give it back at
-that moment (the callable a slot yields), before its own task resumes to read the answer,
-so that a request waiting for a slot is not held up by the event loop's other work.
+running at the source, so its slot is held on for a while before it is given back.
 
 This module is the in-process limiter, for one process (SQLite, the embedded default);
 pg_limits.py shares the same budget between processes through PostgreSQL.
@@ -93,20 +90,12 @@ def ensure_time_left(deadline: Deadline, min_left: float) -> None:
         raise BudgetExhausted("no_time_left")
 
 
-ReleaseNow = Callable[[], None]
-"""Gives the slot back at once (the answer is in); calling it again does nothing."""
-
-
-def keep_until_exit() -> None:
-    """The ReleaseNow of a limiter that gives its slot back only when the block ends."""
-
-
 class SourceLimiter(Protocol):
     def slot(
         self, deadline: Deadline, min_left: float
-    ) -> contextlib.AbstractAsyncContextManager[ReleaseNow]:
+    ) -> contextlib.AbstractAsyncContextManager[None]:
         """Hold a slot and wait for a start time that leaves at least min_left seconds
-        before the deadline; BudgetExhausted when there is none. Yields a ReleaseNow."""
+        before the deadline; BudgetExhausted when there is none."""
         ...
 
     async def aclose(self) -> None:
@@ -129,7 +118,7 @@ class LocalLimiter:
         self._lingering: set[asyncio.Task[None]] = set()
 
     @contextlib.asynccontextmanager
-    async def slot(self, deadline: Deadline, min_left: float) -> AsyncIterator[ReleaseNow]:
+    async def slot(self, deadline: Deadline, min_left: float) -> AsyncIterator[None]:
         ensure_time_left(deadline, min_left)
         try:
             # A slot that comes too late for a start is no use either: not waited for.
@@ -141,22 +130,12 @@ class LocalLimiter:
         except BaseException:
             self._slots.release()
             raise
-        released = False
-
-        def release_now() -> None:
-            nonlocal released
-            if not released:
-                released = True
-                self._slots.release()
-
         try:
-            yield release_now
+            yield
         except BaseException:
-            if not released:
-                released = True
-                self._release_later()
+            self._release_later()
             raise
-        release_now()
+        self._slots.release()
 
     async def _start_time(self, deadline: Deadline, min_left: float) -> None:
         while True:

@@ -58,7 +58,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.adapters.registry_http.deadline import Deadline
 from service.adapters.registry_http.limits import (
     BudgetExhausted,
-    ReleaseNow,
     SourceLimits,
     ensure_time_left,
 )
@@ -158,7 +157,7 @@ class PostgresLimiter:
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     @contextlib.asynccontextmanager
-    async def slot(self, deadline: Deadline, min_left: float) -> AsyncIterator[ReleaseNow]:
+    async def slot(self, deadline: Deadline, min_left: float) -> AsyncIterator[None]:
         ensure_time_left(deadline, min_left)
         slot = await self._take_slot(deadline, min_left)
         try:
@@ -166,22 +165,12 @@ class PostgresLimiter:
         except BaseException:
             self._pass_on(slot)
             raise
-        released = False
-
-        def release_now() -> None:
-            nonlocal released
-            if not released:
-                released = True
-                self._pass_on(slot)
-
         try:
-            yield release_now
+            yield
         except BaseException:
-            if not released:
-                released = True
-                self._pass_on_later(slot)
+            self._pass_on_later(slot)
             raise
-        release_now()
+        self._pass_on(slot)
 
     async def aclose(self) -> None:
         for task in self._tasks.values():

@@ -11,20 +11,11 @@ does not read as a record.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from contextvars import ContextVar
+from collections.abc import Mapping
 
 import httpx
 
 USER_AGENT = "enterprise-integrity-service"
-ON_ANSWER = "integrity.on_answer"
-"""The request extension the transport calls, from its own callback, the moment the
-answer has fully arrived (keepalive.py)."""
-
-answer_hook: ContextVar[Callable[[], None] | None] = ContextVar("answer_hook", default=None)
-"""Set by the source's transport around a request (transport.py): what to tell when its
-answer is in, the limiter's ReleaseNow. A context variable, so that the sources' own send
-functions need not carry it."""
 # What httpx decodes without optional packages.
 ACCEPT_ENCODING = "gzip, deflate"
 
@@ -52,18 +43,14 @@ class SourceHttp:
         self, method: str, path: str, headers: Mapping[str, str], content: bytes, timeout: float
     ) -> httpx.Response:
         url = self._base.copy_with(raw_path=self._prefix + b"/" + path.lstrip("/").encode())
-        extensions: dict[str, object] = {
-            "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
-        }
-        on_answer = answer_hook.get()
-        if on_answer is not None:
-            extensions[ON_ANSWER] = on_answer
         request = httpx.Request(
             method,
             url,
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING, **headers},
             content=content if method != "GET" else None,
-            extensions=extensions,
+            extensions={
+                "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
+            },
         )
         response = await self._transport.handle_async_request(request)
         response.request = request

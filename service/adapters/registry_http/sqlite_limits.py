@@ -41,10 +41,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from service.adapters.registry_http.deadline import Deadline
 from service.adapters.registry_http.limits import (
     BudgetExhausted,
-    ReleaseNow,
     SourceLimits,
     ensure_time_left,
-    keep_until_exit,
 )
 from service.adapters.storage.engine import write_transaction
 
@@ -118,7 +116,7 @@ class SqliteLimiter:
         return None
 
     @contextlib.asynccontextmanager
-    async def slot(self, deadline: Deadline, min_left: float) -> AsyncIterator[ReleaseNow]:
+    async def slot(self, deadline: Deadline, min_left: float) -> AsyncIterator[None]:
         ensure_time_left(deadline, min_left)
         try:
             await asyncio.wait_for(self._in_process.acquire(), deadline.remaining() - min_left)
@@ -136,9 +134,7 @@ class SqliteLimiter:
             await self._give_back(number, holder)
             raise
         try:
-            # Given back through the database, a write: when the block ends, not from the
-            # transport's callback.
-            yield keep_until_exit
+            yield
         except BaseException:
             self._give_back_later(number, holder)
             raise

@@ -38,7 +38,7 @@ from tenacity.stop import stop_base
 from service.adapters.registry_http.breaker import CircuitBreaker
 from service.adapters.registry_http.deadline import Deadline
 from service.adapters.registry_http.limits import SourceLimiter
-from service.adapters.registry_http.source_http import SourceHttp, answer_hook
+from service.adapters.registry_http.source_http import SourceHttp
 from service.app.ports import RegistryUnavailable
 
 log = structlog.get_logger(__name__)
@@ -188,10 +188,8 @@ class SourceTransport:
         failure = "breaker_open"
         # Only an exception that leaves the block holds the slot on after it (limits.py):
         # a request that never reached the source gives its slot back at once.
-        async with self._limiter.slot(deadline, self._retry.min_attempt_seconds) as release_now:
+        async with self._limiter.slot(deadline, self._retry.min_attempt_seconds):
             if self.breaker.allow():
-                # The slot goes back the moment the answer is in (limits.py).
-                hook = answer_hook.set(release_now)
                 try:
                     response = await send(self._client, deadline.remaining())
                 except httpx.ConnectError:
@@ -215,8 +213,6 @@ class SourceTransport:
                 except BaseException:
                     self.breaker.record_failure()
                     raise
-                finally:
-                    answer_hook.reset(hook)
         if response is None:
             if failure == "breaker_open":
                 raise BreakerOpen(failure)

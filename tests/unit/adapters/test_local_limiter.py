@@ -123,30 +123,3 @@ async def test_an_abandoned_request_keeps_its_slot_for_the_linger() -> None:
     with pytest.raises(BudgetExhausted, match="no_concurrency_slot"):
         async with local.slot(time.deadline(MIN_LEFT), MIN_LEFT):
             pass
-
-
-async def test_a_slot_released_when_its_answer_is_in_serves_the_next_request_at_once() -> None:
-    time = FakeTime()
-    local = limiter(time, SourceLimits(max_concurrency=1, max_rate=1000, burst=1000))
-    async with local.slot(time.deadline(10.0), MIN_LEFT) as release_now:
-        release_now()
-        release_now()  # once only
-        # Still inside the first request's block: the one slot is free again.
-        async with local.slot(time.deadline(10.0), MIN_LEFT):
-            pass
-    async with local.slot(time.deadline(10.0), MIN_LEFT):
-        pass  # and the first block's end gave back nothing twice
-    assert local._slots._value == 1
-
-
-async def test_a_request_failing_after_its_answer_was_in_does_not_hold_its_slot_on() -> None:
-    time = FakeTime()
-    local = limiter(time, SourceLimits(max_concurrency=1, max_rate=1000, burst=1000))
-    with pytest.raises(RuntimeError):
-        async with local.slot(time.deadline(10.0), MIN_LEFT) as release_now:
-            release_now()
-            raise RuntimeError("after the answer")
-    # Not lingering as an abandoned request would: the next one has it now.
-    async with asyncio.timeout(1):
-        async with local.slot(time.deadline(10.0), MIN_LEFT):
-            pass
