@@ -51,6 +51,7 @@ from service.adapters.storage.engine import create_engine
 from service.adapters.storage.facts import SqlFactWriter, SqlRegistryFacts
 from service.adapters.storage.ingestion import SqlIngestionStore
 from service.adapters.storage.ledger import SqlDisclosureLedger
+from service.adapters.storage.ledger_tree import SqlLedgerTree
 from service.adapters.storage.levels import SqlLevelStore, SqlScorecardStore
 from service.adapters.storage.migrate import migrate, require_current_schema
 from service.adapters.storage.outages import is_storage_outage
@@ -69,6 +70,7 @@ from service.app.disclosures import DisclosureQueries
 from service.app.eligibility import EligibilityChecker, PolicyAdmin
 from service.app.ingestion import PlatformIngestion
 from service.app.judicial_import import JudicialImporter
+from service.app.ledger_log import DisclosureLog
 from service.app.levels import LevelService
 from service.app.page_tokens import PageTokens
 from service.app.platform_import import PlatformImporter
@@ -84,6 +86,7 @@ from service.domain.errors import FailedPrecondition
 from service.domain.rate_limits import RateLimiter
 from service.domain.registry_sources import SourceKind
 from service.domain.visibility import PurposeTable
+from service.jobs.ledger_checkpoints import CheckpointPublisher
 from service.jobs.level_revisits import LevelRevisitScheduler
 from service.jobs.pending_rechecks import PendingRecheckScheduler
 from service.jobs.reverification import ReverificationWorker
@@ -125,6 +128,9 @@ class Application:
     importer: RegistryImporter
     credentials: CredentialService
     ledger: SqlDisclosureLedger
+    # The ledger as a verifiable log: its tree, checkpoints and proofs, and their publisher.
+    ledger_log: DisclosureLog
+    checkpoints: CheckpointPublisher
     archive: ArchiveReader
     disclosures: DisclosureQueries
     ingestion: PlatformIngestion
@@ -169,6 +175,7 @@ class Application:
         await require_current_schema(self.engine)
 
     async def close(self) -> None:
+        await self.checkpoints.close()
         await self.pending_rechecks.close()
         await self.registry_sources.aclose()
         await self.revisits.close()
@@ -232,6 +239,10 @@ async def bootstrap(
     )
     registry_changed.rechecks = rechecks
     batch_store = SqlBatchStore(engine)
+    signer = settings.ledger_signer
+    ledger_log = DisclosureLog(
+        SqlLedgerTree(engine, clock, signer), signer.verifier if signer else None
+    )
     return Application(
         settings=settings,
         clock=clock,
@@ -243,6 +254,10 @@ async def bootstrap(
         importer=RegistryImporter(registry, vault, clock, on_change=registry_changed),
         credentials=credentials,
         ledger=ledger,
+        ledger_log=ledger_log,
+        checkpoints=CheckpointPublisher(
+            ledger_log, interval=settings.ledger_checkpoint_interval_seconds
+        ),
         archive=ArchiveReader(
             SqlArchiveStore(engine, registry_engine),
             ledger,

@@ -18,6 +18,7 @@ from typing import Any
 
 from service.adapters.storage.engine import sqlite_file
 from service.cpu_policy import CPU_POLICIES
+from service.domain.checkpoint import NoteInvalid, NoteSigner
 from service.domain.rate_limits import DEFAULT_LIMITS, Limit, LimitClass, limits_from_document
 from service.domain.recheck_schedule import DEFAULT_DELAYS, DEFAULT_MAX_AGE, RecheckSchedule
 from service.listen_address import LOCAL_SOCKET_SCHEMES, ListenAddress, is_local
@@ -70,6 +71,8 @@ ENV_NAMES = {
     "batch_poll_seconds": "BATCH_POLL_INTERVAL",
     "registry_changes_url": "REGISTRY_CHANGES_URL",
     "registry_changes_token_file": "REGISTRY_CHANGES_TOKEN_FILE",
+    "ledger_key_file": "LEDGER_KEY_FILE",
+    "ledger_checkpoint_interval_seconds": "LEDGER_CHECKPOINT_INTERVAL",
 }
 # Registry sources a deployment may name in INTEGRITY_REGISTRY_SOURCES: one registration
 # source (the imported snapshot or the government registry's API), and the data provider
@@ -221,6 +224,14 @@ class Settings:
     registry_changes_token_file: str | None = None
     """A file holding the change feed's bearer token (INTEGRITY_REGISTRY_CHANGES_TOKEN_FILE)."""
 
+    ledger_signer: NoteSigner | None = field(default=None, repr=False)
+    """The disclosure log's checkpoint signing key (INTEGRITY_LEDGER_KEY_FILE, a file
+    holding the key as `integrity-ops ledger keygen` writes it); without one no
+    checkpoints are published and listings come without proofs."""
+    ledger_checkpoint_interval_seconds: float = 60.0
+    """The server publishes a checkpoint of the disclosure log this often when it has
+    grown (INTEGRITY_LEDGER_CHECKPOINT_INTERVAL)."""
+
     registry_sources: tuple[str, ...] = ("snapshot",)
     """Where verifications are checked (INTEGRITY_REGISTRY_SOURCES, comma-separated): one
     registration source, snapshot (the imported snapshot) or gov (the government
@@ -335,6 +346,7 @@ class Settings:
             "batch_poll_seconds",
             "pending_recheck_interval_seconds",
             "pending_max_age_days",
+            "ledger_checkpoint_interval_seconds",
         ):
             if raw.get(name) is not None:
                 try:
@@ -407,6 +419,18 @@ class Settings:
         if serving:
             problems.extend(_listener_problems(values))
 
+        if "ledger_signer" in raw:
+            values["ledger_signer"] = raw["ledger_signer"]
+        elif raw.get("ledger_key_file"):
+            try:
+                key = Path(raw["ledger_key_file"]).read_text(encoding="utf-8")
+                values["ledger_signer"] = NoteSigner.parse(key)
+            except (OSError, UnicodeDecodeError, NoteInvalid) as exc:
+                # The file's content is a private key: never quoted, only what is wrong.
+                reason = str(exc) if isinstance(exc, NoteInvalid) else type(exc).__name__
+                problems.append(
+                    f"{env_name('ledger_key_file')}: {raw['ledger_key_file']} is unusable: {reason}"
+                )
         if "pii_keys" in raw:
             values["pii_keys"] = raw["pii_keys"]
         elif raw.get("keys_file"):

@@ -112,6 +112,7 @@ async def serve(
     await app.follower.start()
     await app.revisits.start()
     await app.pending_rechecks.start()
+    await app.checkpoints.start()
     await server.start()
     warming = asyncio.create_task(_warm(app), name="warm-standings")
     for name in ("", *SERVICE_NAMES):
@@ -122,6 +123,7 @@ async def serve(
         database=app.engine.dialect.name,
         tls=settings.tls_files is not None,
         client_certificates=settings.tls_client_ca_file is not None,
+        ledger_checkpoints=app.ledger_log.signing,
     )
     if on_ready is not None:
         on_ready(port)

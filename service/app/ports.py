@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from service.domain.archive import Fact
 from service.domain.batches import Batch, BatchState, BatchStatus, ClaimedItem, ItemResult
+from service.domain.checkpoint import PublishedCheckpoint
 from service.domain.disclosure import DisclosureEntry
 from service.domain.outbox import OutboxEvent
 from service.domain.recheck_schedule import RecheckState
@@ -89,6 +90,47 @@ class Clock(Protocol):
 class DisclosureLedger(Protocol):
     async def record(self, entry: DisclosureEntry) -> None:
         """Returns once the entry is durable; raises (and nothing may be disclosed) if not."""
+
+
+class LedgerTampered(Exception):
+    """The ledger no longer holds what a signed checkpoint covers: nothing more is signed."""
+
+
+@dataclass(frozen=True)
+class RebuiltTree:
+    """The disclosure log's tree rebuilt from its entries alone, nothing stored trusted."""
+
+    entries: int
+    roots: Mapping[int, bytes]
+    """The root over the first n entries, for each n asked for that the ledger reaches."""
+    first_broken: int | None
+    """The first entry that does not chain onto the one before it; None if all do."""
+
+
+class LedgerTree(Protocol):
+    """The disclosure log's Merkle tree and its signed checkpoints."""
+
+    @property
+    def signing(self) -> bool: ...
+
+    async def publish(self) -> PublishedCheckpoint | None:
+        """Integrate what was appended and sign the new head (LedgerTampered if the
+        stored tree is not the one last signed); None without a key or entries."""
+        ...
+
+    async def latest(self) -> PublishedCheckpoint | None: ...
+
+    async def at_size(self, size: int) -> PublishedCheckpoint | None: ...
+
+    async def checkpoints(self) -> list[PublishedCheckpoint]: ...
+
+    async def inclusion_proofs(
+        self, sequences: Sequence[int], size: int
+    ) -> dict[int, list[bytes]]: ...
+
+    async def consistency_proof(self, first: int, second: int) -> list[bytes]: ...
+
+    async def rebuild(self, sizes: Sequence[int]) -> RebuiltTree: ...
 
 
 class AuthorisationRecords(Protocol):

@@ -305,3 +305,39 @@ def test_a_listen_address_must_be_host_and_port(keys_file: Path) -> None:
             Settings.load({**environ, "INTEGRITY_LISTEN": address}, serving=True)
         [problem] = caught.value.problems
         assert problem.startswith(f"INTEGRITY_LISTEN: {address} is not host:port")
+
+
+def test_the_ledger_signing_key_is_read_and_a_bad_one_named_without_its_content(
+    keys_file: Path, tmp_path: Path
+) -> None:
+    from service.domain.checkpoint import NoteSigner
+
+    signer = NoteSigner.generate("integrity.test/disclosures")
+    good = tmp_path / "ledger.key"
+    good.write_text(f"{signer}\n")
+    settings = Settings.load(
+        {
+            "INTEGRITY_KEYS_FILE": str(keys_file),
+            "INTEGRITY_LEDGER_KEY_FILE": str(good),
+            "INTEGRITY_LEDGER_CHECKPOINT_INTERVAL": "5",
+        }
+    )
+    assert settings.ledger_signer is not None
+    assert str(settings.ledger_signer.verifier) == str(signer.verifier)
+    assert settings.ledger_checkpoint_interval_seconds == 5
+    assert str(signer) not in repr(settings)
+    bad = tmp_path / "bad.key"
+    secret = str(signer).replace("PRIVATE+KEY", "PRIVATE+KEX")
+    bad.write_text(secret)
+    with pytest.raises(ConfigError) as error:
+        Settings.load(
+            {
+                "INTEGRITY_KEYS_FILE": str(keys_file),
+                "INTEGRITY_LEDGER_KEY_FILE": str(bad),
+                "INTEGRITY_LEDGER_CHECKPOINT_INTERVAL": "0",
+            }
+        )
+    problems = "\n".join(error.value.problems)
+    assert f"INTEGRITY_LEDGER_KEY_FILE: {bad} is unusable" in problems
+    assert "INTEGRITY_LEDGER_CHECKPOINT_INTERVAL must be a positive number" in problems
+    assert secret.split("+")[-1] not in problems

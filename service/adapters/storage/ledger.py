@@ -44,7 +44,7 @@ log = structlog.get_logger("integrity.ledger")
 _VERIFY_BATCH = 5000
 
 
-def _entry(row: Any) -> ChainedEntry:
+def entry_from_row(row: Any) -> ChainedEntry:
     return ChainedEntry(
         sequence=row.sequence,
         entry=DisclosureEntry(
@@ -242,7 +242,7 @@ class SqlDisclosureLedger:
             query = query.where(disclosure_ledger.c.sequence < before_sequence)
         query = query.order_by(disclosure_ledger.c.sequence.desc()).limit(limit)
         async with read_connection(self._engine) as connection:
-            return [_entry(row) for row in await connection.execute(query)]
+            return [entry_from_row(row) for row in await connection.execute(query)]
 
     async def verify(self) -> ChainCheck:
         """Recompute the whole chain in sequence order, a batch at a time."""
@@ -255,7 +255,7 @@ class SqlDisclosureLedger:
                     .order_by(disclosure_ledger.c.sequence)
                     .limit(_VERIFY_BATCH)
                 )
-                batch = [_entry(row) for row in await connection.execute(query)]
+                batch = [entry_from_row(row) for row in await connection.execute(query)]
                 if not batch:
                     return ChainCheck(checked, None)
                 result = check_chain(batch, previous)

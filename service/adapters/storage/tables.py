@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -257,6 +258,26 @@ disclosure_ledger = Table(
     Column("previous_hash", LargeBinary, nullable=False),
     Column("entry_hash", LargeBinary, nullable=False),
     Index("ix_disclosure_ledger_subject", "subject_uscc", "sequence"),
+)
+
+# The ledger's Merkle tree: every perfect subtree of level 1 or more that integrated
+# entries complete (service/domain/merkle.py), and the signed checkpoints published.
+ledger_tree_nodes = Table(
+    "ledger_tree_nodes",
+    metadata,
+    Column("level", SmallInteger, primary_key=True),
+    Column("node_index", BigInteger, primary_key=True),
+    Column("hash", LargeBinary, nullable=False),
+)
+
+ledger_checkpoints = Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary, nullable=False),
+    Column("origin", Text, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("publish_time", UtcDateTime, nullable=False),
 )
 
 scorecards = Table(
