@@ -202,6 +202,29 @@ class AsyncIntegrityClient:
         )
         return response
 
+    async def get_ledger_checkpoint(
+        self, tree_size: int = 0, *, timeout: float | None = None
+    ) -> disclosure_pb2.LedgerCheckpoint:
+        """The disclosure log's signed checkpoint of that size, or the latest (0)."""
+        request = disclosure_pb2.GetLedgerCheckpointRequest(tree_size=tree_size)
+        response: disclosure_pb2.GetLedgerCheckpointResponse = await self._call(
+            self._disclosures.GetLedgerCheckpoint, request, timeout
+        )
+        return response.checkpoint
+
+    async def get_ledger_consistency_proof(
+        self, first_tree_size: int, second_tree_size: int = 0, *, timeout: float | None = None
+    ) -> disclosure_pb2.GetLedgerConsistencyProofResponse:
+        """A proof that the log's checkpoint of the second size (0: the latest) extends the
+        log at the first size; check it with clients.ledger_verifier."""
+        request = disclosure_pb2.GetLedgerConsistencyProofRequest(
+            first_tree_size=first_tree_size, second_tree_size=second_tree_size
+        )
+        response: disclosure_pb2.GetLedgerConsistencyProofResponse = await self._call(
+            self._disclosures.GetLedgerConsistencyProof, request, timeout
+        )
+        return response
+
     async def ingest_platform_records(
         self,
         platform: str,

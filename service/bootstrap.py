@@ -266,7 +266,7 @@ async def bootstrap(
             levels,
             SqlAuthorisationRecords(engine),
         ),
-        disclosures=DisclosureQueries(ledger, page_tokens),
+        disclosures=DisclosureQueries(ledger, page_tokens, ledger_log),
         ingestion=ingestion,
         platform_importer=PlatformImporter(ingestion),
         judicial_importer=JudicialImporter(fact_writer, clock, on_change=levels.archive_changed),
@@ -472,7 +472,7 @@ def build_server(
     )
     archive_pb2_grpc.add_ArchiveServiceServicer_to_server(ArchiveServicer(app.archive), api)
     disclosure_pb2_grpc.add_DisclosureServiceServicer_to_server(
-        DisclosureServicer(app.disclosures), api
+        DisclosureServicer(app.disclosures, app.ledger_log), api
     )
     platform_data_pb2_grpc.add_PlatformDataServiceServicer_to_server(
         PlatformDataServicer(app.ingestion), api

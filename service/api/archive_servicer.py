@@ -11,7 +11,9 @@ from service.api.proto_values import timestamp_in, timestamp_out
 from service.api.request_handling import ApiCall
 from service.app.archive import ArchiveRead, ArchiveReader
 from service.app.disclosures import DisclosureQueries
+from service.app.ledger_log import DisclosureLog
 from service.app.resource_names import disclosure_name, parse_archive_name
+from service.domain.checkpoint import NoteVerifier, PublishedCheckpoint
 from service.domain.visibility import Tier
 
 
@@ -52,9 +54,24 @@ class ArchiveServicer(archive_pb2_grpc.ArchiveServiceServicer):
         return archive_pb2.LookupArchiveResponse(archive=archive_to_proto(shown))
 
 
+def checkpoint_to_proto(
+    published: PublishedCheckpoint, verifier: NoteVerifier | None
+) -> disclosure_pb2.LedgerCheckpoint:
+    checkpoint = published.checkpoint
+    return disclosure_pb2.LedgerCheckpoint(
+        note=published.note,
+        origin=checkpoint.origin,
+        tree_size=checkpoint.size,
+        root_hash=checkpoint.root,
+        publish_time=timestamp_out(published.publish_time),
+        verifier_key=str(verifier) if verifier is not None else "",
+    )
+
+
 class DisclosureServicer(disclosure_pb2_grpc.DisclosureServiceServicer):
-    def __init__(self, queries: DisclosureQueries) -> None:
+    def __init__(self, queries: DisclosureQueries, ledger_log: DisclosureLog) -> None:
         self._queries = queries
+        self._log = ledger_log
 
     async def ListDisclosures(  # type: ignore[override]  # an ApiCall, not grpc's context
         self, request: disclosure_pb2.ListDisclosuresRequest, call: ApiCall
@@ -67,7 +84,7 @@ class DisclosureServicer(disclosure_pb2_grpc.DisclosureServiceServicer):
             request.page_size,
             request.page_token,
         )
-        return disclosure_pb2.ListDisclosuresResponse(
+        response = disclosure_pb2.ListDisclosuresResponse(
             disclosures=[
                 disclosure_pb2.Disclosure(
                     name=disclosure_name(page.uscc, chained.sequence),
@@ -78,8 +95,34 @@ class DisclosureServicer(disclosure_pb2_grpc.DisclosureServiceServicer):
                     scenario=chained.entry.scenario,
                     fields=list(chained.entry.fields),
                     disclose_time=timestamp_out(chained.entry.disclose_time),
+                    leaf_data=chained.entry.canonical(),
+                    inclusion_proof=list(page.proofs.get(chained.sequence, ())),
+                    sequence=chained.sequence,
                 )
                 for chained in page.entries
             ],
             next_page_token=page.next_page_token,
         )
+        if page.checkpoint is not None:
+            response.checkpoint.CopyFrom(checkpoint_to_proto(page.checkpoint, self._log.verifier))
+        return response
+
+    async def GetLedgerCheckpoint(  # type: ignore[override]  # an ApiCall, not grpc's context
+        self, request: disclosure_pb2.GetLedgerCheckpointRequest, call: ApiCall
+    ) -> disclosure_pb2.GetLedgerCheckpointResponse:
+        published = await self._log.checkpoint(request.tree_size)
+        return disclosure_pb2.GetLedgerCheckpointResponse(
+            checkpoint=checkpoint_to_proto(published, self._log.verifier)
+        )
+
+    async def GetLedgerConsistencyProof(  # type: ignore[override]  # an ApiCall
+        self, request: disclosure_pb2.GetLedgerConsistencyProofRequest, call: ApiCall
+    ) -> disclosure_pb2.GetLedgerConsistencyProofResponse:
+        proof = await self._log.consistency(request.first_tree_size, request.second_tree_size)
+        response = disclosure_pb2.GetLedgerConsistencyProofResponse(
+            second=checkpoint_to_proto(proof.second, self._log.verifier),
+            proof=list(proof.proof),
+        )
+        if proof.first is not None:
+            response.first.CopyFrom(checkpoint_to_proto(proof.first, self._log.verifier))
+        return response

@@ -34,6 +34,8 @@ METHOD_SCOPES: dict[str, Scope] = {
     "/integrity.v1.ArchiveService/GetArchive": Scope.READ_ARCHIVE,
     "/integrity.v1.ArchiveService/LookupArchive": Scope.READ_ARCHIVE,
     "/integrity.v1.DisclosureService/ListDisclosures": Scope.READ_ARCHIVE,
+    "/integrity.v1.DisclosureService/GetLedgerCheckpoint": Scope.READ_ARCHIVE,
+    "/integrity.v1.DisclosureService/GetLedgerConsistencyProof": Scope.READ_ARCHIVE,
     "/integrity.v1.PlatformDataService/IngestPlatformRecords": Scope.INGEST,
     "/integrity.v1.EligibilityService/CheckEligibility": Scope.CHECK_ELIGIBILITY,
 }

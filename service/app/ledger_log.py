@@ -90,6 +90,9 @@ class DisclosureLog:
     async def latest(self) -> PublishedCheckpoint | None:
         return await self._tree.latest()
 
+    async def inclusion_proofs(self, sequences: Sequence[int], size: int) -> dict[int, list[bytes]]:
+        return await self._tree.inclusion_proofs(sequences, size)
+
     async def consistency(self, first: int, second: int) -> ConsistencyProof:
         """A proof that the log at size `second` (a published checkpoint; 0: the latest)
         extends itself at size `first`."""

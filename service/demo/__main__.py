@@ -85,6 +85,10 @@ def _ops(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]
     )
 
 
+LEDGER_NAME = "integrity.demo/disclosures"
+"""The demo log's name: its checkpoints' origin and its key's name."""
+
+
 def _reset(demo: Path) -> None:
     """Every run starts from an empty database (the generated registry and keys stay):
     the same story, and the same batch, each time."""
@@ -109,6 +113,9 @@ def _setup(demo: Path, env: Mapping[str, str], records: int) -> list[Row]:
     keys = demo / "keys.json"
     if not keys.exists():
         _ops("keys", "generate", "--out", str(keys), env=env)
+    ledger_key = demo / "ledger.key"
+    if not ledger_key.exists():
+        _ops("ledger", "keygen", "--name", LEDGER_NAME, "--out", str(ledger_key), env=env)
     registry = _registry_file(demo, records)
     if not registry.exists():
         _ops(
@@ -156,6 +163,7 @@ def run(demo: Path, *, records: int = RECORDS, batch_size: int = BATCH_SIZE) -> 
         **os.environ,
         "INTEGRITY_DATABASE_URL": f"sqlite:///{demo / 'integrity.db'}",
         "INTEGRITY_KEYS_FILE": str(demo / "keys.json"),
+        "INTEGRITY_LEDGER_KEY_FILE": str(demo / "ledger.key"),
         # The ops commands say what they did; the batch's worker need not log each item.
         "INTEGRITY_LOG_LEVEL": "warning",
     }
@@ -195,7 +203,18 @@ def run(demo: Path, *, records: int = RECORDS, batch_size: int = BATCH_SIZE) -> 
             registry_changes(simulator, merchants)
             reverify(demo, [m.row["uscc"] for m in merchants], env)
         print("\nintegrity-server drained and stopped", flush=True)
+    show_ledger(env)
     print(f"registry simulator stopped; data in {demo}/ (batch report: batch-report.csv)")
+
+
+def show_ledger(env: Mapping[str, str]) -> None:
+    """Every answer above was recorded in the disclosure log: sign its head, then have ops
+    rebuild it from the entries and hold it to that checkpoint."""
+    print("\n== THE DISCLOSURE LOG: every answer above was recorded before it left")
+    print("$ integrity-ops ledger checkpoint")
+    print(_ops("ledger", "checkpoint", env=env).stdout.rstrip())
+    print("$ integrity-ops ledger verify")
+    print(_ops("ledger", "verify", env=env).stdout.rstrip())
 
 
 def _interrupted(number: int, _frame: object) -> None:

@@ -261,3 +261,11 @@ async def test_checkpoints_are_published_at_intervals_as_the_ledger_grows(
             assert latest is not None and latest.checkpoint.size == size
     finally:
         await application.close()
+
+
+async def test_an_empty_log_has_no_checkpoint_to_sign(
+    signing_app: Application, signing_ops: OpsCommand
+) -> None:
+    result = await signing_ops.run("ledger", "checkpoint")
+    assert result.exit_code != 0 and "the disclosure log is empty" in result.output
+    assert await signing_app.ledger_log.latest() is None

@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from integrity.v1 import archive_pb2 as integrity_dot_v1_dot_archive__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dintegrity/v1/disclosure.proto\x12\x0cintegrity.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aintegrity/v1/archive.proto\"\xaa\x02\n\nDisclosure\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x11\n\trecipient\x18\x02 \x01(\t\x12\x16\n\x0erecipient_kind\x18\x03 \x01(\t\x12&\n\x04tier\x18\x04 \x01(\x0e\x32\x18.integrity.v1.ViewerTier\x12\x0f\n\x07purpose\x18\x05 \x01(\t\x12\x10\n\x08scenario\x18\x06 \x01(\t\x12\x0e\n\x06\x66ields\x18\x07 \x03(\t\x12\x31\n\rdisclose_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp:O\xea\x41L\n\x17integrity.v1/Disclosure\x12\x31\x65nterprises/{enterprise}/disclosures/{disclosure}\"a\n\x16ListDisclosuresRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"a\n\x17ListDisclosuresResponse\x12-\n\x0b\x64isclosures\x18\x01 \x03(\x0b\x32\x18.integrity.v1.Disclosure\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2s\n\x11\x44isclosureService\x12^\n\x0fListDisclosures\x12$.integrity.v1.ListDisclosuresRequest\x1a%.integrity.v1.ListDisclosuresResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dintegrity/v1/disclosure.proto\x12\x0cintegrity.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aintegrity/v1/archive.proto\"\x9e\x01\n\x10LedgerCheckpoint\x12\x0c\n\x04note\x18\x01 \x01(\t\x12\x0e\n\x06origin\x18\x02 \x01(\t\x12\x11\n\ttree_size\x18\x03 \x01(\x03\x12\x11\n\troot_hash\x18\x04 \x01(\x0c\x12\x30\n\x0cpublish_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cverifier_key\x18\x06 \x01(\t\"\xe8\x02\n\nDisclosure\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x11\n\trecipient\x18\x02 \x01(\t\x12\x16\n\x0erecipient_kind\x18\x03 \x01(\t\x12&\n\x04tier\x18\x04 \x01(\x0e\x32\x18.integrity.v1.ViewerTier\x12\x0f\n\x07purpose\x18\x05 \x01(\t\x12\x10\n\x08scenario\x18\x06 \x01(\t\x12\x0e\n\x06\x66ields\x18\x07 \x03(\t\x12\x31\n\rdisclose_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tleaf_data\x18\t \x01(\x0c\x12\x17\n\x0finclusion_proof\x18\n \x03(\x0c\x12\x10\n\x08sequence\x18\x0b \x01(\x03:O\xea\x41L\n\x17integrity.v1/Disclosure\x12\x31\x65nterprises/{enterprise}/disclosures/{disclosure}\"a\n\x16ListDisclosuresRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"\x95\x01\n\x17ListDisclosuresResponse\x12-\n\x0b\x64isclosures\x18\x01 \x03(\x0b\x32\x18.integrity.v1.Disclosure\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x32\n\ncheckpoint\x18\x03 \x01(\x0b\x32\x1e.integrity.v1.LedgerCheckpoint\"5\n\x1aGetLedgerCheckpointRequest\x12\x17\n\ttree_size\x18\x01 \x01(\x03\x42\x04\xe2\x41\x01\x01\"Q\n\x1bGetLedgerCheckpointResponse\x12\x32\n\ncheckpoint\x18\x01 \x01(\x0b\x32\x1e.integrity.v1.LedgerCheckpoint\"a\n GetLedgerConsistencyProofRequest\x12\x1d\n\x0f\x66irst_tree_size\x18\x01 \x01(\x03\x42\x04\xe2\x41\x01\x02\x12\x1e\n\x10second_tree_size\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x01\"\x91\x01\n!GetLedgerConsistencyProofResponse\x12-\n\x05\x66irst\x18\x01 \x01(\x0b\x32\x1e.integrity.v1.LedgerCheckpoint\x12.\n\x06second\x18\x02 \x01(\x0b\x32\x1e.integrity.v1.LedgerCheckpoint\x12\r\n\x05proof\x18\x03 \x03(\x0c\x32\xdd\x02\n\x11\x44isclosureService\x12^\n\x0fListDisclosures\x12$.integrity.v1.ListDisclosuresRequest\x1a%.integrity.v1.ListDisclosuresResponse\x12j\n\x13GetLedgerCheckpoint\x12(.integrity.v1.GetLedgerCheckpointRequest\x1a).integrity.v1.GetLedgerCheckpointResponse\x12|\n\x19GetLedgerConsistencyProof\x12..integrity.v1.GetLedgerConsistencyProofRequest\x1a/.integrity.v1.GetLedgerConsistencyProofResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,12 +45,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTDISCLOSURESREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
   _globals['_LISTDISCLOSURESREQUEST'].fields_by_name['page_token']._loaded_options = None
   _globals['_LISTDISCLOSURESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
-  _globals['_DISCLOSURE']._serialized_start=169
-  _globals['_DISCLOSURE']._serialized_end=467
-  _globals['_LISTDISCLOSURESREQUEST']._serialized_start=469
-  _globals['_LISTDISCLOSURESREQUEST']._serialized_end=566
-  _globals['_LISTDISCLOSURESRESPONSE']._serialized_start=568
-  _globals['_LISTDISCLOSURESRESPONSE']._serialized_end=665
-  _globals['_DISCLOSURESERVICE']._serialized_start=667
-  _globals['_DISCLOSURESERVICE']._serialized_end=782
+  _globals['_GETLEDGERCHECKPOINTREQUEST'].fields_by_name['tree_size']._loaded_options = None
+  _globals['_GETLEDGERCHECKPOINTREQUEST'].fields_by_name['tree_size']._serialized_options = b'\342A\001\001'
+  _globals['_GETLEDGERCONSISTENCYPROOFREQUEST'].fields_by_name['first_tree_size']._loaded_options = None
+  _globals['_GETLEDGERCONSISTENCYPROOFREQUEST'].fields_by_name['first_tree_size']._serialized_options = b'\342A\001\002'
+  _globals['_GETLEDGERCONSISTENCYPROOFREQUEST'].fields_by_name['second_tree_size']._loaded_options = None
+  _globals['_GETLEDGERCONSISTENCYPROOFREQUEST'].fields_by_name['second_tree_size']._serialized_options = b'\342A\001\001'
+  _globals['_LEDGERCHECKPOINT']._serialized_start=169
+  _globals['_LEDGERCHECKPOINT']._serialized_end=327
+  _globals['_DISCLOSURE']._serialized_start=330
+  _globals['_DISCLOSURE']._serialized_end=690
+  _globals['_LISTDISCLOSURESREQUEST']._serialized_start=692
+  _globals['_LISTDISCLOSURESREQUEST']._serialized_end=789
+  _globals['_LISTDISCLOSURESRESPONSE']._serialized_start=792
+  _globals['_LISTDISCLOSURESRESPONSE']._serialized_end=941
+  _globals['_GETLEDGERCHECKPOINTREQUEST']._serialized_start=943
+  _globals['_GETLEDGERCHECKPOINTREQUEST']._serialized_end=996
+  _globals['_GETLEDGERCHECKPOINTRESPONSE']._serialized_start=998
+  _globals['_GETLEDGERCHECKPOINTRESPONSE']._serialized_end=1079
+  _globals['_GETLEDGERCONSISTENCYPROOFREQUEST']._serialized_start=1081
+  _globals['_GETLEDGERCONSISTENCYPROOFREQUEST']._serialized_end=1178
+  _globals['_GETLEDGERCONSISTENCYPROOFRESPONSE']._serialized_start=1181
+  _globals['_GETLEDGERCONSISTENCYPROOFRESPONSE']._serialized_end=1326
+  _globals['_DISCLOSURESERVICE']._serialized_start=1329
+  _globals['_DISCLOSURESERVICE']._serialized_end=1678
 # @@protoc_insertion_point(module_scope)

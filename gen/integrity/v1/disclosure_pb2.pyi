@@ -21,6 +21,49 @@ else:
 DESCRIPTOR: google.protobuf.descriptor.FileDescriptor
 
 @typing.final
+class LedgerCheckpoint(google.protobuf.message.Message):
+    """A signed tree head of the disclosure log (c2sp.org/tlog-checkpoint)."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    NOTE_FIELD_NUMBER: builtins.int
+    ORIGIN_FIELD_NUMBER: builtins.int
+    TREE_SIZE_FIELD_NUMBER: builtins.int
+    ROOT_HASH_FIELD_NUMBER: builtins.int
+    PUBLISH_TIME_FIELD_NUMBER: builtins.int
+    VERIFIER_KEY_FIELD_NUMBER: builtins.int
+    note: builtins.str
+    """The checkpoint as a signed note, exactly as signed: what a verifier checks."""
+    origin: builtins.str
+    """The log's name, the note's first line."""
+    tree_size: builtins.int
+    """Entries the tree covers: disclosures with sequence 1 to tree_size."""
+    root_hash: builtins.bytes
+    """The RFC 9162 Merkle tree hash over those entries."""
+    verifier_key: builtins.str
+    """The log's verifier key (name+keyid+key, the Go note format). For convenience:
+    a verifier trusts only a key it obtained on its own.
+    """
+    @property
+    def publish_time(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        """When it was signed."""
+
+    def __init__(
+        self,
+        *,
+        note: builtins.str = ...,
+        origin: builtins.str = ...,
+        tree_size: builtins.int = ...,
+        root_hash: builtins.bytes = ...,
+        publish_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        verifier_key: builtins.str = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["publish_time", b"publish_time"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["note", b"note", "origin", b"origin", "publish_time", b"publish_time", "root_hash", b"root_hash", "tree_size", b"tree_size", "verifier_key", b"verifier_key"]) -> None: ...
+
+Global___LedgerCheckpoint: typing_extensions.TypeAlias = LedgerCheckpoint
+
+@typing.final
 class Disclosure(google.protobuf.message.Message):
     """One disclosure."""
 
@@ -34,6 +77,9 @@ class Disclosure(google.protobuf.message.Message):
     SCENARIO_FIELD_NUMBER: builtins.int
     FIELDS_FIELD_NUMBER: builtins.int
     DISCLOSE_TIME_FIELD_NUMBER: builtins.int
+    LEAF_DATA_FIELD_NUMBER: builtins.int
+    INCLUSION_PROOF_FIELD_NUMBER: builtins.int
+    SEQUENCE_FIELD_NUMBER: builtins.int
     name: builtins.str
     """enterprises/{uscc}/disclosures/{sequence}"""
     recipient: builtins.str
@@ -46,6 +92,12 @@ class Disclosure(google.protobuf.message.Message):
     """The declared purpose."""
     scenario: builtins.str
     """The declared scenario."""
+    leaf_data: builtins.bytes
+    """The bytes the log's Merkle leaf hashes (SHA-256 of 0x00 || leaf_data): the
+    entry as canonical JSON, holding the fields above and the enterprise's USCC.
+    """
+    sequence: builtins.int
+    """The entry's place in the log, from 1: its leaf index is sequence - 1."""
     @property
     def fields(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
         """The field groups disclosed."""
@@ -53,6 +105,12 @@ class Disclosure(google.protobuf.message.Message):
     @property
     def disclose_time(self) -> google.protobuf.timestamp_pb2.Timestamp:
         """When."""
+
+    @property
+    def inclusion_proof(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.bytes]:
+        """The entry's audit path in the response's checkpoint (RFC 9162 section 2.1.3),
+        from the leaf up; empty when the entry is newer than the checkpoint.
+        """
 
     def __init__(
         self,
@@ -65,9 +123,12 @@ class Disclosure(google.protobuf.message.Message):
         scenario: builtins.str = ...,
         fields: collections.abc.Iterable[builtins.str] | None = ...,
         disclose_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        leaf_data: builtins.bytes = ...,
+        inclusion_proof: collections.abc.Iterable[builtins.bytes] | None = ...,
+        sequence: builtins.int = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["disclose_time", b"disclose_time"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["disclose_time", b"disclose_time", "fields", b"fields", "name", b"name", "purpose", b"purpose", "recipient", b"recipient", "recipient_kind", b"recipient_kind", "scenario", b"scenario", "tier", b"tier"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["disclose_time", b"disclose_time", "fields", b"fields", "inclusion_proof", b"inclusion_proof", "leaf_data", b"leaf_data", "name", b"name", "purpose", b"purpose", "recipient", b"recipient", "recipient_kind", b"recipient_kind", "scenario", b"scenario", "sequence", b"sequence", "tier", b"tier"]) -> None: ...
 
 Global___Disclosure: typing_extensions.TypeAlias = Disclosure
 
@@ -105,18 +166,121 @@ class ListDisclosuresResponse(google.protobuf.message.Message):
 
     DISCLOSURES_FIELD_NUMBER: builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    CHECKPOINT_FIELD_NUMBER: builtins.int
     next_page_token: builtins.str
     """Token for the next page; empty on the last."""
     @property
     def disclosures(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___Disclosure]:
         """Newest first."""
 
+    @property
+    def checkpoint(self) -> Global___LedgerCheckpoint:
+        """The checkpoint the entries' inclusion proofs are against; absent when the
+        service publishes no checkpoints.
+        """
+
     def __init__(
         self,
         *,
         disclosures: collections.abc.Iterable[Global___Disclosure] | None = ...,
         next_page_token: builtins.str = ...,
+        checkpoint: Global___LedgerCheckpoint | None = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["disclosures", b"disclosures", "next_page_token", b"next_page_token"]) -> None: ...
+    def HasField(self, field_name: typing.Literal["checkpoint", b"checkpoint"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["checkpoint", b"checkpoint", "disclosures", b"disclosures", "next_page_token", b"next_page_token"]) -> None: ...
 
 Global___ListDisclosuresResponse: typing_extensions.TypeAlias = ListDisclosuresResponse
+
+@typing.final
+class GetLedgerCheckpointRequest(google.protobuf.message.Message):
+    """Request for DisclosureService.GetLedgerCheckpoint."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    TREE_SIZE_FIELD_NUMBER: builtins.int
+    tree_size: builtins.int
+    """The checkpoint published at this tree size; 0 for the latest."""
+    def __init__(
+        self,
+        *,
+        tree_size: builtins.int = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["tree_size", b"tree_size"]) -> None: ...
+
+Global___GetLedgerCheckpointRequest: typing_extensions.TypeAlias = GetLedgerCheckpointRequest
+
+@typing.final
+class GetLedgerCheckpointResponse(google.protobuf.message.Message):
+    """Response for DisclosureService.GetLedgerCheckpoint."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    CHECKPOINT_FIELD_NUMBER: builtins.int
+    @property
+    def checkpoint(self) -> Global___LedgerCheckpoint:
+        """The checkpoint."""
+
+    def __init__(
+        self,
+        *,
+        checkpoint: Global___LedgerCheckpoint | None = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["checkpoint", b"checkpoint"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["checkpoint", b"checkpoint"]) -> None: ...
+
+Global___GetLedgerCheckpointResponse: typing_extensions.TypeAlias = GetLedgerCheckpointResponse
+
+@typing.final
+class GetLedgerConsistencyProofRequest(google.protobuf.message.Message):
+    """Request for DisclosureService.GetLedgerConsistencyProof."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    FIRST_TREE_SIZE_FIELD_NUMBER: builtins.int
+    SECOND_TREE_SIZE_FIELD_NUMBER: builtins.int
+    first_tree_size: builtins.int
+    """The earlier tree size (0 to second's size)."""
+    second_tree_size: builtins.int
+    """The size of a published checkpoint; 0 for the latest."""
+    def __init__(
+        self,
+        *,
+        first_tree_size: builtins.int = ...,
+        second_tree_size: builtins.int = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["first_tree_size", b"first_tree_size", "second_tree_size", b"second_tree_size"]) -> None: ...
+
+Global___GetLedgerConsistencyProofRequest: typing_extensions.TypeAlias = GetLedgerConsistencyProofRequest
+
+@typing.final
+class GetLedgerConsistencyProofResponse(google.protobuf.message.Message):
+    """Response for DisclosureService.GetLedgerConsistencyProof."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    FIRST_FIELD_NUMBER: builtins.int
+    SECOND_FIELD_NUMBER: builtins.int
+    PROOF_FIELD_NUMBER: builtins.int
+    @property
+    def first(self) -> Global___LedgerCheckpoint:
+        """The checkpoint published at the first size, when there is one."""
+
+    @property
+    def second(self) -> Global___LedgerCheckpoint:
+        """The checkpoint of the second size."""
+
+    @property
+    def proof(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.bytes]:
+        """PROOF(first, D[second]) of RFC 9162 section 2.1.4.1."""
+
+    def __init__(
+        self,
+        *,
+        first: Global___LedgerCheckpoint | None = ...,
+        second: Global___LedgerCheckpoint | None = ...,
+        proof: collections.abc.Iterable[builtins.bytes] | None = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["first", b"first", "second", b"second"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["first", b"first", "proof", b"proof", "second", b"second"]) -> None: ...
+
+Global___GetLedgerConsistencyProofResponse: typing_extensions.TypeAlias = GetLedgerConsistencyProofResponse

@@ -42,6 +42,16 @@ class DisclosureServiceStub:
                 request_serializer=integrity_dot_v1_dot_disclosure__pb2.ListDisclosuresRequest.SerializeToString,
                 response_deserializer=integrity_dot_v1_dot_disclosure__pb2.ListDisclosuresResponse.FromString,
                 _registered_method=True)
+        self.GetLedgerCheckpoint = channel.unary_unary(
+                '/integrity.v1.DisclosureService/GetLedgerCheckpoint',
+                request_serializer=integrity_dot_v1_dot_disclosure__pb2.GetLedgerCheckpointRequest.SerializeToString,
+                response_deserializer=integrity_dot_v1_dot_disclosure__pb2.GetLedgerCheckpointResponse.FromString,
+                _registered_method=True)
+        self.GetLedgerConsistencyProof = channel.unary_unary(
+                '/integrity.v1.DisclosureService/GetLedgerConsistencyProof',
+                request_serializer=integrity_dot_v1_dot_disclosure__pb2.GetLedgerConsistencyProofRequest.SerializeToString,
+                response_deserializer=integrity_dot_v1_dot_disclosure__pb2.GetLedgerConsistencyProofResponse.FromString,
+                _registered_method=True)
 
 
 class DisclosureServiceServicer:
@@ -58,6 +68,22 @@ class DisclosureServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLedgerCheckpoint(self, request, context):
+        """A signed checkpoint of the disclosure log: the latest, or the one published at
+        a tree size. Anyone may hold the log to it later.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLedgerConsistencyProof(self, request, context):
+        """A proof that the log at one checkpoint extends itself at an earlier size
+        (RFC 9162 section 2.1.4).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DisclosureServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -65,6 +91,16 @@ def add_DisclosureServiceServicer_to_server(servicer, server):
                     servicer.ListDisclosures,
                     request_deserializer=integrity_dot_v1_dot_disclosure__pb2.ListDisclosuresRequest.FromString,
                     response_serializer=integrity_dot_v1_dot_disclosure__pb2.ListDisclosuresResponse.SerializeToString,
+            ),
+            'GetLedgerCheckpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLedgerCheckpoint,
+                    request_deserializer=integrity_dot_v1_dot_disclosure__pb2.GetLedgerCheckpointRequest.FromString,
+                    response_serializer=integrity_dot_v1_dot_disclosure__pb2.GetLedgerCheckpointResponse.SerializeToString,
+            ),
+            'GetLedgerConsistencyProof': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLedgerConsistencyProof,
+                    request_deserializer=integrity_dot_v1_dot_disclosure__pb2.GetLedgerConsistencyProofRequest.FromString,
+                    response_serializer=integrity_dot_v1_dot_disclosure__pb2.GetLedgerConsistencyProofResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -97,6 +133,60 @@ class DisclosureService:
             '/integrity.v1.DisclosureService/ListDisclosures',
             integrity_dot_v1_dot_disclosure__pb2.ListDisclosuresRequest.SerializeToString,
             integrity_dot_v1_dot_disclosure__pb2.ListDisclosuresResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLedgerCheckpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/integrity.v1.DisclosureService/GetLedgerCheckpoint',
+            integrity_dot_v1_dot_disclosure__pb2.GetLedgerCheckpointRequest.SerializeToString,
+            integrity_dot_v1_dot_disclosure__pb2.GetLedgerCheckpointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLedgerConsistencyProof(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/integrity.v1.DisclosureService/GetLedgerConsistencyProof',
+            integrity_dot_v1_dot_disclosure__pb2.GetLedgerConsistencyProofRequest.SerializeToString,
+            integrity_dot_v1_dot_disclosure__pb2.GetLedgerConsistencyProofResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -41,7 +41,39 @@ _DisclosureServiceListDisclosuresType = typing_extensions.TypeVar(
     ],
 )
 
-class DisclosureServiceStub(typing.Generic[_DisclosureServiceListDisclosuresType]):
+_DisclosureServiceGetLedgerCheckpointType = typing_extensions.TypeVar(
+    '_DisclosureServiceGetLedgerCheckpointType',
+    grpc.UnaryUnaryMultiCallable[
+        integrity.v1.disclosure_pb2.GetLedgerCheckpointRequest,
+        integrity.v1.disclosure_pb2.GetLedgerCheckpointResponse,
+    ],
+    grpc.aio.UnaryUnaryMultiCallable[
+        integrity.v1.disclosure_pb2.GetLedgerCheckpointRequest,
+        integrity.v1.disclosure_pb2.GetLedgerCheckpointResponse,
+    ],
+    default=grpc.UnaryUnaryMultiCallable[
+        integrity.v1.disclosure_pb2.GetLedgerCheckpointRequest,
+        integrity.v1.disclosure_pb2.GetLedgerCheckpointResponse,
+    ],
+)
+
+_DisclosureServiceGetLedgerConsistencyProofType = typing_extensions.TypeVar(
+    '_DisclosureServiceGetLedgerConsistencyProofType',
+    grpc.UnaryUnaryMultiCallable[
+        integrity.v1.disclosure_pb2.GetLedgerConsistencyProofRequest,
+        integrity.v1.disclosure_pb2.GetLedgerConsistencyProofResponse,
+    ],
+    grpc.aio.UnaryUnaryMultiCallable[
+        integrity.v1.disclosure_pb2.GetLedgerConsistencyProofRequest,
+        integrity.v1.disclosure_pb2.GetLedgerConsistencyProofResponse,
+    ],
+    default=grpc.UnaryUnaryMultiCallable[
+        integrity.v1.disclosure_pb2.GetLedgerConsistencyProofRequest,
+        integrity.v1.disclosure_pb2.GetLedgerConsistencyProofResponse,
+    ],
+)
+
+class DisclosureServiceStub(typing.Generic[_DisclosureServiceListDisclosuresType, _DisclosureServiceGetLedgerCheckpointType, _DisclosureServiceGetLedgerConsistencyProofType]):
     """The disclosure ledger: every time an enterprise's archive or level was shown
     to anyone but ops, for what purpose, and which fields. Merchants read their
     own.
@@ -53,6 +85,14 @@ class DisclosureServiceStub(typing.Generic[_DisclosureServiceListDisclosuresType
             integrity.v1.disclosure_pb2.ListDisclosuresRequest,
             integrity.v1.disclosure_pb2.ListDisclosuresResponse,
         ],
+        grpc.UnaryUnaryMultiCallable[
+            integrity.v1.disclosure_pb2.GetLedgerCheckpointRequest,
+            integrity.v1.disclosure_pb2.GetLedgerCheckpointResponse,
+        ],
+        grpc.UnaryUnaryMultiCallable[
+            integrity.v1.disclosure_pb2.GetLedgerConsistencyProofRequest,
+            integrity.v1.disclosure_pb2.GetLedgerConsistencyProofResponse,
+        ],
     ], channel: grpc.Channel) -> None: ...
 
     @typing.overload
@@ -61,6 +101,14 @@ class DisclosureServiceStub(typing.Generic[_DisclosureServiceListDisclosuresType
             integrity.v1.disclosure_pb2.ListDisclosuresRequest,
             integrity.v1.disclosure_pb2.ListDisclosuresResponse,
         ],
+        grpc.aio.UnaryUnaryMultiCallable[
+            integrity.v1.disclosure_pb2.GetLedgerCheckpointRequest,
+            integrity.v1.disclosure_pb2.GetLedgerCheckpointResponse,
+        ],
+        grpc.aio.UnaryUnaryMultiCallable[
+            integrity.v1.disclosure_pb2.GetLedgerConsistencyProofRequest,
+            integrity.v1.disclosure_pb2.GetLedgerConsistencyProofResponse,
+        ],
     ], channel: grpc.aio.Channel) -> None: ...
 
     ListDisclosures: _DisclosureServiceListDisclosuresType
@@ -68,10 +116,28 @@ class DisclosureServiceStub(typing.Generic[_DisclosureServiceListDisclosuresType
     enterprise's own merchant (through the gateway) and ops.
     """
 
+    GetLedgerCheckpoint: _DisclosureServiceGetLedgerCheckpointType
+    """A signed checkpoint of the disclosure log: the latest, or the one published at
+    a tree size. Anyone may hold the log to it later.
+    """
+
+    GetLedgerConsistencyProof: _DisclosureServiceGetLedgerConsistencyProofType
+    """A proof that the log at one checkpoint extends itself at an earlier size
+    (RFC 9162 section 2.1.4).
+    """
+
 DisclosureServiceAsyncStub: typing_extensions.TypeAlias = DisclosureServiceStub[
     grpc.aio.UnaryUnaryMultiCallable[
         integrity.v1.disclosure_pb2.ListDisclosuresRequest,
         integrity.v1.disclosure_pb2.ListDisclosuresResponse,
+    ],
+    grpc.aio.UnaryUnaryMultiCallable[
+        integrity.v1.disclosure_pb2.GetLedgerCheckpointRequest,
+        integrity.v1.disclosure_pb2.GetLedgerCheckpointResponse,
+    ],
+    grpc.aio.UnaryUnaryMultiCallable[
+        integrity.v1.disclosure_pb2.GetLedgerConsistencyProofRequest,
+        integrity.v1.disclosure_pb2.GetLedgerConsistencyProofResponse,
     ],
 ]
 
@@ -89,6 +155,26 @@ class DisclosureServiceServicer(metaclass=abc.ABCMeta):
     ) -> typing.Union[integrity.v1.disclosure_pb2.ListDisclosuresResponse, collections.abc.Awaitable[integrity.v1.disclosure_pb2.ListDisclosuresResponse]]:
         """Lists the disclosures of an enterprise's data, newest first. For the
         enterprise's own merchant (through the gateway) and ops.
+        """
+
+    @abc.abstractmethod
+    def GetLedgerCheckpoint(
+        self,
+        request: integrity.v1.disclosure_pb2.GetLedgerCheckpointRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[integrity.v1.disclosure_pb2.GetLedgerCheckpointResponse, collections.abc.Awaitable[integrity.v1.disclosure_pb2.GetLedgerCheckpointResponse]]:
+        """A signed checkpoint of the disclosure log: the latest, or the one published at
+        a tree size. Anyone may hold the log to it later.
+        """
+
+    @abc.abstractmethod
+    def GetLedgerConsistencyProof(
+        self,
+        request: integrity.v1.disclosure_pb2.GetLedgerConsistencyProofRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[integrity.v1.disclosure_pb2.GetLedgerConsistencyProofResponse, collections.abc.Awaitable[integrity.v1.disclosure_pb2.GetLedgerConsistencyProofResponse]]:
+        """A proof that the log at one checkpoint extends itself at an earlier size
+        (RFC 9162 section 2.1.4).
         """
 
 def add_DisclosureServiceServicer_to_server(servicer: DisclosureServiceServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...

@@ -183,8 +183,8 @@ class SqlLedgerTree:
                         [{"level": n[0], "node_index": n[1], "hash": h} for n, h in completed],
                     )
                 previous = chunk[-1].entry_hash
-            if grown == size and last is not None:
-                return last
+            if grown == size:
+                return last  # nothing appended: nothing new to sign (an empty log, none)
             checkpoint = Checkpoint(signer.name, grown, merkle.fold(frontier))
             stored = PublishedCheckpoint(
                 checkpoint, signer.sign(checkpoint.text()), self._clock.now()

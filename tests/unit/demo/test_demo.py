@@ -131,6 +131,21 @@ def test_the_batch_re_verifies_and_reports_what_the_registry_changed(
         assert f"{row['uscc']} {row['outcome_before']} -> {row['outcome_after']}" in batch
 
 
+def test_the_disclosure_log_is_signed_and_holds_to_its_checkpoint(
+    demo_run: tuple[Path, str],
+) -> None:
+    _, output = demo_run
+    shown = output.split("THE DISCLOSURE LOG")[1]
+    size = int(_found(r"integrity\.demo/disclosures\n(\d+)\n", shown))
+    assert size > BATCH  # every verification and eligibility answer above, at least
+    assert "\u2014 integrity.demo/disclosures " in shown  # the checkpoint's signature line
+    # The server published at its intervals, the command once more at the end.
+    intact = re.search(
+        r"ledger intact: (\d+) entries; (\d+) checkpoints hold, the latest of (\d+)", shown
+    )
+    assert intact is not None and int(intact[1]) == int(intact[3]) == size
+
+
 def test_every_process_is_stopped_at_the_end(demo_run: tuple[Path, str]) -> None:
     _, output = demo_run
     url = _found(r"at (http://127\.0\.0\.1:\d+)", output)
