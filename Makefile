@@ -14,14 +14,14 @@ codegen: bootstrap
 	$(VENV)/python scripts/codegen.py
 
 lint: bootstrap
-	$(VENV)/ruff check service clients simulators tests bench scripts
-	$(VENV)/ruff format --check service clients simulators tests bench scripts
+	$(VENV)/ruff check service clients simulators gateway tests bench scripts
+	$(VENV)/ruff format --check service clients simulators gateway tests bench scripts
 	$(VENV)/mypy
 
 test:
 	@scripts/bootstrap.sh --with-postgres
-	$(VENV)/ruff check service clients simulators tests bench scripts
-	$(VENV)/ruff format --check service clients simulators tests bench scripts
+	$(VENV)/ruff check service clients simulators gateway tests bench scripts
+	$(VENV)/ruff format --check service clients simulators gateway tests bench scripts
 	$(VENV)/mypy
 	$(VENV)/pytest -q
 

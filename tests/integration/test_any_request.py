@@ -31,6 +31,7 @@ from service.adapters.storage.tables import metadata
 from service.api.callers import METHOD_SCOPES
 from service.bootstrap import Application, bootstrap, build_server
 from service.domain.callers import CallerKind
+from service.domain.checkpoint import NoteSigner
 from service.domain.rate_limits import Limit, LimitClass
 from service.settings import Settings
 from tests.builders import import_rows, registry_row
@@ -343,6 +344,12 @@ def _baselines(row: dict[str, Any]) -> dict[str, Message]:
         f"{service}DisclosureService/ListDisclosures": disclosure_pb2.ListDisclosuresRequest(
             parent=f"enterprises/{uscc}", page_size=10
         ),
+        f"{service}DisclosureService/GetLedgerCheckpoint": disclosure_pb2.GetLedgerCheckpointRequest(
+            tree_size=1
+        ),
+        f"{service}DisclosureService/GetLedgerConsistencyProof": (
+            disclosure_pb2.GetLedgerConsistencyProofRequest(first_tree_size=1, second_tree_size=2)
+        ),
         f"{service}PlatformDataService/IngestPlatformRecords": platform_data_pb2.IngestPlatformRecordsRequest(
             platform="platforms/fuzz",
             records=[
@@ -372,7 +379,12 @@ def test_every_method_is_fuzzed() -> None:
 @pytest.fixture
 async def roomy_app(settings: Settings, clock: TestClock) -> Any:
     # Rate limits would answer most calls RESOURCE_EXHAUSTED and hide what lies behind.
-    roomy = dataclasses.replace(settings, rate_limits=dict.fromkeys(LimitClass, _ROOMY))
+    # The log signs checkpoints, so that its proofs are asked for too.
+    roomy = dataclasses.replace(
+        settings,
+        rate_limits=dict.fromkeys(LimitClass, _ROOMY),
+        ledger_signer=NoteSigner.generate("integrity.test/disclosures"),
+    )
     application = await bootstrap(roomy, clock=clock)
     await _clean(application)
     yield application

@@ -1,0 +1,177 @@
+"""The JSON API under /v1: the service's answers, for the end user the request is from.
+
+Bodies are the service's messages in the protobuf JSON mapping (proto_schema.py gives
+their schemas); errors are problem details (problems.py). Each route names the user (a
+token, or the client address), calls integrity-server for that user, and returns what it
+answered: tiers, purposes and rate limits are the service's, and the gateway adds none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+from integrity.v1 import archive_pb2, disclosure_pb2
+
+from clients import AsyncIntegrityClient
+from gateway.addresses import client_address
+from gateway.identity import EndUser, TokenRejected, anonymous
+from gateway.proto_schema import reference
+
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+BODIES: dict[str, Any] = {
+    "integrity.v1.Archive": archive_pb2.Archive.DESCRIPTOR,
+    "integrity.v1.ListDisclosuresResponse": disclosure_pb2.ListDisclosuresResponse.DESCRIPTOR,
+    "integrity.v1.LedgerCheckpoint": disclosure_pb2.LedgerCheckpoint.DESCRIPTOR,
+    "integrity.v1.GetLedgerConsistencyProofResponse": (
+        disclosure_pb2.GetLedgerConsistencyProofResponse.DESCRIPTOR
+    ),
+}
+"""Every message a route answers with: their schemas go into the OpenAPI document."""
+
+router = APIRouter(prefix="/v1")
+
+Purpose = Annotated[
+    str,
+    Query(max_length=64, description="The declared purpose of the read (platform reads)"),
+]
+Scenario = Annotated[str, Query(max_length=64, description="The declared scenario")]
+
+
+def _ok(body: str) -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {"application/json": {"schema": reference(body)}}}}
+
+
+def _answer(message: Message) -> JSONResponse:
+    # Archives and disclosures are a user's view of an enterprise: never kept by a cache.
+    return JSONResponse(MessageToDict(message), headers={"Cache-Control": "no-store"})
+
+
+async def end_user(request: Request) -> EndUser:
+    """The token's user, or the anonymous visitor at the client's address."""
+    state = request.app.state
+    authorization = request.headers.get("authorization")
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise TokenRejected("TOKEN_MALFORMED", "send the token as Authorization: Bearer")
+        user: EndUser = await state.verifier.verify(token.strip())
+        return user
+    peer = request.client.host if request.client is not None else None
+    forwarded = request.headers.getlist("x-forwarded-for")
+    return anonymous(client_address(peer, forwarded, state.settings.trusted_proxies))
+
+
+async def _client(request: Request) -> AsyncIntegrityClient:
+    client: AsyncIntegrityClient = request.app.state.upstream.for_user(await end_user(request))
+    return client
+
+
+@router.get(
+    "/enterprises/{uscc}/archive",
+    operation_id="getArchive",
+    summary="An enterprise's archive, at the tier of the user asking",
+    responses=_ok("integrity.v1.Archive"),
+)
+async def get_archive(
+    request: Request, uscc: str, purpose: Purpose = "", scenario: Scenario = ""
+) -> JSONResponse:
+    client = await _client(request)
+    return _answer(await client.get_archive(uscc, purpose=purpose, scenario=scenario))
+
+
+@router.get(
+    "/archives:lookup",
+    operation_id="lookupArchive",
+    summary="An enterprise's archive by its exact registered name",
+    responses=_ok("integrity.v1.Archive"),
+)
+async def lookup_archive(
+    request: Request,
+    registered_name: Annotated[str, Query(alias="registeredName", min_length=1, max_length=200)],
+    purpose: Purpose = "",
+    scenario: Scenario = "",
+) -> JSONResponse:
+    client = await _client(request)
+    archive = await client.lookup_archive(registered_name, purpose=purpose, scenario=scenario)
+    return _answer(archive)
+
+
+@router.get(
+    "/enterprises/{uscc}/disclosures",
+    operation_id="listDisclosures",
+    summary="Who was shown the enterprise's data, newest first, with inclusion proofs "
+    "(the enterprise's own merchant)",
+    responses=_ok("integrity.v1.ListDisclosuresResponse"),
+)
+async def list_disclosures(
+    request: Request,
+    uscc: str,
+    page_size: Annotated[int, Query(alias="pageSize", ge=0, le=INT32_MAX)] = 0,
+    page_token: Annotated[str, Query(alias="pageToken", max_length=1024)] = "",
+) -> JSONResponse:
+    client = await _client(request)
+    page = await client.list_disclosures(uscc, page_size=page_size, page_token=page_token)
+    return _answer(page)
+
+
+@router.get(
+    "/ledger/checkpoint",
+    operation_id="getLedgerCheckpoint",
+    summary="A signed checkpoint of the disclosure log: the latest, or of a tree size",
+    responses=_ok("integrity.v1.LedgerCheckpoint"),
+)
+async def get_ledger_checkpoint(
+    request: Request,
+    tree_size: Annotated[int, Query(alias="treeSize", ge=0, le=INT64_MAX)] = 0,
+) -> JSONResponse:
+    client = await _client(request)
+    return _answer(await client.get_ledger_checkpoint(tree_size))
+
+
+@router.get(
+    "/ledger/consistency",
+    operation_id="getLedgerConsistencyProof",
+    summary="A proof that a checkpoint extends the log at an earlier size",
+    responses=_ok("integrity.v1.GetLedgerConsistencyProofResponse"),
+)
+async def get_ledger_consistency_proof(
+    request: Request,
+    first_tree_size: Annotated[int, Query(alias="firstTreeSize", ge=0, le=INT64_MAX)],
+    second_tree_size: Annotated[int, Query(alias="secondTreeSize", ge=0, le=INT64_MAX)] = 0,
+) -> JSONResponse:
+    client = await _client(request)
+    return _answer(await client.get_ledger_consistency_proof(first_tree_size, second_tree_size))
+
+
+def problem_schema() -> Mapping[str, Any]:
+    return {
+        "type": "object",
+        "required": ["type", "title", "status", "reason"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "reason": {"type": "string"},
+            "request_id": {"type": "string"},
+            "retry_after_seconds": {"type": "number"},
+            "field_violations": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["field", "description", "reason"],
+                    "properties": {
+                        "field": {"type": "string"},
+                        "description": {"type": "string"},
+                        "reason": {"type": "string"},
+                    },
+                },
+            },
+        },
+    }

@@ -1,0 +1,311 @@
+"""The merchant gateway over real HTTP, in front of a real integrity-server over gRPC.
+
+Tokens are signed by a platform whose keys the gateway fetches from the platform's JWKS
+endpoint, a real HTTP server too. Each tier sees what the service shows it; every token
+the gateway must refuse is refused with a 401 problem saying why; errors are problem
+details carrying the service's reason and field violations; forwarded addresses count only
+from trusted proxies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from gateway.addresses import parse_networks
+from gateway.app import SECURITY_HEADERS, build_app
+from gateway.settings import GatewaySettings
+from service.bootstrap import Application, bootstrap
+from service.domain.callers import CallerKind
+from service.domain.checkpoint import NoteSigner
+from service.domain.rate_limits import DEFAULT_LIMITS, Limit, LimitClass
+from service.settings import Settings
+from tests.clock import TestClock
+from tests.conftest import _clean, serving
+from tests.gateway_rig import AUDIENCE, PlatformSigner, served
+from tests.integration.test_archive import seed
+
+OTHER_USCC = "91110000802100433B"
+LEDGER = NoteSigner.generate("integrity.test/disclosures")
+
+
+@dataclass
+class Rig:
+    app: Application
+    http: httpx.AsyncClient
+    platform: PlatformSigner
+    clock: TestClock
+    uscc: str
+    gateway_settings: GatewaySettings
+
+    @contextlib.asynccontextmanager
+    async def another_gateway(self, **changes: Any) -> AsyncIterator[httpx.AsyncClient]:
+        """A second gateway on the same service, its settings changed."""
+        settings = dataclasses.replace(self.gateway_settings, **changes)
+        async with (
+            served(build_app(settings, self.clock)) as url,
+            httpx.AsyncClient(base_url=url, timeout=30) as http,
+        ):
+            yield http
+
+    def bearer(self, subject: str = "user-1", **claims: Any) -> dict[str, str]:
+        token = self.platform.token(subject, self.clock.now(), **claims)
+        return {"Authorization": f"Bearer {token}"}
+
+
+@contextlib.asynccontextmanager
+async def gateway_rig(settings: Settings, clock: TestClock) -> AsyncIterator[Rig]:
+    app = await bootstrap(settings, clock=clock)
+    await _clean(app)
+    platform = PlatformSigner("demo")
+    try:
+        row = await seed(app)
+        _caller, token = await app.credentials.create_caller(CallerKind.GATEWAY, "gateway")
+        async with serving(app) as server, served(platform.jwks_app()) as keys:
+            issuer = platform.issuer_for(f"{keys}/.well-known/jwks.json")
+            gateway_settings = GatewaySettings(
+                token=token,
+                upstream=server.target,
+                issuers={issuer.issuer: issuer},
+            )
+            async with (
+                served(build_app(gateway_settings, clock)) as url,
+                httpx.AsyncClient(base_url=url, timeout=30) as http,
+            ):
+                yield Rig(app, http, platform, clock, str(row["uscc"]), gateway_settings)
+    finally:
+        await app.close()
+
+
+@pytest.fixture
+async def rig(settings: Settings, clock: TestClock) -> AsyncIterator[Rig]:
+    signing = dataclasses.replace(settings, ledger_signer=LEDGER)
+    async with gateway_rig(signing, clock) as running:
+        yield running
+
+
+def _problem(response: httpx.Response, status: int, reason: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["reason"] == reason, body
+    return body
+
+
+async def test_each_user_sees_their_own_tier(rig: Rig) -> None:
+    path = f"/v1/enterprises/{rig.uscc}/archive"
+    anonymous = await rig.http.get(path)
+    assert anonymous.status_code == 200, anonymous.text
+    assert anonymous.json()["tier"] == "VIEWER_TIER_ANONYMOUS"
+    assert "integrityLevel" not in anonymous.json()
+    viewer = (await rig.http.get(path, headers=rig.bearer("viewer-7"))).json()
+    assert viewer["tier"] == "VIEWER_TIER_LOGGED_IN"
+    merchant = await rig.http.get(path, headers=rig.bearer("owner", merchant_uscc=rig.uscc))
+    assert merchant.json()["tier"] == "VIEWER_TIER_MERCHANT"
+    assert merchant.headers["cache-control"] == "no-store"
+    for response in (anonymous, merchant):
+        for name, value in SECURITY_HEADERS.items():
+            assert response.headers[name] == value
+
+
+async def test_a_merchant_claim_for_another_enterprise_opens_nothing_of_this_one(
+    rig: Rig,
+) -> None:
+    other = rig.bearer("owner", merchant_uscc=OTHER_USCC)
+    listing = await rig.http.get(f"/v1/enterprises/{rig.uscc}/disclosures", headers=other)
+    _problem(listing, 403, "NOT_THE_MERCHANT")
+    # A request parameter cannot make a merchant either: only the signed claim does.
+    viewer = rig.bearer("owner")
+    asked = await rig.http.get(
+        f"/v1/enterprises/{rig.uscc}/disclosures",
+        params={"merchant_uscc": rig.uscc},
+        headers={**viewer, "x-on-behalf-of": f"merchant:{rig.uscc}:owner"},
+    )
+    _problem(asked, 403, "NOT_THE_MERCHANT")
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("wrong_signature", "TOKEN_SIGNATURE_INVALID"),
+        ("wrong_audience", "TOKEN_AUDIENCE_WRONG"),
+        ("expired", "TOKEN_EXPIRED"),
+        ("not_yet_valid", "TOKEN_NOT_YET_VALID"),
+        ("unknown_issuer", "TOKEN_ISSUER_UNKNOWN"),
+        ("symmetric", "TOKEN_ALGORITHM_REFUSED"),
+        ("unsigned", "TOKEN_ALGORITHM_REFUSED"),
+        ("no_subject", "TOKEN_CLAIM_MISSING"),
+        ("bad_merchant_claim", "TOKEN_CLAIM_INVALID"),
+        ("unknown_key", "TOKEN_KEY_UNKNOWN"),
+        ("not_a_jwt", "TOKEN_MALFORMED"),
+        ("not_bearer", "TOKEN_MALFORMED"),
+    ],
+)
+async def test_tokens_the_gateway_must_refuse(rig: Rig, case: str, reason: str) -> None:
+    now = rig.clock.now()
+    platform = rig.platform
+    claims = {
+        "iss": platform.issuer,
+        "aud": AUDIENCE,
+        "sub": "u",
+        "exp": int(now.timestamp()) + 600,
+    }
+    header = f"Bearer {platform.token('u', now)}"
+    if case == "wrong_signature":
+        impostor = PlatformSigner("demo", platform.issuer)
+        impostor.key_id = platform.key_id  # the platform's key id, another key
+        header = f"Bearer {impostor.token('u', now)}"
+    elif case == "wrong_audience":
+        header = f"Bearer {platform.token('u', now, aud='another-service')}"
+    elif case == "expired":
+        # Beyond the allowed skew (60 s) after expiry.
+        header = f"Bearer {platform.token('u', now - dt.timedelta(minutes=20))}"
+    elif case == "not_yet_valid":
+        header = f"Bearer {platform.token('u', now, nbf=int(now.timestamp()) + 600)}"
+    elif case == "unknown_issuer":
+        header = f"Bearer {PlatformSigner('elsewhere').token('u', now)}"
+    elif case == "symmetric":
+        header = f"Bearer {jwt.encode(claims, 'a shared secret of enough length!', 'HS256')}"
+    elif case == "unsigned":
+        header = f"Bearer {jwt.encode(claims, None, 'none')}"
+    elif case == "no_subject":
+        header = f"Bearer {platform.token(None, now)}"  # type: ignore[arg-type]
+    elif case == "bad_merchant_claim":
+        header = f"Bearer {platform.token('u', now, merchant_uscc='91330106MA27XXXXX0')}"
+    elif case == "unknown_key":
+        header = f"Bearer {jwt.encode(claims, platform.key, 'ES256', headers={'kid': 'nope'})}"
+    elif case == "not_a_jwt":
+        header = "Bearer not.a.token"
+    elif case == "not_bearer":
+        header = "Basic dXNlcjpwYXNz"
+    response = await rig.http.get(
+        f"/v1/enterprises/{rig.uscc}/archive", headers={"Authorization": header}
+    )
+    _problem(response, 401, reason)
+    assert response.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+
+
+async def test_a_token_within_the_clock_skew_is_accepted(rig: Rig) -> None:
+    just_expired = rig.platform.token(
+        "u", rig.clock.now() - dt.timedelta(minutes=10, seconds=30)
+    )  # expired 30 s ago
+    response = await rig.http.get(
+        f"/v1/enterprises/{rig.uscc}/archive", headers={"Authorization": f"Bearer {just_expired}"}
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_a_rotated_platform_key_is_fetched_again(rig: Rig) -> None:
+    path = f"/v1/enterprises/{rig.uscc}/archive"
+    assert (await rig.http.get(path, headers=rig.bearer())).status_code == 200
+    rig.platform.rotate()  # the platform publishes a new key under a new id
+    assert (await rig.http.get(path, headers=rig.bearer())).status_code == 200
+
+
+async def test_errors_are_problem_details_with_the_services_violations(rig: Rig) -> None:
+    bad = await rig.http.get("/v1/enterprises/not-a-uscc/archive")
+    body = _problem(bad, 400, "INVALID_ARGUMENT")
+    assert body["field_violations"] and body["field_violations"][0]["field"]
+    negative = await rig.http.get(
+        f"/v1/enterprises/{rig.uscc}/disclosures", params={"pageSize": -1}
+    )
+    assert _problem(negative, 400, "REQUEST_INVALID")["field_violations"][0]["field"] == "pageSize"
+    missing = await rig.http.get("/v1/no/such/route")
+    _problem(missing, 404, "ROUTE_NOT_FOUND")
+    for name, value in SECURITY_HEADERS.items():
+        assert missing.headers[name] == value
+    unknown = await rig.http.get(f"/v1/enterprises/{OTHER_USCC}/archive")
+    assert unknown.status_code == 404
+    checkpoint = await rig.http.get("/v1/ledger/checkpoint", params={"treeSize": 99})
+    _problem(checkpoint, 404, "CHECKPOINT_NOT_FOUND")
+
+
+async def test_the_openapi_document_describes_every_route_and_body(rig: Rig) -> None:
+    document = (await rig.http.get("/openapi.json")).json()
+    assert document["openapi"].startswith("3.1")
+    schemas = document["components"]["schemas"]
+    assert {"integrity.v1.Archive", "integrity.v1.ListDisclosuresResponse", "Problem"} <= set(
+        schemas
+    )
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            responses = operation["responses"]
+            assert "422" not in responses, path
+            ref = responses["200"]["content"]["application/json"]["schema"]["$ref"]
+            assert ref.rsplit("/", 1)[1] in schemas
+            assert responses["429"]["content"]["application/problem+json"]
+
+
+async def test_a_merchants_listing_from_the_json_api_verifies_offline(
+    rig: Rig, tmp_path: Path
+) -> None:
+    for n in range(3):
+        await rig.http.get(f"/v1/enterprises/{rig.uscc}/archive", headers=rig.bearer(f"v{n}"))
+    owner = rig.bearer("owner", merchant_uscc=rig.uscc)
+    listing = await rig.http.get(f"/v1/enterprises/{rig.uscc}/disclosures", headers=owner)
+    assert listing.status_code == 200, listing.text
+    saved = tmp_path / "listing.json"
+    saved.write_bytes(listing.content)
+    checked = _offline_check(saved)
+    assert checked.returncode == 0, checked.stderr
+    assert "verified: 3 entries" in checked.stdout
+    assert json.loads(listing.content)["checkpoint"]["treeSize"] == "3"
+
+
+def _offline_check(saved: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "clients.ledger_verifier", "listing"]
+    return subprocess.run(
+        [*command, "--key", str(LEDGER.verifier), str(saved)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def _anonymous_reads(
+    http: httpx.AsyncClient, uscc: str, addresses: list[str]
+) -> list[httpx.Response]:
+    return [
+        await http.get(f"/v1/enterprises/{uscc}/archive", headers={"X-Forwarded-For": address})
+        for address in addresses
+    ]
+
+
+@pytest.fixture
+def one_read_each(settings: Settings) -> Settings:
+    """Anonymous visitors get one read per address, and another only much later."""
+    limits = {**DEFAULT_LIMITS, LimitClass.ANONYMOUS: Limit(per_second=0.001, burst=1)}
+    return dataclasses.replace(settings, rate_limits=limits)
+
+
+async def test_forwarded_addresses_count_only_from_a_trusted_proxy(
+    one_read_each: Settings, clock: TestClock
+) -> None:
+    async with gateway_rig(one_read_each, clock) as rig:
+        # Not a trusted proxy: what it forwards is ignored, both reads are the same visitor.
+        first, second = await _anonymous_reads(rig.http, rig.uscc, ["198.51.100.1", "198.51.100.2"])
+        assert first.status_code == 200
+        limited = _problem(second, 429, "RATE_LIMITED")
+        assert int(second.headers["retry-after"]) >= 1 and limited["retry_after_seconds"] > 0
+        proxy = tuple(parse_networks(["127.0.0.1"]))
+        async with rig.another_gateway(trusted_proxies=proxy) as behind_proxy:
+            # Through the trusted proxy: two visitors, each with a read of their own.
+            reads = await _anonymous_reads(behind_proxy, rig.uscc, ["198.51.100.3", "198.51.100.4"])
+            assert [r.status_code for r in reads] == [200, 200]
+            # A visitor cannot be someone else by writing the header itself: the proxy
+            # appends the address it saw, and that is the one that counts.
+            spoofed = await _anonymous_reads(behind_proxy, rig.uscc, ["198.51.100.9, 198.51.100.3"])
+            assert spoofed[0].status_code == 429
