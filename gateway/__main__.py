@@ -7,10 +7,12 @@ listed at start-up (exit code 2).
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from typing import Any
 
 import click
+import structlog
 import uvicorn
 
 from gateway.app import build_app
@@ -36,11 +38,19 @@ def main(**flags: Any) -> None:
         sys.exit(2)
     configure_logging(settings.log_level)
     host, port = settings.host_and_port
-    app = build_app(settings, SystemClock())
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as problem:
+        print(
+            f"integrity-gateway: cannot listen on {host}:{port}: {problem.strerror}",
+            file=sys.stderr,
+        )
+        sys.exit(1)
     config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
+        build_app(settings, SystemClock()),
         http="httptools",
         loop="uvloop",
         log_config=None,
@@ -51,7 +61,26 @@ def main(**flags: Any) -> None:
         ssl_keyfile=settings.tls_key_file,
         timeout_graceful_shutdown=10,
     )
-    uvicorn.Server(config).run()
+    _Server(config, listener.getsockname()[1], tls=settings.tls_cert_file is not None).run(
+        sockets=[listener]
+    )
+
+
+class _Server(uvicorn.Server):
+    """Says so, in one line, once it accepts connections (a supervisor, or a test, waits
+    for it)."""
+
+    def __init__(self, config: uvicorn.Config, port: int, *, tls: bool) -> None:
+        super().__init__(config)
+        self._port, self._tls = port, tls
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if not self.should_exit:
+            structlog.get_logger("integrity.gateway").info(
+                "gateway_started", port=self._port, tls=self._tls
+            )
+            sys.stdout.flush()
 
 
 if __name__ == "__main__":
