@@ -18,6 +18,7 @@ import uvicorn
 from gateway.app import build_app
 from gateway.settings import GatewayConfigError, GatewaySettings
 from service.bootstrap import SystemClock
+from service.listen_address import bound_listener
 from service.logging import configure_logging
 
 
@@ -38,11 +39,8 @@ def main(**flags: Any) -> None:
         sys.exit(2)
     configure_logging(settings.log_level)
     host, port = settings.host_and_port
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        listener.bind((host, port))
+        listener = bound_listener(host, port)
     except OSError as problem:
         print(
             f"integrity-gateway: cannot listen on {host}:{port}: {problem.strerror}",

@@ -87,3 +87,17 @@ def bind_problem(text: str, *, reuse_port: bool) -> str | None:
             # without IPv6 is 127.0.0.1 alone.
             failures.append(error.strerror or type(error).__name__)
     return failures[0] if len(failures) == len(candidates) else None
+
+
+def bound_listener(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port (port 0: any free one), for an HTTP server that is
+    handed its socket, so that it can say which port it has; OSError if it cannot bind."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError:
+        listener.close()
+        raise
+    return listener

@@ -23,6 +23,7 @@ import structlog
 import uvicorn
 
 from service.domain.errors import InvalidArgument
+from service.listen_address import bound_listener
 from service.logging import configure_logging
 from simulators.registry.app import build_app
 from simulators.registry.behaviour import Behaviour, read_behaviour
@@ -221,15 +222,12 @@ class _Server(uvicorn.Server):
 
 
 def _serve(simulator: Simulator, host: str, port: int, *, access_log: bool) -> None:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        listener.bind((host, port))
+        listener = bound_listener(host, port)
     except OSError as problem:
         _fail(f"cannot listen on {host}:{port}: {problem.strerror}", 1)
     bound = listener.getsockname()[1]
-    shown_host = f"[{host}]" if family == socket.AF_INET6 else host
+    shown_host = f"[{host}]" if listener.family == socket.AF_INET6 else host
     if access_log:
         handler = logging.StreamHandler(sys.stdout)
         logging.getLogger("uvicorn.access").addHandler(handler)
