@@ -19,7 +19,7 @@ lint: bootstrap
 	$(VENV)/mypy
 
 test:
-	@scripts/bootstrap.sh --with-postgres
+	@scripts/bootstrap.sh --with-postgres --with-browser
 	$(VENV)/ruff check service clients simulators gateway tests bench scripts
 	$(VENV)/ruff format --check service clients simulators gateway tests bench scripts
 	$(VENV)/mypy
@@ -28,5 +28,5 @@ test:
 # The whole suite again with every clock of the run a year ahead (libfaketime): no test
 # may depend on the date it runs on. CI runs it after `make test`.
 test-shifted-clock:
-	@scripts/bootstrap.sh --with-postgres --with-faketime
+	@scripts/bootstrap.sh --with-postgres --with-faketime --with-browser
 	faketime -f "+365d" $(VENV)/pytest -q -p no:cacheprovider

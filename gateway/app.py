@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from clients.errors import FieldViolation, IntegrityCallError
-from gateway import api
+from gateway import api, pages
 from gateway.identity import KeysUnavailable, PlatformKeys, TokenRejected, TokenVerifier
 from gateway.problems import MEDIA_TYPE, from_call_error, problem
 from gateway.proto_schema import message_schema
+from gateway.sessions import SessionCodec
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream
 from service.app.ports import Clock
 
 TITLE = "Enterprise integrity service: merchant gateway"
+STATIC = Path(__file__).parent / "static"
 VERSION = "1"
 SECURITY_HEADERS = {
     # No script, style or frame of anyone's runs in a response of ours; pages add only
@@ -154,10 +158,14 @@ def build_app(
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
+    app.state.clock = clock
+    app.state.sessions = SessionCodec(settings.session_key)
     app.state.verifier = TokenVerifier(
         settings.issuers, keys, clock, skew_seconds=settings.clock_skew_seconds
     )
     app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _install_error_table(app)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
 

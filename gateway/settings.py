@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 from clients.tls import ClientTls
 from gateway.addresses import Network, parse_networks
 from gateway.issuers import Issuer, read_issuers
+from service.domain.checkpoint import NoteInvalid, NoteVerifier
 from service.domain.errors import InvalidArgument
 from service.listen_address import ListenAddress, is_local
 from service.settings import ConfigError
@@ -31,6 +33,8 @@ ENV_NAMES = {
     "allow_plaintext": "ALLOW_PLAINTEXT",
     "log_level": "LOG_LEVEL",
     "upstream_timeout_seconds": "UPSTREAM_TIMEOUT",
+    "session_key_file": "SESSION_KEY_FILE",
+    "ledger_key": "LEDGER_KEY",
 }
 
 
@@ -73,6 +77,13 @@ class GatewaySettings:
     """Serve plain HTTP on an address other than loopback (INTEGRITY_GATEWAY_ALLOW_PLAINTEXT),
     behind a proxy that terminates TLS."""
     log_level: str = "info"
+    session_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    """Signs the pages' session cookies (INTEGRITY_GATEWAY_SESSION_KEY_FILE, a file of at
+    least 32 bytes); unset, a random key of this process: its sessions end with it, and
+    replicas must share a file."""
+    ledger_verifier: NoteVerifier | None = None
+    """The disclosure log's verifier key (INTEGRITY_GATEWAY_LEDGER_KEY, name+id+key): the
+    merchant's disclosure page checks each entry's proof with it."""
 
     @classmethod
     def load(cls, environ: Mapping[str, str], /, **overrides: Any) -> GatewaySettings:
@@ -141,6 +152,22 @@ class GatewaySettings:
                     f"{env_name('upstream_ca_file')}: {raw['upstream_ca_file']} is unusable: "
                     f"{type(error).__name__}"
                 )
+        if raw.get("session_key_file"):
+            try:
+                key = Path(str(raw["session_key_file"])).read_bytes().strip()
+                if len(key) < 32:
+                    problems.append(f"{env_name('session_key_file')} must hold at least 32 bytes")
+                values["session_key"] = key
+            except OSError as error:
+                problems.append(
+                    f"{env_name('session_key_file')}: {raw['session_key_file']} is unusable: "
+                    f"{type(error).__name__}"
+                )
+        if raw.get("ledger_key"):
+            try:
+                values["ledger_verifier"] = NoteVerifier.parse(str(raw["ledger_key"]))
+            except NoteInvalid as error:
+                problems.append(f"{env_name('ledger_key')}: {error}")
         problems.extend(_listener_problems(values))
         if problems:
             raise GatewayConfigError(problems)

@@ -31,6 +31,12 @@ if [[ " $* " == *" --with-faketime "* ]] && ! command -v faketime >/dev/null; th
   apt-get update -qq && apt-get install -y -qq faketime >/dev/null
 fi
 
+if [[ " $* " == *" --with-browser "* ]] && ! { command -v chromium >/dev/null && fc-list :lang=zh | grep -q .; }; then
+  # Debian's Chromium for the gateway's browser tests (Playwright drives it; it downloads
+  # no browser of its own), and a CJK font so that its pages render their Chinese.
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null
+fi
+
 if [[ " $* " == *" --with-postgres "* ]]; then
   if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
     if command -v pg_ctlcluster >/dev/null && ls /etc/postgresql >/dev/null 2>&1; then

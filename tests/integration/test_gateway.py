@@ -66,7 +66,9 @@ class Rig:
 
 
 @contextlib.asynccontextmanager
-async def gateway_rig(settings: Settings, clock: TestClock) -> AsyncIterator[Rig]:
+async def gateway_rig(settings: Settings, clock: TestClock, **gateway: Any) -> AsyncIterator[Rig]:
+    """The service, a platform publishing its keys, and the gateway (its settings changed
+    by `gateway`), each on its own port of loopback."""
     app = await bootstrap(settings, clock=clock)
     await _clean(app)
     platform = PlatformSigner("demo")
@@ -79,6 +81,7 @@ async def gateway_rig(settings: Settings, clock: TestClock) -> AsyncIterator[Rig
                 token=token,
                 upstream=server.target,
                 issuers={issuer.issuer: issuer},
+                **gateway,
             )
             async with (
                 served(build_app(gateway_settings, clock)) as url,

@@ -1,0 +1,293 @@
+"""The pages: server-rendered, in Chinese, usable without JavaScript (none is served).
+
+Who the visitor is comes from the session cookie (sessions.py), else the client address:
+the same users the JSON API knows, and the service decides what each sees. Every POST
+checks its CSRF token and Origin first. The service's errors become pages with the same
+status codes the API uses (problems.py), and 429 and 503 keep their Retry-After.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import urllib.parse
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from google.protobuf.json_format import MessageToDict
+
+from clients import AsyncIntegrityClient
+from clients.errors import IntegrityCallError
+from clients.ledger_verifier import check_listing
+from gateway import wording
+from gateway.addresses import client_address
+from gateway.identity import EndUser, KeysUnavailable, TokenRejected, anonymous
+from gateway.problems import STATUS_OF, UNAVAILABLE_RETRY_SECONDS
+from gateway.sessions import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    Session,
+    same_origin,
+    tokens_match,
+)
+
+PAGE_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+_USCC_SHAPE = re.compile(r"[0-9A-Za-z]{18}")
+_ERROR_TITLES = {
+    400: "请求有误",
+    401: "需要登录",
+    403: "无权查看",
+    404: "未找到",
+    409: "无法完成",
+    429: "访问过于频繁",
+    503: "服务暂不可用",
+}
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def _date(value: Any) -> str:
+    if not isinstance(value, dict) or not value.get("year"):
+        return ""
+    return f"{value['year']}年{value.get('month', 0)}月{value.get('day', 0)}日"
+
+
+_CHINA = dt.timezone(dt.timedelta(hours=8))
+
+
+def _when(value: Any) -> str:
+    """An RFC 3339 time as China reads it (UTC+8), to the second."""
+    try:
+        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value or "")
+    return moment.astimezone(_CHINA).strftime("%Y-%m-%d %H:%M:%S")
+
+
+templates.env.globals.update(words=wording, date=_date, when=_when)
+
+
+def _session(request: Request) -> Session | None:
+    state = request.app.state
+    session: Session | None = state.sessions.decode(
+        request.cookies.get(SESSION_COOKIE), state.clock.now()
+    )
+    return session
+
+
+def _visitor(request: Request, session: Session | None) -> EndUser:
+    if session is not None:
+        return session.user
+    peer = request.client.host if request.client is not None else None
+    forwarded = request.headers.getlist("x-forwarded-for")
+    return anonymous(client_address(peer, forwarded, request.app.state.settings.trusted_proxies))
+
+
+def _client(request: Request, user: EndUser) -> AsyncIntegrityClient:
+    client: AsyncIntegrityClient = request.app.state.upstream.for_user(user)
+    return client
+
+
+def _page(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    session: Session | None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    user = session.user if session is not None else EndUser("anonymous", "")
+    csrf = session.csrf_token(request.app.state.sessions.key) if session is not None else ""
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {**context, "user": user, "csrf_token": csrf},
+        status_code=status,
+        headers={"Content-Security-Policy": PAGE_SECURITY_POLICY, **(headers or {})},
+    )
+    if session is not None:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _error_page(
+    request: Request, error: IntegrityCallError, session: Session | None
+) -> HTMLResponse:
+    status = STATUS_OF.get(error.code, 502)
+    headers = {}
+    if status in (429, 503):
+        wait = error.retry_after_seconds or UNAVAILABLE_RETRY_SECONDS
+        headers["Retry-After"] = str(max(1, round(wait)))
+    message = {
+        404: "没有找到该企业的档案，请核对统一社会信用代码或企业登记名称。",
+        403: "您无权查看这些内容。",
+        429: "访问过于频繁，请稍后再试。",
+        503: "服务暂时不可用，请稍后再试。",
+    }.get(status, error.message if status < 500 else "服务暂时无法应答，请稍后再试。")
+    context = {
+        "title": _ERROR_TITLES.get(status, "出错了"),
+        "message": message,
+        "violations": error.field_violations if status == 400 else (),
+        "request_id": error.request_id,
+    }
+    return _page(request, "error.html", context, session=session, status=status, headers=headers)
+
+
+def _safe_next(target: str) -> str:
+    """Only a path of this site: never another host (an open redirect)."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _refused(request: Request, session: Session | None) -> HTMLResponse:
+    context = {"title": "请求无效", "message": "表单已过期或来源不明，请返回重试。"}
+    return _page(request, "error.html", context, session=session, status=403)
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    return _page(request, "home.html", {"query": "", "message": ""}, session=_session(request))
+
+
+@router.get("/search")
+async def search(request: Request, q: str = "") -> Response:
+    session = _session(request)
+    query = q.strip()
+    if not query:
+        return RedirectResponse("/", status_code=303)
+    if _USCC_SHAPE.fullmatch(query):
+        return RedirectResponse(f"/enterprises/{query.upper()}", status_code=303)
+    try:
+        archive = await _client(request, _visitor(request, session)).lookup_archive(query[:200])
+    except IntegrityCallError as error:
+        if STATUS_OF.get(error.code) == 404:
+            context = {"query": query, "message": "没有找到登记名称完全一致的企业。"}
+            return _page(request, "home.html", context, session=session, status=404)
+        return _error_page(request, error, session)
+    uscc = archive.public_information.uscc
+    return RedirectResponse(f"/enterprises/{urllib.parse.quote(uscc)}", status_code=303)
+
+
+@router.get("/enterprises/{uscc}")
+async def archive_page(request: Request, uscc: str) -> Response:
+    session = _session(request)
+    try:
+        archive = await _client(request, _visitor(request, session)).get_archive(uscc)
+    except IntegrityCallError as error:
+        return _error_page(request, error, session)
+    return _page(request, "archive.html", {"archive": MessageToDict(archive)}, session=session)
+
+
+def _login_form(request: Request, message: str, next_path: str, status: int = 200) -> Response:
+    nonce = request.app.state.sessions.login_nonce()
+    context = {"message": message, "next": next_path, "login_csrf": nonce}
+    response = _page(request, "login.html", context, session=None, status=status)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, nonce, max_age=1800, httponly=True, secure=True, samesite="lax"
+    )
+    return response
+
+
+@router.get("/login")
+async def login_form(request: Request, next: str = "/") -> Response:
+    return _login_form(request, "", _safe_next(next))
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    token: Annotated[str, Form(max_length=8192)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    state = request.app.state
+    if not tokens_match(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token) or not same_origin(
+        request.headers, request.url.scheme
+    ):
+        return _refused(request, None)
+    try:
+        user = await state.verifier.verify(token.strip())
+    except TokenRejected:
+        return _login_form(request, "登录令牌无效或已过期，请重新获取。", _safe_next(next), 401)
+    except KeysUnavailable:
+        return _login_form(request, "暂时无法核验令牌，请稍后再试。", _safe_next(next), 503)
+    session = state.sessions.new(user, state.clock.now())
+    target = (
+        "/merchant" if user.kind == "merchant" and _safe_next(next) == "/" else _safe_next(next)
+    )
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        state.sessions.encode(session),
+        max_age=int((session.expires - state.clock.now()).total_seconds()),
+        httponly=True,
+        secure=True,
+        samesite="lax",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, secure=True, httponly=True, samesite="lax")
+    return response
+
+
+@router.post("/logout")
+async def logout(
+    request: Request, csrf_token: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    session = _session(request)
+    if session is None:
+        return RedirectResponse("/", status_code=303)
+    expected = session.csrf_token(request.app.state.sessions.key)
+    if not tokens_match(expected, csrf_token) or not same_origin(
+        request.headers, request.url.scheme
+    ):
+        return _refused(request, session)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, secure=True, httponly=True, samesite="lax")
+    return response
+
+
+def _merchant_session(request: Request) -> Session | Response:
+    session = _session(request)
+    if session is None or session.user.kind != "merchant":
+        return RedirectResponse(f"/login?next={urllib.parse.quote(request.url.path)}", 303)
+    return session
+
+
+@router.get("/merchant")
+async def merchant_page(request: Request) -> Response:
+    session = _merchant_session(request)
+    if isinstance(session, Response):
+        return session
+    uscc = str(session.user.merchant_uscc)
+    try:
+        archive = await _client(request, session.user).get_archive(uscc)
+    except IntegrityCallError as error:
+        return _error_page(request, error, session)
+    return _page(request, "merchant.html", {"archive": MessageToDict(archive)}, session=session)
+
+
+@router.get("/merchant/disclosures")
+async def disclosures_page(request: Request, page_token: str = "") -> Response:
+    session = _merchant_session(request)
+    if isinstance(session, Response):
+        return session
+    uscc = str(session.user.merchant_uscc)
+    try:
+        listing = await _client(request, session.user).list_disclosures(
+            uscc, page_token=page_token[:1024]
+        )
+    except IntegrityCallError as error:
+        return _error_page(request, error, session)
+    document = MessageToDict(listing)
+    verifier = request.app.state.settings.ledger_verifier
+    check = check_listing(document, verifier) if verifier is not None else None
+    context = {"listing": document, "check": check, "uscc": uscc}
+    return _page(request, "disclosures.html", context, session=session)

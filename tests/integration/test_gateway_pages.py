@@ -1,0 +1,177 @@
+"""The gateway's pages in a real headless Chromium (Playwright driving Debian's chromium).
+
+An anonymous visitor, a logged-in viewer and a merchant each see exactly their tier of an
+enterprise's archive; the merchant logs in with its platform's token, reads its level and
+the reasons behind it, and sees who was shown its data, each entry's proof verified
+against the log's signed checkpoint. A screenshot of each page is kept in
+build/screenshots/. Forms refuse a POST without their CSRF token.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from service.settings import Settings
+from tests.clock import TestClock
+from tests.integration.test_gateway import LEDGER, Rig, gateway_rig
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+# As this machine's Chromium must run: as root, headless, and not reaching for the network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+async def rig(settings: Settings, clock: TestClock) -> AsyncIterator[Rig]:
+    signing = dataclasses.replace(settings, ledger_signer=LEDGER)
+    async with gateway_rig(signing, clock, ledger_verifier=LEDGER.verifier) as running:
+        yield running
+
+
+def _site(rig: Rig) -> str:
+    # localhost: a secure context for Chromium, so the Secure session cookie is kept over
+    # the test's plain HTTP, as it would be over HTTPS in production.
+    return str(rig.http.base_url).replace("127.0.0.1", "localhost").rstrip("/")
+
+
+async def _shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+async def _log_in(page: Page, rig: Rig, site: str, token: str, next_path: str = "/") -> None:
+    await page.goto(f"{site}/login?next={next_path}")
+    await page.get_by_label("平台签发的登录令牌").fill(token)
+    await page.get_by_role("button", name="登录").click()
+    await page.wait_for_load_state()
+
+
+async def test_each_visitor_sees_exactly_their_tier(rig: Rig, browser: Browser) -> None:
+    site = _site(rig)
+    archive = f"{site}/enterprises/{rig.uscc}"
+
+    anonymous = await browser.new_page()
+    response = await anonymous.goto(archive)
+    assert response is not None and response.status == 200
+    assert await anonymous.locator("#tier").inner_text() == "查看身份：访客（公示信息）"
+    assert await anonymous.get_by_role("heading", name="公示信息档案").is_visible()
+    assert await anonymous.get_by_role("heading", name="信用等级").count() == 0
+    assert await anonymous.get_by_role("heading", name="经营信用档案").count() == 0
+    assert await anonymous.locator("#login-hint").is_visible()
+    csp = response.headers["content-security-policy"]
+    assert "script-src" not in csp and "default-src 'none'" in csp
+    await _shot(anonymous, "archive-anonymous")
+
+    viewer = await browser.new_page()
+    await _log_in(
+        viewer,
+        rig,
+        site,
+        rig.platform.token("viewer-9", rig.clock.now()),
+        f"/enterprises/{rig.uscc}",
+    )
+    assert viewer.url == archive
+    assert await viewer.locator("#tier").inner_text() == "查看身份：登录用户"
+    assert await viewer.get_by_role("heading", name="信用等级").is_visible()
+    assert await viewer.get_by_role("heading", name="经营信用档案").is_visible()
+    assert await viewer.get_by_role("heading", name="主要原因").count() == 0  # the merchant's
+    await _shot(viewer, "archive-logged-in")
+
+    merchant = await browser.new_page()
+    token = rig.platform.token("owner", rig.clock.now(), merchant_uscc=rig.uscc)
+    await _log_in(merchant, rig, site, token)
+    assert merchant.url == f"{site}/merchant"
+    cookies = {c["name"]: c for c in await merchant.context.cookies()}
+    session = cookies["__Host-integrity-session"]
+    assert session["httpOnly"] and session["secure"] and session["sameSite"] == "Lax"
+    assert session["path"] == "/" and session["expires"] > 0  # expiring, this host only
+    assert "__Host-integrity-login" not in cookies  # the login form's, spent
+    await merchant.goto(archive)
+    assert await merchant.locator("#tier").inner_text() == "查看身份：本企业商户"
+    await _shot(merchant, "archive-merchant")
+
+
+async def test_a_merchant_reads_its_level_and_sees_its_disclosures_verified(
+    rig: Rig, browser: Browser
+) -> None:
+    site = _site(rig)
+    for n in range(3):  # viewers of the platform look at the enterprise
+        await rig.http.get(f"/v1/enterprises/{rig.uscc}/archive", headers=rig.bearer(f"v{n}"))
+    page = await browser.new_page()
+    await _log_in(
+        page, rig, site, rig.platform.token("owner", rig.clock.now(), merchant_uscc=rig.uscc)
+    )
+    assert page.url == f"{site}/merchant"
+    level_class = await page.locator("#level-class").inner_text()
+    assert level_class  # a class, or 数据不足
+    assert await page.get_by_role("heading", name="主要原因").is_visible()
+    reasons = page.locator("ol.reasons > li")
+    assert await reasons.count() >= 1
+    assert "分" in await reasons.first.inner_text()
+    assert await page.get_by_role("heading", name="最能提升等级的事项").is_visible()
+    await _shot(page, "merchant-level")
+
+    await page.get_by_role("link", name="谁看过我的数据").first.click()
+    await page.wait_for_load_state()
+    status = await page.locator("#proof-status").inner_text()
+    assert status.startswith("✓ 本页"), status
+    rows = page.locator("table.disclosures tbody tr")
+    # The three viewers' reads and the merchant's own level page.
+    assert await rows.count() == 4
+    assert all("✓ 已核验" in text for text in await rows.all_inner_texts())
+    await _shot(page, "merchant-disclosures")
+
+    # The page's JSON link answers the same session with the listing itself.
+    download = await page.request.get(f"{site}/v1/enterprises/{rig.uscc}/disclosures")
+    assert download.status == 200 and (await download.json())["checkpoint"]["treeSize"]
+
+    await page.get_by_role("button", name="退出登录").click()
+    await page.wait_for_load_state()
+    assert await page.get_by_role("link", name="登录").is_visible()
+
+
+async def test_forms_refuse_a_post_without_their_csrf_token(rig: Rig, browser: Browser) -> None:
+    site = _site(rig)
+    page = await browser.new_page()
+    await _log_in(page, rig, site, rig.platform.token("v", rig.clock.now()))
+    forged = await page.request.post(f"{site}/logout", form={"csrf_token": "guessed"})
+    assert forged.status == 403
+    still = await page.goto(f"{site}/enterprises/{rig.uscc}")
+    assert still is not None
+    assert await page.locator("#tier").inner_text() == "查看身份：登录用户"  # not logged out
+    # A login posted from elsewhere: no login cookie, no matching token.
+    async with httpx.AsyncClient(base_url=site) as other:
+        refused = await other.post(
+            "/login",
+            data={"token": rig.platform.token("v", rig.clock.now()), "csrf_token": "x"},
+            headers={"Origin": "https://evil.example"},
+        )
+    assert refused.status_code == 403
+    assert "set-cookie" not in refused.headers
