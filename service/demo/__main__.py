@@ -26,6 +26,7 @@ from typing import Any
 
 from clients import IntegrityClient
 from service.demo.batch import registry_changes, reverify, verify_all
+from service.demo.gateway import running_gateway, show_gateway
 from service.demo.pending import pending_resolves
 from service.demo.processes import running
 from service.demo.screens import show_decision, show_verification, submission
@@ -156,7 +157,11 @@ def _server_started(event: Mapping[str, Any]) -> bool:
     return event.get("event") == "server_started"
 
 
-def run(demo: Path, *, records: int = RECORDS, batch_size: int = BATCH_SIZE) -> None:
+def run(
+    demo: Path, *, records: int = RECORDS, batch_size: int = BATCH_SIZE, serve: bool = False
+) -> None:
+    """The demo; serve: keep the service and the gateway running at the end, for a person
+    to look at the pages, until Ctrl-C."""
     demo.mkdir(parents=True, exist_ok=True)
     _reset(demo)
     env = {
@@ -202,6 +207,10 @@ def run(demo: Path, *, records: int = RECORDS, batch_size: int = BATCH_SIZE) -> 
             merchants = verify_all(target, token, rest[:batch_size])
             registry_changes(simulator, merchants)
             reverify(demo, [m.row["uscc"] for m in merchants], env)
+            with running_gateway(demo, env, ready["port"], verified["uscc"], _ops) as gateway:
+                show_gateway(gateway, revoked["uscc"], verified["uscc"])
+                if serve:
+                    wait_for_interrupt(gateway.url)
         print("\nintegrity-server drained and stopped", flush=True)
     show_ledger(env)
     print(f"registry simulator stopped; data in {demo}/ (batch report: batch-report.csv)")
@@ -217,6 +226,12 @@ def show_ledger(env: Mapping[str, str]) -> None:
     print(_ops("ledger", "verify", env=env).stdout.rstrip())
 
 
+def wait_for_interrupt(url: str) -> None:
+    print(f"\nthe service and the gateway keep running: open {url}/ in a browser; "
+          "Ctrl-C stops everything", flush=True)  # fmt: skip
+    signal.pause()
+
+
 def _interrupted(number: int, _frame: object) -> None:
     raise KeyboardInterrupt(signal.Signals(number).name)
 
@@ -227,7 +242,8 @@ def main() -> None:
     signal.signal(signal.SIGINT, _interrupted)
     signal.signal(signal.SIGTERM, _interrupted)
     try:
-        run(DEMO)
+        # A person at a terminal gets the pages to look at; a script gets its exit.
+        run(DEMO, serve=sys.stdin.isatty() and sys.stdout.isatty())
     except KeyboardInterrupt:
         print("\ninterrupted: the processes the demo started are stopped", file=sys.stderr)
         sys.exit(130)

@@ -147,7 +147,7 @@ async def test_a_rewritten_past_shows_though_the_chain_was_recomputed(
     await signing_app.ledger_log.publish()
     intact = await signing_ops.run("ledger", "verify")
     assert intact.exit_code == 0, intact.output
-    assert "ledger intact: 10 entries; 1 checkpoints hold" in intact.output
+    assert "ledger intact: 10 entries; 1 checkpoint holds" in intact.output
 
     await _rewrite_from(signing_app, 4, "marketing")
     assert (await signing_app.disclosures.verify()).first_broken is None  # the chain is fooled
@@ -269,3 +269,15 @@ async def test_an_empty_log_has_no_checkpoint_to_sign(
     result = await signing_ops.run("ledger", "checkpoint")
     assert result.exit_code != 0 and "the disclosure log is empty" in result.output
     assert await signing_app.ledger_log.latest() is None
+
+
+def test_the_verifier_key_command_prints_the_public_half_only(signing_ops: OpsCommand) -> None:
+    result = signing_ops("ledger", "verifier-key")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == str(SIGNER.verifier)
+    assert "PRIVATE" not in result.output
+
+
+def test_the_verifier_key_command_without_a_key_says_so(ops_command: OpsCommand) -> None:
+    result = ops_command("ledger", "verifier-key")
+    assert result.exit_code != 0 and "INTEGRITY_LEDGER_KEY_FILE" in result.output

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from service.cli.ops.app_session import database_options, run_with_app
+from service.cli.ops.app_session import database_options, load_settings, run_with_app
 from service.domain.checkpoint import NoteInvalid, NoteSigner, NoteVerifier
 
 
@@ -58,8 +58,11 @@ def ledger_verify(checkpoint_file: Path | None, key: str | None, **flags: Any) -
         click.echo(f"ledger {problem}")
     if not audit.intact:
         sys.exit(1)
+    held = (
+        "1 checkpoint holds" if audit.checkpoints == 1 else f"{audit.checkpoints} checkpoints hold"
+    )
     checked = (
-        f"; {audit.checkpoints} checkpoints hold, the latest of {audit.latest_size} entries"
+        f"; {held}, the latest of {audit.latest_size} entries"
         if audit.checkpoints
         else "; no checkpoint published yet"
     )
@@ -107,3 +110,13 @@ def ledger_keygen(name: str, out: Path) -> None:
         stream.write(f"{signer}\n")
     click.echo(f"wrote {out}")
     click.echo(f"verifier key: {signer.verifier}")
+
+
+@ledger.command("verifier-key")
+def ledger_verifier_key() -> None:
+    """Print the verifier key of the signing key in INTEGRITY_LEDGER_KEY_FILE: what to give
+    merchants, auditors and the gateway (INTEGRITY_GATEWAY_LEDGER_KEY)."""
+    signer = load_settings().ledger_signer
+    if signer is None:
+        raise click.ClickException("no signing key: set INTEGRITY_LEDGER_KEY_FILE")
+    click.echo(str(signer.verifier))

@@ -141,9 +141,22 @@ def test_the_disclosure_log_is_signed_and_holds_to_its_checkpoint(
     assert "\u2014 integrity.demo/disclosures " in shown  # the checkpoint's signature line
     # The server published at its intervals, the command once more at the end.
     intact = re.search(
-        r"ledger intact: (\d+) entries; (\d+) checkpoints hold, the latest of (\d+)", shown
+        r"ledger intact: (\d+) entries; (\d+) checkpoints? holds?, the latest of (\d+)", shown
     )
     assert intact is not None and int(intact[1]) == int(intact[3]) == size
+
+
+def test_the_gateway_serves_the_pages_and_gives_a_demo_login(
+    demo_run: tuple[Path, str],
+) -> None:
+    demo, output = demo_run
+    shown = _section(output, "THE MERCHANT GATEWAY")
+    assert re.search(r"GET /enterprises/\w{18} -> 200: \S+", shown), shown
+    url = _found(r"the merchant's own page: +(http://localhost:\d+)/merchant", shown)
+    assert f"{url}/merchant/disclosures" in shown and f"{url}/login" in shown
+    login = (demo / "merchant.login").read_text().strip()
+    assert login.count(".") == 2  # a JWT the demo platform signed
+    assert (demo / "merchant.login").stat().st_mode & 0o777 == 0o600
 
 
 def test_every_process_is_stopped_at_the_end(demo_run: tuple[Path, str]) -> None:
