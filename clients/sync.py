@@ -185,6 +185,18 @@ class IntegrityClient:
         result: archive_pb2.Archive = response.archive
         return result
 
+    def list_integrity_levels(
+        self, uscc: str, *, page_size: int = 0, timeout: float | None = None
+    ) -> list[archive_pb2.IntegrityLevel]:
+        """The enterprise's levels over time, newest first (its merchant, ops)."""
+        request = archive_pb2.ListIntegrityLevelsRequest(
+            parent=parent_of(uscc), page_size=page_size
+        )
+        response: archive_pb2.ListIntegrityLevelsResponse = self._call(
+            self._archives.ListIntegrityLevels, request, timeout
+        )
+        return list(response.levels)
+
     def list_disclosures(
         self,
         uscc: str,

@@ -27,6 +27,7 @@ INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 BODIES: dict[str, Any] = {
     "integrity.v1.Archive": archive_pb2.Archive.DESCRIPTOR,
+    "integrity.v1.ListIntegrityLevelsResponse": archive_pb2.ListIntegrityLevelsResponse.DESCRIPTOR,
     "integrity.v1.ListDisclosuresResponse": disclosure_pb2.ListDisclosuresResponse.DESCRIPTOR,
     "integrity.v1.LedgerCheckpoint": disclosure_pb2.LedgerCheckpoint.DESCRIPTOR,
     "integrity.v1.GetLedgerConsistencyProofResponse": (
@@ -107,6 +108,22 @@ async def lookup_archive(
     client = await _client(request)
     archive = await client.lookup_archive(registered_name, purpose=purpose, scenario=scenario)
     return _answer(archive)
+
+
+@router.get(
+    "/enterprises/{uscc}/levels",
+    operation_id="listIntegrityLevels",
+    summary="The enterprise's integrity levels over time, newest first (its own merchant)",
+    responses=_ok("integrity.v1.ListIntegrityLevelsResponse"),
+)
+async def list_integrity_levels(
+    request: Request,
+    uscc: str,
+    page_size: Annotated[int, Query(alias="pageSize", ge=0, le=INT32_MAX)] = 0,
+) -> JSONResponse:
+    client = await _client(request)
+    levels = await client.list_integrity_levels(uscc, page_size=page_size)
+    return _answer(archive_pb2.ListIntegrityLevelsResponse(levels=levels))
 
 
 @router.get(

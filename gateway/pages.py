@@ -18,6 +18,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from google.protobuf.json_format import MessageToDict
+from markupsafe import Markup
 
 from clients import AsyncIntegrityClient
 from clients.errors import IntegrityCallError
@@ -25,6 +26,7 @@ from clients.ledger_verifier import check_listing
 from gateway import wording
 from gateway.addresses import client_address
 from gateway.identity import EndUser, KeysUnavailable, TokenRejected, anonymous
+from gateway.level_chart import level_chart, points_of
 from gateway.problems import STATUS_OF, UNAVAILABLE_RETRY_SECONDS
 from gateway.sessions import (
     LOGIN_CSRF_COOKIE,
@@ -39,6 +41,8 @@ PAGE_SECURITY_POLICY = (
     "frame-ancestors 'none'; base-uri 'none'"
 )
 _USCC_SHAPE = re.compile(r"[0-9A-Za-z]{18}")
+CHART_LEVELS = 200
+"""The newest levels the merchant's chart draws."""
 _ERROR_TITLES = {
     400: "请求有误",
     401: "需要登录",
@@ -71,7 +75,7 @@ def _when(value: Any) -> str:
     return moment.astimezone(_CHINA).strftime("%Y-%m-%d %H:%M:%S")
 
 
-templates.env.globals.update(words=wording, date=_date, when=_when)
+templates.env.globals.update(words=wording, date=_date, when=_when, china=_CHINA)
 
 
 def _session(request: Request) -> Session | None:
@@ -267,11 +271,20 @@ async def merchant_page(request: Request) -> Response:
     if isinstance(session, Response):
         return session
     uscc = str(session.user.merchant_uscc)
+    client = _client(request, session.user)
     try:
-        archive = await _client(request, session.user).get_archive(uscc)
+        archive = await client.get_archive(uscc)
+        levels = await client.list_integrity_levels(uscc, page_size=CHART_LEVELS)
     except IntegrityCallError as error:
         return _error_page(request, error, session)
-    return _page(request, "merchant.html", {"archive": MessageToDict(archive)}, session=session)
+    points = points_of([MessageToDict(level) for level in levels])
+    context = {
+        "archive": MessageToDict(archive),
+        # Built of escaped parts only (level_chart.py): the levels are the service's data.
+        "chart": Markup(level_chart(points)),  # noqa: S704
+        "points": list(reversed(points))[:10],
+    }
+    return _page(request, "merchant.html", context, session=session)
 
 
 @router.get("/merchant/disclosures")

@@ -71,6 +71,7 @@ from service.app.eligibility import EligibilityChecker, PolicyAdmin
 from service.app.ingestion import PlatformIngestion
 from service.app.judicial_import import JudicialImporter
 from service.app.ledger_log import DisclosureLog
+from service.app.level_history import LevelHistoryQueries
 from service.app.levels import LevelService
 from service.app.page_tokens import PageTokens
 from service.app.platform_import import PlatformImporter
@@ -470,7 +471,9 @@ def build_server(
     verification_pb2_grpc.add_VerificationServiceServicer_to_server(
         VerificationServicer(app.verifications), api
     )
-    archive_pb2_grpc.add_ArchiveServiceServicer_to_server(ArchiveServicer(app.archive), api)
+    archive_pb2_grpc.add_ArchiveServiceServicer_to_server(
+        ArchiveServicer(app.archive, LevelHistoryQueries(app.levels)), api
+    )
     disclosure_pb2_grpc.add_DisclosureServiceServicer_to_server(
         DisclosureServicer(app.disclosures, app.ledger_log), api
     )

@@ -5,13 +5,14 @@ from __future__ import annotations
 from google.protobuf import timestamp_pb2
 from integrity.v1 import archive_pb2, archive_pb2_grpc, disclosure_pb2, disclosure_pb2_grpc
 
-from service.api.archive_convert import TIERS, archive_to_proto
+from service.api.archive_convert import TIERS, archive_to_proto, level_to_proto
 from service.api.callers import Principal
 from service.api.proto_values import timestamp_in, timestamp_out
 from service.api.request_handling import ApiCall
 from service.app.archive import ArchiveRead, ArchiveReader
 from service.app.disclosures import DisclosureQueries
 from service.app.ledger_log import DisclosureLog
+from service.app.level_history import LevelHistoryQueries
 from service.app.resource_names import disclosure_name, parse_archive_name
 from service.domain.checkpoint import NoteVerifier, PublishedCheckpoint
 from service.domain.visibility import Tier
@@ -30,8 +31,20 @@ def _read(
 
 
 class ArchiveServicer(archive_pb2_grpc.ArchiveServiceServicer):
-    def __init__(self, reader: ArchiveReader) -> None:
+    def __init__(self, reader: ArchiveReader, levels: LevelHistoryQueries) -> None:
         self._reader = reader
+        self._levels = levels
+
+    async def ListIntegrityLevels(  # type: ignore[override]  # an ApiCall, not grpc's context
+        self, request: archive_pb2.ListIntegrityLevelsRequest, call: ApiCall
+    ) -> archive_pb2.ListIntegrityLevelsResponse:
+        principal = call.principal
+        levels = await self._levels.list(
+            principal.caller, principal.viewer, request.parent, request.page_size
+        )
+        return archive_pb2.ListIntegrityLevelsResponse(
+            levels=[level_to_proto(level) for level in levels]
+        )
 
     async def GetArchive(  # type: ignore[override]  # an ApiCall, not grpc's context
         self, request: archive_pb2.GetArchiveRequest, call: ApiCall

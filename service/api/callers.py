@@ -33,6 +33,7 @@ METHOD_SCOPES: dict[str, Scope] = {
     "/integrity.v1.VerificationService/ListVerifications": Scope.VERIFY,
     "/integrity.v1.ArchiveService/GetArchive": Scope.READ_ARCHIVE,
     "/integrity.v1.ArchiveService/LookupArchive": Scope.READ_ARCHIVE,
+    "/integrity.v1.ArchiveService/ListIntegrityLevels": Scope.READ_ARCHIVE,
     "/integrity.v1.DisclosureService/ListDisclosures": Scope.READ_ARCHIVE,
     "/integrity.v1.DisclosureService/GetLedgerCheckpoint": Scope.READ_ARCHIVE,
     "/integrity.v1.DisclosureService/GetLedgerConsistencyProof": Scope.READ_ARCHIVE,

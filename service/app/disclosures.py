@@ -9,13 +9,13 @@ from typing import Protocol
 import structlog
 
 from service.app.ledger_log import DisclosureLog
+from service.app.merchant_access import page_size_of, require_own_merchant_or_ops
 from service.app.page_tokens import PageTokens
 from service.app.ports import LedgerTampered
 from service.app.resource_names import parse_enterprise_name
-from service.domain.callers import Caller, Scope, Viewer, ViewerKind
+from service.domain.callers import Caller, Viewer
 from service.domain.checkpoint import PublishedCheckpoint
 from service.domain.disclosure import ChainCheck, ChainedEntry
-from service.domain.errors import FieldViolation, InvalidArgument, PermissionDenied
 
 log = structlog.get_logger("integrity.ledger")
 
@@ -54,21 +54,8 @@ class DisclosureQueries:
         self, caller: Caller, viewer: Viewer | None, parent: str, page_size: int, page_token: str
     ) -> DisclosurePage:
         uscc = parse_enterprise_name(parent)
-        own_merchant = (
-            viewer is not None
-            and viewer.kind is ViewerKind.MERCHANT
-            and viewer.merchant_uscc == uscc
-        )
-        if not own_merchant and not (caller.may(Scope.OPS) and viewer is None):
-            raise PermissionDenied(
-                "only the enterprise's own merchant and ops read its disclosures",
-                reason="NOT_THE_MERCHANT",
-            )
-        if page_size < 0:
-            raise InvalidArgument(
-                [FieldViolation("page_size", "must not be negative", "PAGE_SIZE_NEGATIVE")]
-            )
-        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        require_own_merchant_or_ops(caller, viewer, uscc, "disclosures")
+        size = page_size_of(page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         # Ops and the merchant see the same entries, so the listing is the enterprise's.
         listing = f"disclosures|{parent}"
         before = self._page_tokens.read_sequence(page_token, listing)

@@ -58,7 +58,9 @@ class LevelStore(Protocol):
 
     async def next_revisit_time(self) -> dt.datetime | None: ...
 
-    async def history(self, uscc: str, role: str = ACTIVE) -> list[IntegrityLevel]: ...
+    async def history(
+        self, uscc: str, role: str = ACTIVE, limit: int | None = None
+    ) -> list[IntegrityLevel]: ...
 
     def enterprises(self, batch: int) -> Any: ...
 
@@ -300,8 +302,9 @@ class LevelService:
     async def current(self, uscc: str, as_of: dt.datetime | None = None) -> IntegrityLevel | None:
         return await self._store.current(uscc, ACTIVE, as_of)
 
-    async def history(self, uscc: str) -> list[IntegrityLevel]:
-        return await self._store.history(uscc, ACTIVE)
+    async def history(self, uscc: str, limit: int | None = None) -> list[IntegrityLevel]:
+        """Newest first; at most `limit` of them."""
+        return await self._store.history(uscc, ACTIVE, limit)
 
     async def compare(self) -> Comparison:
         active, shadow = await self.scorecards()

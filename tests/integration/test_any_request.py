@@ -341,6 +341,9 @@ def _baselines(row: dict[str, Any]) -> dict[str, Message]:
         f"{service}ArchiveService/LookupArchive": archive_pb2.LookupArchiveRequest(
             registered_name=str(row["name"]), purpose="access_assessment", scenario="store_opening"
         ),
+        f"{service}ArchiveService/ListIntegrityLevels": archive_pb2.ListIntegrityLevelsRequest(
+            parent=f"enterprises/{uscc}", page_size=10
+        ),
         f"{service}DisclosureService/ListDisclosures": disclosure_pb2.ListDisclosuresRequest(
             parent=f"enterprises/{uscc}", page_size=10
         ),

@@ -123,6 +123,18 @@ async def test_each_user_sees_their_own_tier(rig: Rig) -> None:
             assert response.headers[name] == value
 
 
+async def test_the_merchant_reads_its_levels_over_time_and_no_one_else_does(rig: Rig) -> None:
+    owner = rig.bearer("owner", merchant_uscc=rig.uscc)
+    await rig.http.get(f"/v1/enterprises/{rig.uscc}/archive", headers=owner)
+    levels = await rig.http.get(f"/v1/enterprises/{rig.uscc}/levels", headers=owner)
+    assert levels.status_code == 200, levels.text
+    history = levels.json()["levels"]
+    assert history and history[0]["levelClass"] and "computeTime" in history[0]
+    viewer = await rig.http.get(f"/v1/enterprises/{rig.uscc}/levels", headers=rig.bearer("v"))
+    _problem(viewer, 403, "NOT_THE_MERCHANT")
+    _problem(await rig.http.get(f"/v1/enterprises/{rig.uscc}/levels"), 403, "NOT_THE_MERCHANT")
+
+
 async def test_a_merchant_claim_for_another_enterprise_opens_nothing_of_this_one(
     rig: Rig,
 ) -> None:

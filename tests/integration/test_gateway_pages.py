@@ -136,6 +136,10 @@ async def test_a_merchant_reads_its_level_and_sees_its_disclosures_verified(
     assert await reasons.count() >= 1
     assert "分" in await reasons.first.inner_text()
     assert await page.get_by_role("heading", name="最能提升等级的事项").is_visible()
+    # The level over time: drawn on the server, a point per computed level, and a table.
+    assert await page.get_by_role("img", name="信用等级得分变化").is_visible()
+    assert await page.locator("svg.chart circle").count() >= 1
+    assert await page.locator("table.levels tbody tr").count() >= 1
     await _shot(page, "merchant-level")
 
     await page.get_by_role("link", name="谁看过我的数据").first.click()

@@ -938,3 +938,45 @@ class LookupArchiveResponse(google.protobuf.message.Message):
     def ClearField(self, field_name: typing.Literal["archive", b"archive"]) -> None: ...
 
 Global___LookupArchiveResponse: typing_extensions.TypeAlias = LookupArchiveResponse
+
+@typing.final
+class ListIntegrityLevelsRequest(google.protobuf.message.Message):
+    """Request for ArchiveService.ListIntegrityLevels."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: builtins.int
+    PAGE_SIZE_FIELD_NUMBER: builtins.int
+    parent: builtins.str
+    """enterprises/{uscc}"""
+    page_size: builtins.int
+    """At most this many of the newest (default 100, at most 1000)."""
+    def __init__(
+        self,
+        *,
+        parent: builtins.str = ...,
+        page_size: builtins.int = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["page_size", b"page_size", "parent", b"parent"]) -> None: ...
+
+Global___ListIntegrityLevelsRequest: typing_extensions.TypeAlias = ListIntegrityLevelsRequest
+
+@typing.final
+class ListIntegrityLevelsResponse(google.protobuf.message.Message):
+    """Response for ArchiveService.ListIntegrityLevels."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    LEVELS_FIELD_NUMBER: builtins.int
+    @property
+    def levels(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___IntegrityLevel]:
+        """Newest first."""
+
+    def __init__(
+        self,
+        *,
+        levels: collections.abc.Iterable[Global___IntegrityLevel] | None = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["levels", b"levels"]) -> None: ...
+
+Global___ListIntegrityLevelsResponse: typing_extensions.TypeAlias = ListIntegrityLevelsResponse

@@ -48,6 +48,11 @@ class ArchiveServiceStub:
                 request_serializer=integrity_dot_v1_dot_archive__pb2.LookupArchiveRequest.SerializeToString,
                 response_deserializer=integrity_dot_v1_dot_archive__pb2.LookupArchiveResponse.FromString,
                 _registered_method=True)
+        self.ListIntegrityLevels = channel.unary_unary(
+                '/integrity.v1.ArchiveService/ListIntegrityLevels',
+                request_serializer=integrity_dot_v1_dot_archive__pb2.ListIntegrityLevelsRequest.SerializeToString,
+                response_deserializer=integrity_dot_v1_dot_archive__pb2.ListIntegrityLevelsResponse.FromString,
+                _registered_method=True)
 
 
 class ArchiveServiceServicer:
@@ -72,6 +77,15 @@ class ArchiveServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListIntegrityLevels(self, request, context):
+        """The enterprise's integrity levels over time, newest first: every level
+        computed for it, with its reasons. For the enterprise's own merchant
+        (through the gateway) and ops.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ArchiveServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -84,6 +98,11 @@ def add_ArchiveServiceServicer_to_server(servicer, server):
                     servicer.LookupArchive,
                     request_deserializer=integrity_dot_v1_dot_archive__pb2.LookupArchiveRequest.FromString,
                     response_serializer=integrity_dot_v1_dot_archive__pb2.LookupArchiveResponse.SerializeToString,
+            ),
+            'ListIntegrityLevels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListIntegrityLevels,
+                    request_deserializer=integrity_dot_v1_dot_archive__pb2.ListIntegrityLevelsRequest.FromString,
+                    response_serializer=integrity_dot_v1_dot_archive__pb2.ListIntegrityLevelsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -144,6 +163,33 @@ class ArchiveService:
             '/integrity.v1.ArchiveService/LookupArchive',
             integrity_dot_v1_dot_archive__pb2.LookupArchiveRequest.SerializeToString,
             integrity_dot_v1_dot_archive__pb2.LookupArchiveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListIntegrityLevels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/integrity.v1.ArchiveService/ListIntegrityLevels',
+            integrity_dot_v1_dot_archive__pb2.ListIntegrityLevelsRequest.SerializeToString,
+            integrity_dot_v1_dot_archive__pb2.ListIntegrityLevelsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -57,7 +57,23 @@ _ArchiveServiceLookupArchiveType = typing_extensions.TypeVar(
     ],
 )
 
-class ArchiveServiceStub(typing.Generic[_ArchiveServiceGetArchiveType, _ArchiveServiceLookupArchiveType]):
+_ArchiveServiceListIntegrityLevelsType = typing_extensions.TypeVar(
+    '_ArchiveServiceListIntegrityLevelsType',
+    grpc.UnaryUnaryMultiCallable[
+        integrity.v1.archive_pb2.ListIntegrityLevelsRequest,
+        integrity.v1.archive_pb2.ListIntegrityLevelsResponse,
+    ],
+    grpc.aio.UnaryUnaryMultiCallable[
+        integrity.v1.archive_pb2.ListIntegrityLevelsRequest,
+        integrity.v1.archive_pb2.ListIntegrityLevelsResponse,
+    ],
+    default=grpc.UnaryUnaryMultiCallable[
+        integrity.v1.archive_pb2.ListIntegrityLevelsRequest,
+        integrity.v1.archive_pb2.ListIntegrityLevelsResponse,
+    ],
+)
+
+class ArchiveServiceStub(typing.Generic[_ArchiveServiceGetArchiveType, _ArchiveServiceLookupArchiveType, _ArchiveServiceListIntegrityLevelsType]):
     """The enterprise archive: the public information archive (from registries and
     judicial and regulatory lists) and the business integrity archive (fed by
     platforms). What a caller sees depends on who it is and, for platforms, on
@@ -74,6 +90,10 @@ class ArchiveServiceStub(typing.Generic[_ArchiveServiceGetArchiveType, _ArchiveS
             integrity.v1.archive_pb2.LookupArchiveRequest,
             integrity.v1.archive_pb2.LookupArchiveResponse,
         ],
+        grpc.UnaryUnaryMultiCallable[
+            integrity.v1.archive_pb2.ListIntegrityLevelsRequest,
+            integrity.v1.archive_pb2.ListIntegrityLevelsResponse,
+        ],
     ], channel: grpc.Channel) -> None: ...
 
     @typing.overload
@@ -86,6 +106,10 @@ class ArchiveServiceStub(typing.Generic[_ArchiveServiceGetArchiveType, _ArchiveS
             integrity.v1.archive_pb2.LookupArchiveRequest,
             integrity.v1.archive_pb2.LookupArchiveResponse,
         ],
+        grpc.aio.UnaryUnaryMultiCallable[
+            integrity.v1.archive_pb2.ListIntegrityLevelsRequest,
+            integrity.v1.archive_pb2.ListIntegrityLevelsResponse,
+        ],
     ], channel: grpc.aio.Channel) -> None: ...
 
     GetArchive: _ArchiveServiceGetArchiveType
@@ -96,6 +120,12 @@ class ArchiveServiceStub(typing.Generic[_ArchiveServiceGetArchiveType, _ArchiveS
     listing or prefix search.
     """
 
+    ListIntegrityLevels: _ArchiveServiceListIntegrityLevelsType
+    """The enterprise's integrity levels over time, newest first: every level
+    computed for it, with its reasons. For the enterprise's own merchant
+    (through the gateway) and ops.
+    """
+
 ArchiveServiceAsyncStub: typing_extensions.TypeAlias = ArchiveServiceStub[
     grpc.aio.UnaryUnaryMultiCallable[
         integrity.v1.archive_pb2.GetArchiveRequest,
@@ -104,6 +134,10 @@ ArchiveServiceAsyncStub: typing_extensions.TypeAlias = ArchiveServiceStub[
     grpc.aio.UnaryUnaryMultiCallable[
         integrity.v1.archive_pb2.LookupArchiveRequest,
         integrity.v1.archive_pb2.LookupArchiveResponse,
+    ],
+    grpc.aio.UnaryUnaryMultiCallable[
+        integrity.v1.archive_pb2.ListIntegrityLevelsRequest,
+        integrity.v1.archive_pb2.ListIntegrityLevelsResponse,
     ],
 ]
 
@@ -130,6 +164,17 @@ class ArchiveServiceServicer(metaclass=abc.ABCMeta):
     ) -> typing.Union[integrity.v1.archive_pb2.LookupArchiveResponse, collections.abc.Awaitable[integrity.v1.archive_pb2.LookupArchiveResponse]]:
         """Reads an enterprise's archive by its exact registered name. There is no
         listing or prefix search.
+        """
+
+    @abc.abstractmethod
+    def ListIntegrityLevels(
+        self,
+        request: integrity.v1.archive_pb2.ListIntegrityLevelsRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[integrity.v1.archive_pb2.ListIntegrityLevelsResponse, collections.abc.Awaitable[integrity.v1.archive_pb2.ListIntegrityLevelsResponse]]:
+        """The enterprise's integrity levels over time, newest first: every level
+        computed for it, with its reasons. For the enterprise's own merchant
+        (through the gateway) and ops.
         """
 
 def add_ArchiveServiceServicer_to_server(servicer: ArchiveServiceServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...

@@ -255,11 +255,14 @@ class SqlLevelStore:
                 for row in await connection.execute(query)
             }
 
-    async def history(self, uscc: str, role: str = "active") -> list[IntegrityLevel]:
+    async def history(
+        self, uscc: str, role: str = "active", limit: int | None = None
+    ) -> list[IntegrityLevel]:
         query = (
             select(integrity_levels)
             .where(integrity_levels.c.uscc == uscc, integrity_levels.c.role == role)
             .order_by(integrity_levels.c.id.desc())
+            .limit(limit)
         )
         async with self._reading() as connection:
             return [_level(row) for row in (await connection.execute(query)).mappings()]
