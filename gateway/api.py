@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
-from integrity.v1 import archive_pb2, disclosure_pb2
+from integrity.v1 import archive_pb2, disclosure_pb2, verification_pb2
 
 from clients import AsyncIntegrityClient
 from gateway.addresses import client_address
@@ -29,6 +29,9 @@ BODIES: dict[str, Any] = {
     "integrity.v1.Archive": archive_pb2.Archive.DESCRIPTOR,
     "integrity.v1.ListIntegrityLevelsResponse": archive_pb2.ListIntegrityLevelsResponse.DESCRIPTOR,
     "integrity.v1.ListDisclosuresResponse": disclosure_pb2.ListDisclosuresResponse.DESCRIPTOR,
+    "integrity.v1.ListVerificationsResponse": (
+        verification_pb2.ListVerificationsResponse.DESCRIPTOR
+    ),
     "integrity.v1.LedgerCheckpoint": disclosure_pb2.LedgerCheckpoint.DESCRIPTOR,
     "integrity.v1.GetLedgerConsistencyProofResponse": (
         disclosure_pb2.GetLedgerConsistencyProofResponse.DESCRIPTOR
@@ -43,6 +46,8 @@ Purpose = Annotated[
     Query(max_length=64, description="The declared purpose of the read (platform reads)"),
 ]
 Scenario = Annotated[str, Query(max_length=64, description="The declared scenario")]
+PageSize = Annotated[int, Query(alias="pageSize", ge=0, le=INT32_MAX)]
+PageToken = Annotated[str, Query(alias="pageToken", max_length=1024)]
 
 
 def _ok(body: str) -> dict[int | str, dict[str, Any]]:
@@ -119,11 +124,28 @@ async def lookup_archive(
 async def list_integrity_levels(
     request: Request,
     uscc: str,
-    page_size: Annotated[int, Query(alias="pageSize", ge=0, le=INT32_MAX)] = 0,
+    page_size: PageSize = 0,
 ) -> JSONResponse:
     client = await _client(request)
     levels = await client.list_integrity_levels(uscc, page_size=page_size)
     return _answer(archive_pb2.ListIntegrityLevelsResponse(levels=levels))
+
+
+@router.get(
+    "/enterprises/{uscc}/verifications",
+    operation_id="listVerifications",
+    summary="The enterprise's verifications and their history, newest first (its own merchant)",
+    responses=_ok("integrity.v1.ListVerificationsResponse"),
+)
+async def list_verifications(
+    request: Request,
+    uscc: str,
+    page_size: PageSize = 0,
+    page_token: PageToken = "",
+) -> JSONResponse:
+    client = await _client(request)
+    page = await client.list_verifications(uscc, page_size=page_size, page_token=page_token)
+    return _answer(page)
 
 
 @router.get(
@@ -136,8 +158,8 @@ async def list_integrity_levels(
 async def list_disclosures(
     request: Request,
     uscc: str,
-    page_size: Annotated[int, Query(alias="pageSize", ge=0, le=INT32_MAX)] = 0,
-    page_token: Annotated[str, Query(alias="pageToken", max_length=1024)] = "",
+    page_size: PageSize = 0,
+    page_token: PageToken = "",
 ) -> JSONResponse:
     client = await _client(request)
     page = await client.list_disclosures(uscc, page_size=page_size, page_token=page_token)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import urllib.parse
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
 from markupsafe import Markup
 
 from clients import AsyncIntegrityClient
@@ -287,20 +289,48 @@ async def merchant_page(request: Request) -> Response:
     return _page(request, "merchant.html", context, session=session)
 
 
-@router.get("/merchant/disclosures")
-async def disclosures_page(request: Request, page_token: str = "") -> Response:
+async def _merchant_listing(
+    request: Request,
+    page_token: str,
+    template: str,
+    fetch: Callable[[AsyncIntegrityClient, str, str], Awaitable[Message]],
+    extra: Callable[[dict[str, Any]], dict[str, Any]] = lambda _document: {},
+) -> Response:
+    """One page of the merchant's own listing (its verifications, its disclosures)."""
     session = _merchant_session(request)
     if isinstance(session, Response):
         return session
     uscc = str(session.user.merchant_uscc)
     try:
-        listing = await _client(request, session.user).list_disclosures(
-            uscc, page_token=page_token[:1024]
-        )
+        listing = await fetch(_client(request, session.user), uscc, page_token[:1024])
     except IntegrityCallError as error:
         return _error_page(request, error, session)
     document = MessageToDict(listing)
+    context = {"page": document, "listing": document, "uscc": uscc, **extra(document)}
+    return _page(request, template, context, session=session)
+
+
+@router.get("/merchant/verifications")
+async def verifications_page(request: Request, page_token: str = "") -> Response:
+    return await _merchant_listing(
+        request,
+        page_token,
+        "verifications.html",
+        lambda client, uscc, token: client.list_verifications(uscc, page_token=token),
+    )
+
+
+@router.get("/merchant/disclosures")
+async def disclosures_page(request: Request, page_token: str = "") -> Response:
     verifier = request.app.state.settings.ledger_verifier
-    check = check_listing(document, verifier) if verifier is not None else None
-    context = {"listing": document, "check": check, "uscc": uscc}
-    return _page(request, "disclosures.html", context, session=session)
+
+    def checked(document: dict[str, Any]) -> dict[str, Any]:
+        return {"check": check_listing(document, verifier) if verifier is not None else None}
+
+    return await _merchant_listing(
+        request,
+        page_token,
+        "disclosures.html",
+        lambda client, uscc, token: client.list_disclosures(uscc, page_token=token),
+        checked,
+    )

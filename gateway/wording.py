@@ -94,3 +94,16 @@ def advice(text: str) -> str:
             rest = text[len(prefix) :].lstrip(": ")
             return f"{chinese}：{rest}" if rest else chinese
     return text
+
+
+OUTCOMES = {
+    "VERIFICATION_OUTCOME_VERIFIED": "认证通过",
+    "VERIFICATION_OUTCOME_REJECTED": "认证未通过",
+    "VERIFICATION_OUTCOME_PENDING": "待登记机关答复",
+}
+FIELD_RESULTS = {
+    "FIELD_CHECK_RESULT_MATCH": "一致",
+    "FIELD_CHECK_RESULT_MISMATCH": "不一致",
+    "FIELD_CHECK_RESULT_NOT_AVAILABLE": "无法核对",
+}
+TRIGGERS = {"create": "提交认证", "pending_recheck": "待答复复核", "batch": "批量复核"}

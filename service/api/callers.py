@@ -42,6 +42,17 @@ METHOD_SCOPES: dict[str, Scope] = {
 }
 
 
+MERCHANT_READS = frozenset(
+    {
+        "/integrity.v1.VerificationService/GetVerification",
+        "/integrity.v1.VerificationService/ListVerifications",
+    }
+)
+"""Methods the gateway may call for an end user though it has not their scope: the
+enterprise's own merchant reads its verifications. The servicer checks the user is that
+enterprise's merchant (service/app/merchant_access.py)."""
+
+
 @dataclass(frozen=True)
 class Principal:
     caller: Caller
@@ -111,7 +122,12 @@ async def authorise_call(
     """The principal for a call; raises when the call may not be made."""
     caller = await credentials.authenticate(_bearer(metadata))
     required = METHOD_SCOPES.get(method)
-    if required is None or not (caller.may(required) or caller.may(Scope.OPS)):
+    for_a_user = (
+        method in MERCHANT_READS
+        and caller.may(Scope.ACT_FOR_USERS)
+        and ON_BEHALF_OF_HEADER in metadata
+    )
+    if required is None or not (caller.may(required) or caller.may(Scope.OPS) or for_a_user):
         raise PermissionDenied(
             f"this credential may not call {method.rsplit('/', 1)[-1]}",
             reason="SCOPE_MISSING",

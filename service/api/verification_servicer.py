@@ -7,13 +7,20 @@ from integrity.v1 import verification_pb2, verification_pb2_grpc
 from service.api.callers import Principal
 from service.api.convert import authorisation_draft, licence_draft, verification_to_proto
 from service.api.request_handling import ApiCall
+from service.app.merchant_access import require_own_merchant_or_ops
+from service.app.resource_names import parse_enterprise_name, parse_verification_name
 from service.app.verification_disclosure import DisclosingVerifications
 from service.app.verifications import SubmitVerification
 from service.domain.callers import Scope
 
 
-def _reader(principal: Principal) -> str | None:
-    """Callers see the verifications they made; ops see all (None: no filter)."""
+def _reader(principal: Principal, uscc: str) -> str | None:
+    """Callers see the verifications they made; ops see all (None: no filter). The gateway
+    reads for an end user only the enterprise's own merchant's: every platform's
+    verification of that enterprise."""
+    if principal.viewer is not None:
+        require_own_merchant_or_ops(principal.caller, principal.viewer, uscc, "verifications")
+        return None
     return None if principal.caller.may(Scope.OPS) else principal.caller.id
 
 
@@ -47,8 +54,9 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         self, request: verification_pb2.GetVerificationRequest, call: ApiCall
     ) -> verification_pb2.GetVerificationResponse:
         principal = call.principal
+        uscc, _ = parse_verification_name(request.name)
         verification = await self._verifications.get(
-            principal.caller, request.name, _reader(principal)
+            principal.caller, request.name, _reader(principal, uscc), principal.viewer
         )
         return verification_pb2.GetVerificationResponse(
             verification=verification_to_proto(verification)
@@ -63,7 +71,8 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
             request.parent,
             request.page_size,
             request.page_token,
-            _reader(principal),
+            _reader(principal, parse_enterprise_name(request.parent)),
+            principal.viewer,
         )
         return verification_pb2.ListVerificationsResponse(
             verifications=[verification_to_proto(v) for v in page.verifications],

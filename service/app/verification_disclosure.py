@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from service.app.ports import Clock, DisclosureLedger
 from service.app.resource_names import parse_enterprise_name
 from service.app.verifications import SubmitVerification, VerificationPage, VerificationService
-from service.domain.callers import Caller, Scope
+from service.domain.callers import Caller, Scope, Viewer
 from service.domain.disclosure import disclosed_to, verification_fields
 from service.domain.verification import AuthorisationScope, Verification
 from service.domain.visibility import Tier
@@ -45,31 +45,47 @@ class DisclosingVerifications:
         await self._record(caller, verification.uscc, CREATE_SCENARIO, [verification])
         return verification
 
-    async def get(self, caller: Caller, name: str, reader: str | None) -> Verification:
+    async def get(
+        self, caller: Caller, name: str, reader: str | None, viewer: Viewer | None = None
+    ) -> Verification:
+        """viewer: the end user the gateway reads for (the enterprise's merchant)."""
         verification = await self._verifications.get(name, reader)
-        await self._record(caller, verification.uscc, GET_SCENARIO, [verification])
+        await self._record(caller, verification.uscc, GET_SCENARIO, [verification], viewer)
         return verification
 
     async def list(
-        self, caller: Caller, parent: str, page_size: int, page_token: str, reader: str | None
+        self,
+        caller: Caller,
+        parent: str,
+        page_size: int,
+        page_token: str,
+        reader: str | None,
+        viewer: Viewer | None = None,
     ) -> VerificationPage:
         page = await self._verifications.list(parent, page_size, page_token, reader)
         # An empty page shows nothing of the enterprise.
         if page.verifications:
-            await self._record(
-                caller, parse_enterprise_name(parent), LIST_SCENARIO, page.verifications
-            )
+            uscc = parse_enterprise_name(parent)
+            await self._record(caller, uscc, LIST_SCENARIO, page.verifications, viewer)
         return page
 
     async def _record(
-        self, caller: Caller, uscc: str, scenario: str, shown: Sequence[Verification]
+        self,
+        caller: Caller,
+        uscc: str,
+        scenario: str,
+        shown: Sequence[Verification],
+        viewer: Viewer | None = None,
     ) -> None:
         fields = frozenset().union(*(verification_fields(v.decision) for v in shown))
+        tier = Tier.OPS if caller.may(Scope.OPS) else Tier.PLATFORM
+        if viewer is not None:
+            tier = Tier.MERCHANT
         await self._ledger.record(
             disclosed_to(
                 caller,
                 uscc,
-                tier=(Tier.OPS if caller.may(Scope.OPS) else Tier.PLATFORM).value,
+                tier=tier.value,
                 purpose=VERIFICATION_PURPOSE,
                 scenario=scenario,
                 fields=fields,

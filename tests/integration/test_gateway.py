@@ -33,7 +33,7 @@ from service.domain.checkpoint import NoteSigner
 from service.domain.rate_limits import DEFAULT_LIMITS, Limit, LimitClass
 from service.settings import Settings
 from tests.clock import TestClock
-from tests.conftest import _clean, serving
+from tests.conftest import RunningServer, _clean, serving
 from tests.gateway_rig import AUDIENCE, PlatformSigner, served
 from tests.integration.test_archive import seed
 
@@ -49,6 +49,8 @@ class Rig:
     clock: TestClock
     uscc: str
     gateway_settings: GatewaySettings
+    server: RunningServer
+    row: dict[str, Any]
 
     @contextlib.asynccontextmanager
     async def another_gateway(self, **changes: Any) -> AsyncIterator[httpx.AsyncClient]:
@@ -87,7 +89,9 @@ async def gateway_rig(settings: Settings, clock: TestClock, **gateway: Any) -> A
                 served(build_app(gateway_settings, clock)) as url,
                 httpx.AsyncClient(base_url=url, timeout=30) as http,
             ):
-                yield Rig(app, http, platform, clock, str(row["uscc"]), gateway_settings)
+                yield Rig(
+                    app, http, platform, clock, str(row["uscc"]), gateway_settings, server, row
+                )
     finally:
         await app.close()
 
@@ -133,6 +137,26 @@ async def test_the_merchant_reads_its_levels_over_time_and_no_one_else_does(rig:
     viewer = await rig.http.get(f"/v1/enterprises/{rig.uscc}/levels", headers=rig.bearer("v"))
     _problem(viewer, 403, "NOT_THE_MERCHANT")
     _problem(await rig.http.get(f"/v1/enterprises/{rig.uscc}/levels"), 403, "NOT_THE_MERCHANT")
+
+
+async def test_only_the_merchant_reads_its_verifications_through_the_gateway(rig: Rig) -> None:
+    from clients import AsyncIntegrityClient
+    from tests.builders import verification_for
+
+    async with AsyncIntegrityClient(rig.server.target, token=rig.server.token) as platform:
+        await platform.create_verification(verification_for(rig.row))
+    path = f"/v1/enterprises/{rig.uscc}/verifications"
+    owner = await rig.http.get(path, headers=rig.bearer("owner", merchant_uscc=rig.uscc))
+    assert owner.status_code == 200, owner.text
+    listed = owner.json()["verifications"]
+    assert len(listed) == 1 and listed[0]["outcome"] == "VERIFICATION_OUTCOME_VERIFIED"
+    assert listed[0]["licence"]["legalRepresentative"]["name"].count("*")  # masked
+    for headers in (
+        rig.bearer("v"),
+        rig.bearer("owner", merchant_uscc=OTHER_USCC),
+        {},
+    ):
+        _problem(await rig.http.get(path, headers=headers), 403, "NOT_THE_MERCHANT")
 
 
 async def test_a_merchant_claim_for_another_enterprise_opens_nothing_of_this_one(

@@ -16,9 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from integrity.v1 import verification_pb2
 from playwright.async_api import Browser, Page, async_playwright
 
+from clients import AsyncIntegrityClient
 from service.settings import Settings
+from tests.builders import verification_for
 from tests.clock import TestClock
 from tests.integration.test_gateway import LEDGER, Rig, gateway_rig
 
@@ -73,6 +76,13 @@ async def _log_in(page: Page, rig: Rig, site: str, token: str, next_path: str = 
     await page.wait_for_load_state()
 
 
+async def _verified_by_the_platform(rig: Rig) -> None:
+    """The platform verifies the enterprise (its own credential, as a platform does)."""
+    async with AsyncIntegrityClient(rig.server.target, token=rig.server.token) as platform:
+        verification = await platform.create_verification(verification_for(rig.row))
+    assert verification.outcome == verification_pb2.VERIFICATION_OUTCOME_VERIFIED
+
+
 async def test_each_visitor_sees_exactly_their_tier(rig: Rig, browser: Browser) -> None:
     site = _site(rig)
     archive = f"{site}/enterprises/{rig.uscc}"
@@ -122,6 +132,7 @@ async def test_a_merchant_reads_its_level_and_sees_its_disclosures_verified(
     rig: Rig, browser: Browser
 ) -> None:
     site = _site(rig)
+    await _verified_by_the_platform(rig)
     for n in range(3):  # viewers of the platform look at the enterprise
         await rig.http.get(f"/v1/enterprises/{rig.uscc}/archive", headers=rig.bearer(f"v{n}"))
     page = await browser.new_page()
@@ -142,13 +153,23 @@ async def test_a_merchant_reads_its_level_and_sees_its_disclosures_verified(
     assert await page.locator("table.levels tbody tr").count() >= 1
     await _shot(page, "merchant-level")
 
+    # Its verifications: the platform's, with each field's check and the history.
+    await page.get_by_role("link", name="认证记录").first.click()
+    await page.wait_for_load_state()
+    assert await page.get_by_role("heading", name="我的认证记录").is_visible()
+    assert await page.locator("article.verification").count() == 1
+    assert "认证通过" in await page.locator("article.verification h2").inner_text()
+    assert await page.locator("ol.history li").count() >= 1
+    await _shot(page, "merchant-verifications")
+
     await page.get_by_role("link", name="谁看过我的数据").first.click()
     await page.wait_for_load_state()
     status = await page.locator("#proof-status").inner_text()
     assert status.startswith("✓ 本页"), status
     rows = page.locator("table.disclosures tbody tr")
-    # The three viewers' reads and the merchant's own level page.
-    assert await rows.count() == 4
+    # The platform's verification, the three viewers' reads, and the merchant's own level
+    # page and verifications.
+    assert await rows.count() == 6
     assert all("✓ 已核验" in text for text in await rows.all_inner_texts())
     await _shot(page, "merchant-disclosures")
 
