@@ -19,7 +19,9 @@ from integrity.v1 import archive_pb2, disclosure_pb2, verification_pb2
 
 from clients import AsyncIntegrityClient
 from gateway.addresses import client_address
+from gateway.data_export import export
 from gateway.identity import EndUser, TokenRejected, anonymous
+from gateway.problems import problem
 from gateway.proto_schema import reference
 from gateway.sessions import SESSION_COOKIE
 
@@ -164,6 +166,28 @@ async def list_disclosures(
     client = await _client(request)
     page = await client.list_disclosures(uscc, page_size=page_size, page_token=page_token)
     return _answer(page)
+
+
+@router.get(
+    "/enterprises/{uscc}:export",
+    operation_id="exportEnterpriseData",
+    summary="Everything the service holds about the enterprise, for its own merchant: "
+    "archive, levels, verifications and the disclosure ledger with proofs",
+    responses=_ok("EnterpriseDataExport"),
+)
+async def export_enterprise_data(request: Request, uscc: str) -> JSONResponse:
+    user = await end_user(request)
+    if user.kind != "merchant" or user.merchant_uscc != uscc:
+        # Refused before anything is read: no part of the archive goes out on the way.
+        return problem(
+            403, "NOT_THE_MERCHANT", "only the enterprise's own merchant downloads its data"
+        )
+    client: AsyncIntegrityClient = request.app.state.upstream.for_user(user)
+    document = await export(client, uscc, request.app.state.clock.now())
+    disposition = f'attachment; filename="enterprise-{uscc}.json"'
+    return JSONResponse(
+        document, headers={"Cache-Control": "no-store", "Content-Disposition": disposition}
+    )
 
 
 @router.get(

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 
 from clients.errors import FieldViolation, IntegrityCallError
 from gateway import api, pages
+from gateway.data_export import export_schema
 from gateway.identity import KeysUnavailable, PlatformKeys, TokenRejected, TokenVerifier
 from gateway.problems import MEDIA_TYPE, from_call_error, problem
 from gateway.proto_schema import message_schema
@@ -101,6 +102,7 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     for descriptor in api.BODIES.values():
         message_schema(descriptor, schemas)
     schemas["Problem"] = dict(api.problem_schema())
+    schemas["EnterpriseDataExport"] = export_schema()
     for name in ("ValidationError", "HTTPValidationError"):
         schemas.pop(name, None)
     problem_content = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}

@@ -159,6 +159,19 @@ async def test_only_the_merchant_reads_its_verifications_through_the_gateway(rig
         _problem(await rig.http.get(path, headers=headers), 403, "NOT_THE_MERCHANT")
 
 
+async def test_only_the_merchant_downloads_its_data(rig: Rig) -> None:
+    path = f"/v1/enterprises/{rig.uscc}:export"
+    owner = await rig.http.get(path, headers=rig.bearer("owner", merchant_uscc=rig.uscc))
+    assert owner.status_code == 200, owner.text
+    assert owner.headers["content-disposition"].startswith("attachment;")
+    assert owner.json()["enterprise"] == rig.uscc
+    before = await rig.app.disclosures.verify()
+    for headers in (rig.bearer("v"), rig.bearer("owner", merchant_uscc=OTHER_USCC), {}):
+        _problem(await rig.http.get(path, headers=headers), 403, "NOT_THE_MERCHANT")
+    # Refused before anything was read: nothing more was disclosed.
+    assert (await rig.app.disclosures.verify()).checked == before.checked
+
+
 async def test_a_merchant_claim_for_another_enterprise_opens_nothing_of_this_one(
     rig: Rig,
 ) -> None:

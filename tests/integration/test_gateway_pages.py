@@ -10,6 +10,7 @@ build/screenshots/. Forms refuse a POST without their CSRF token.
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from integrity.v1 import verification_pb2
 from playwright.async_api import Browser, Page, async_playwright
 
 from clients import AsyncIntegrityClient
+from clients.ledger_verifier import check_listing
 from service.settings import Settings
 from tests.builders import verification_for
 from tests.clock import TestClock
@@ -176,6 +178,22 @@ async def test_a_merchant_reads_its_level_and_sees_its_disclosures_verified(
     # The page's JSON link answers the same session with the listing itself.
     download = await page.request.get(f"{site}/v1/enterprises/{rig.uscc}/disclosures")
     assert download.status == 200 and (await download.json())["checkpoint"]["treeSize"]
+
+    # Everything the service holds about the enterprise, downloaded from its page.
+    await page.get_by_role("link", name="我的信用").first.click()
+    await page.wait_for_load_state()
+    async with page.expect_download() as info:
+        await page.get_by_role("link", name="下载本企业的全部数据（JSON）").click()
+    download = await info.value
+    saved = SCREENSHOTS.parent / "enterprise-data.json"
+    await download.save_as(str(saved))
+    exported = json.loads(saved.read_text(encoding="utf-8"))
+    assert exported["format"] == "integrity-service/enterprise-data-export/v1"
+    assert exported["archive"]["tier"] == "VIEWER_TIER_MERCHANT"
+    assert exported["integrity_levels"] and len(exported["verifications"]) == 1
+    assert exported["disclosure_ledger_complete"]
+    ledger = exported["disclosure_ledger"]
+    assert check_listing(ledger, LEDGER.verifier).ok  # the download checks offline as it is
 
     await page.get_by_role("button", name="退出登录").click()
     await page.wait_for_load_state()
