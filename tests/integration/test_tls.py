@@ -1,5 +1,5 @@
 """TLS on the gRPC listener, with certificates made for the test: the real server (serve)
-and the real clients over loopback."""
+and the real clients over loopback, and the merchant gateway calling the server over it."""
 
 from __future__ import annotations
 
@@ -13,16 +13,21 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
+import httpx
 import pytest
 from cryptography import x509
 
 from clients import AsyncIntegrityClient, ClientTls, IntegrityCallError, IntegrityClient
+from gateway.app import build_app
+from gateway.settings import GatewaySettings
 from service.api.server import serve
 from service.bootstrap import bootstrap
 from service.domain.callers import CallerKind
 from service.settings import PiiKeys, Settings
-from tests.builders import registry_row, verification_for
+from tests.builders import import_rows, registry_row, verification_for
 from tests.certificates import CertificateAuthority, Issued
+from tests.clock import TestClock
+from tests.gateway_rig import served
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,3 +193,61 @@ async def test_a_renewed_certificate_reaches_new_connections_without_a_restart(
     logs = log_stream.getvalue()
     assert '"event": "tls_files_not_reloaded"' in logs
     assert '"event": "tls_certificate_reloaded"' in logs and '"serial": "2"' in logs
+
+
+# The gateway calls integrity-server over TLS where configured: the server's certificate
+# checked against the CA the gateway was given, its name against the configured one.
+
+
+async def _gateway_token_and_row(tls: TlsSetup) -> tuple[str, str]:
+    app = await bootstrap(tls.settings)
+    try:
+        row = registry_row()
+        await import_rows(app, [row])
+        _caller, token = await app.credentials.create_caller(CallerKind.GATEWAY, "gateway")
+    finally:
+        await app.close()
+    return token, str(row["uscc"])
+
+
+async def test_the_gateway_reaches_the_server_over_tls(tls: TlsSetup, tmp_path: Path) -> None:
+    token, uscc = await _gateway_token_and_row(tls)
+    ca_file = tmp_path / "server-ca.pem"
+    ca_file.write_bytes(tls.server_ca.pem)
+    async with serving(tls.settings) as target:
+        trusted = GatewaySettings.load(
+            {
+                "INTEGRITY_GATEWAY_TOKEN_FILE": str(_write(tmp_path / "t", token)),
+                "INTEGRITY_GATEWAY_UPSTREAM": target,
+                "INTEGRITY_GATEWAY_UPSTREAM_CA_FILE": str(ca_file),
+                "INTEGRITY_GATEWAY_UPSTREAM_SERVER_NAME": "localhost",
+            }
+        )
+        assert trusted.upstream_tls is not None
+        async with (
+            served(build_app(trusted, TestClock())) as url,
+            httpx.AsyncClient(base_url=url, timeout=30) as http,
+        ):
+            answer = await http.get(f"/v1/enterprises/{uscc}/archive")
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["tier"] == "VIEWER_TIER_ANONYMOUS"
+        # A server whose certificate another CA signed is not the service: no answer.
+        impostor_ca = CertificateAuthority.create("someone else's CA")
+        untrusted = GatewaySettings(
+            token=token,
+            upstream=target,
+            upstream_tls=ClientTls(root_certificates=impostor_ca.pem, server_name="localhost"),
+            upstream_timeout_seconds=5,
+        )
+        async with (
+            served(build_app(untrusted, TestClock())) as url,
+            httpx.AsyncClient(base_url=url, timeout=30) as http,
+        ):
+            refused = await http.get(f"/v1/enterprises/{uscc}/archive")
+            assert refused.status_code in (503, 504), refused.text
+            assert refused.headers["content-type"] == "application/problem+json"
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
