@@ -14,6 +14,7 @@ import json
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -69,6 +70,29 @@ def _site(rig: Rig) -> str:
 async def _shot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+async def _accessible_and_light(page: Page, url: str) -> None:
+    """What every page owes a reader: its language, one main heading, a label for every
+    field, no script at all, and little enough to load at once on a phone."""
+    sizes: list[int] = []
+    kinds: list[str] = []
+
+    async def counted(response: Any) -> None:
+        kinds.append(response.request.resource_type)
+        sizes.append(len(await response.body()))
+
+    page.on("response", counted)
+    await page.goto(url)
+    await page.wait_for_load_state("networkidle")
+    page.remove_listener("response", counted)
+    assert await page.get_attribute("html", "lang") == "zh-CN"
+    assert await page.locator("h1").count() == 1
+    for field in await page.locator("input:not([type=hidden]), textarea, select").all():
+        field_id = await field.get_attribute("id")
+        assert field_id and await page.locator(f"label[for='{field_id}']").count() == 1
+    assert "script" not in kinds and await page.locator("script").count() == 0
+    assert sum(sizes) < 40_000, (url, sum(sizes))  # the HTML and its one stylesheet
 
 
 async def _log_in(page: Page, rig: Rig, site: str, token: str, next_path: str = "/") -> None:
@@ -194,6 +218,10 @@ async def test_a_merchant_reads_its_level_and_sees_its_disclosures_verified(
     assert exported["disclosure_ledger_complete"]
     ledger = exported["disclosure_ledger"]
     assert check_listing(ledger, LEDGER.verifier).ok  # the download checks offline as it is
+
+    for path in ("/", "/login", f"/enterprises/{rig.uscc}", "/merchant", "/merchant/verifications",
+                 "/merchant/disclosures"):  # fmt: skip
+        await _accessible_and_light(page, f"{site}{path}")
 
     await page.get_by_role("button", name="退出登录").click()
     await page.wait_for_load_state()
