@@ -15,6 +15,8 @@ COPY service/ service/
 COPY clients/ clients/
 # The registry simulator ships in the image too, so its console script runs there.
 COPY simulators/ simulators/
+# The merchant gateway too: `docker run --entrypoint integrity-gateway ...`.
+COPY gateway/ gateway/
 # gen/ is committed, so the image needs neither protoc nor buf.
 COPY gen/ gen/
 RUN pip install .

@@ -109,6 +109,15 @@ def test_copied_sources_are_not_dockerignored() -> None:
     assert not ignored, f"COPY sources excluded by .dockerignore (source, pattern): {ignored}"
 
 
+def test_every_console_scripts_package_is_copied_into_the_build() -> None:
+    # A package left out of the build context installs as nothing: its console script
+    # would be in the image and fail on its first import.
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    packages = {target.split(":")[0].split(".")[0] for target in scripts.values()}
+    copied = {source.rstrip("/").split("/")[0] for source in _context_sources()}
+    assert packages <= copied, f"packages of console scripts not copied: {packages - copied}"
+
+
 def test_entrypoint_is_a_declared_console_script() -> None:
     final = _stages()[-1]
     commands = [i for i in final if i.keyword == "ENTRYPOINT"] or [
