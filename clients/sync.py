@@ -13,6 +13,8 @@ from integrity.v1 import (
     archive_pb2_grpc,
     disclosure_pb2,
     disclosure_pb2_grpc,
+    dispute_pb2,
+    dispute_pb2_grpc,
     eligibility_pb2,
     eligibility_pb2_grpc,
     platform_data_pb2,
@@ -65,6 +67,7 @@ class IntegrityClient:
         self._disclosures = disclosure_pb2_grpc.DisclosureServiceStub(self._channel)
         self._platform_data = platform_data_pb2_grpc.PlatformDataServiceStub(self._channel)
         self._eligibility = eligibility_pb2_grpc.EligibilityServiceStub(self._channel)
+        self._disputes = dispute_pb2_grpc.DisputeServiceStub(self._channel)
 
     def __enter__(self) -> Self:
         return self
@@ -236,6 +239,72 @@ class IntegrityClient:
             self._disclosures.GetLedgerConsistencyProof, request, timeout
         )
         return response
+
+    def create_dispute(
+        self,
+        uscc: str,
+        item: str,
+        statement: str,
+        evidence: str = "",
+        *,
+        timeout: float | None = None,
+    ) -> dispute_pb2.Dispute:
+        """The enterprise's merchant disputes an item (the gateway, for its merchant)."""
+        request = dispute_pb2.CreateDisputeRequest(
+            parent=parent_of(uscc),
+            dispute=dispute_pb2.Dispute(item=item, statement=statement, evidence=evidence),
+        )
+        response: dispute_pb2.CreateDisputeResponse = self._call(
+            self._disputes.CreateDispute, request, timeout
+        )
+        return response.dispute
+
+    def list_disputes(
+        self, uscc: str, *, timeout: float | None = None
+    ) -> list[dispute_pb2.Dispute]:
+        """The enterprise's disputes, newest first (its merchant, ops)."""
+        request = dispute_pb2.ListDisputesRequest(parent=parent_of(uscc))
+        response: dispute_pb2.ListDisputesResponse = self._call(
+            self._disputes.ListDisputes, request, timeout
+        )
+        return list(response.disputes)
+
+    def list_pending_disputes(
+        self, *, due_within_days: int = 0, page_size: int = 0, timeout: float | None = None
+    ) -> list[dispute_pb2.Dispute]:
+        """Ops: the disputes still to be answered, the nearest deadline first."""
+        request = dispute_pb2.ListPendingDisputesRequest(
+            due_within_days=due_within_days, page_size=page_size
+        )
+        response: dispute_pb2.ListPendingDisputesResponse = self._call(
+            self._disputes.ListPendingDisputes, request, timeout
+        )
+        return list(response.disputes)
+
+    def take_dispute(
+        self, name: str, assignee: str, *, timeout: float | None = None
+    ) -> dispute_pb2.Dispute:
+        """Ops: take a dispute into review."""
+        request = dispute_pb2.TakeDisputeRequest(name=name, assignee=assignee)
+        response: dispute_pb2.TakeDisputeResponse = self._call(
+            self._disputes.TakeDispute, request, timeout
+        )
+        return response.dispute
+
+    def resolve_dispute(
+        self,
+        name: str,
+        resolution: dispute_pb2.DisputeResolution.ValueType,
+        reason: str,
+        *,
+        timeout: float | None = None,
+    ) -> dispute_pb2.Dispute:
+        """Ops: resolve a dispute in review, with the reason the merchant is shown."""
+        request = dispute_pb2.ResolveDisputeRequest(name=name, resolution=resolution, reason=reason)
+        response: dispute_pb2.ResolveDisputeResponse = self._call(
+            self._disputes.ResolveDispute, request, timeout
+        )
+        return response.dispute
 
     def ingest_platform_records(
         self,

@@ -20,6 +20,8 @@ from integrity.v1 import (
     archive_pb2_grpc,
     disclosure_pb2,
     disclosure_pb2_grpc,
+    dispute_pb2,
+    dispute_pb2_grpc,
     eligibility_pb2,
     eligibility_pb2_grpc,
     platform_data_pb2,
@@ -47,6 +49,7 @@ from service.adapters.storage.authorisations import SqlAuthorisationRecords
 from service.adapters.storage.batch_selections import SqlBatchSelections
 from service.adapters.storage.batches import SqlBatchStore
 from service.adapters.storage.callers import SqlCallerStore
+from service.adapters.storage.disputes import SqlDisputeStore
 from service.adapters.storage.engine import create_engine
 from service.adapters.storage.facts import SqlFactWriter, SqlRegistryFacts
 from service.adapters.storage.ingestion import SqlIngestionStore
@@ -59,6 +62,7 @@ from service.adapters.storage.policies import SqlPolicyStore
 from service.adapters.storage.repositories import SqlUnitOfWorkFactory
 from service.api.archive_servicer import ArchiveServicer, DisclosureServicer
 from service.api.callers import CallGate
+from service.api.dispute_servicer import DisputeServicer
 from service.api.eligibility_servicer import EligibilityServicer
 from service.api.platform_data_servicer import PlatformDataServicer
 from service.api.request_handling import WrappingRegistrar
@@ -67,6 +71,7 @@ from service.app.archive import ArchiveReader
 from service.app.batches import BatchService
 from service.app.credentials import CredentialService
 from service.app.disclosures import DisclosureQueries
+from service.app.disputes import DisputeService
 from service.app.eligibility import EligibilityChecker, PolicyAdmin
 from service.app.ingestion import PlatformIngestion
 from service.app.judicial_import import JudicialImporter
@@ -150,6 +155,8 @@ class Application:
     pending_rechecks: PendingRecheckScheduler
     batches: BatchService
     batch_store: SqlBatchStore
+    # Merchants' disputes and ops' answers.
+    disputes: DisputeService
     # The HTTP registry sources, closed with the application.
     registry_sources: RegistrySources = field(default_factory=RegistrySources)
 
@@ -293,6 +300,9 @@ async def bootstrap(
             change_feed=_change_feed(settings),
         ),
         batch_store=batch_store,
+        disputes=DisputeService(
+            SqlDisputeStore(engine), clock, on_corrected=levels.archive_changed
+        ),
     )
 
 
@@ -432,6 +442,7 @@ SERVICE_NAMES = (
     disclosure_pb2.DESCRIPTOR.services_by_name["DisclosureService"].full_name,
     platform_data_pb2.DESCRIPTOR.services_by_name["PlatformDataService"].full_name,
     eligibility_pb2.DESCRIPTOR.services_by_name["EligibilityService"].full_name,
+    dispute_pb2.DESCRIPTOR.services_by_name["DisputeService"].full_name,
 )
 
 
@@ -483,6 +494,7 @@ def build_server(
     eligibility_pb2_grpc.add_EligibilityServiceServicer_to_server(
         EligibilityServicer(app.eligibility), api
     )
+    dispute_pb2_grpc.add_DisputeServiceServicer_to_server(DisputeServicer(app.disputes), api)
     registrar.check_complete()
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -103,7 +103,7 @@ async def _clean(app: Application) -> None:
                     "callers, "
                     "archive_facts, ingested_events, disclosure_ledger, integrity_levels, "
                     "change_log, eligibility_policies, registry_source_budgets, ledger_tree_nodes, "
-                    "ledger_checkpoints"
+                    "ledger_checkpoints, disputes"
                 )
             )
 

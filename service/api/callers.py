@@ -39,6 +39,12 @@ METHOD_SCOPES: dict[str, Scope] = {
     "/integrity.v1.DisclosureService/GetLedgerConsistencyProof": Scope.READ_ARCHIVE,
     "/integrity.v1.PlatformDataService/IngestPlatformRecords": Scope.INGEST,
     "/integrity.v1.EligibilityService/CheckEligibility": Scope.CHECK_ELIGIBILITY,
+    # The merchant's, through the gateway (the use case checks it is the enterprise's).
+    "/integrity.v1.DisputeService/CreateDispute": Scope.ACT_FOR_USERS,
+    "/integrity.v1.DisputeService/ListDisputes": Scope.READ_ARCHIVE,
+    "/integrity.v1.DisputeService/ListPendingDisputes": Scope.OPS,
+    "/integrity.v1.DisputeService/TakeDispute": Scope.OPS,
+    "/integrity.v1.DisputeService/ResolveDispute": Scope.OPS,
 }
 
 

@@ -9,10 +9,9 @@ from service.domain.errors import FieldViolation, InvalidArgument
 # Matched whole (fullmatch): "$" would let a trailing newline through.
 _ENTERPRISE = re.compile(r"enterprises/([0-9A-Z]{18})")
 _ARCHIVE = re.compile(r"enterprises/([0-9A-Z]{18})/archive")
-_VERIFICATION = re.compile(
-    r"enterprises/([0-9A-Z]{18})/verifications/"
-    r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
-)
+_UUID = r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+_VERIFICATION = re.compile(r"enterprises/([0-9A-Z]{18})/verifications/" + _UUID)
+_DISPUTE = re.compile(r"enterprises/([0-9A-Z]{18})/disputes/" + _UUID)
 
 
 def enterprise_name(uscc: str) -> str:
@@ -62,3 +61,20 @@ def archive_name(uscc: str) -> str:
 
 def disclosure_name(uscc: str, sequence: int) -> str:
     return f"enterprises/{uscc}/disclosures/{sequence}"
+
+
+def dispute_name(uscc: str, dispute_id: str) -> str:
+    return f"enterprises/{uscc}/disputes/{dispute_id}"
+
+
+def parse_dispute_name(name: str, field: str = "name") -> tuple[str, str]:
+    match = _DISPUTE.fullmatch(name)
+    if not match:
+        raise InvalidArgument(
+            [
+                FieldViolation(
+                    field, "must be enterprises/{uscc}/disputes/{id}", "RESOURCE_NAME_INVALID"
+                )
+            ]
+        )
+    return match.group(1), match.group(2)

@@ -314,7 +314,13 @@ REQUEST_TYPES = _request_types()
 def _baselines(row: dict[str, Any]) -> dict[str, Message]:
     """A valid request for every method, for the fuzzer to spoil a field or three of."""
     from google.type import date_pb2
-    from integrity.v1 import archive_pb2, disclosure_pb2, eligibility_pb2, platform_data_pb2
+    from integrity.v1 import (
+        archive_pb2,
+        disclosure_pb2,
+        dispute_pb2,
+        eligibility_pb2,
+        platform_data_pb2,
+    )
     from integrity.v1 import verification_pb2 as v
 
     from tests.builders import verification_for
@@ -352,6 +358,24 @@ def _baselines(row: dict[str, Any]) -> dict[str, Message]:
         ),
         f"{service}DisclosureService/GetLedgerConsistencyProof": (
             disclosure_pb2.GetLedgerConsistencyProofRequest(first_tree_size=1, second_tree_size=2)
+        ),
+        f"{service}DisputeService/CreateDispute": dispute_pb2.CreateDisputeRequest(
+            parent=f"enterprises/{uscc}",
+            dispute=dispute_pb2.Dispute(item="judicial:J-1", statement="该记录已撤销"),
+        ),
+        f"{service}DisputeService/ListDisputes": dispute_pb2.ListDisputesRequest(
+            parent=f"enterprises/{uscc}"
+        ),
+        f"{service}DisputeService/ListPendingDisputes": dispute_pb2.ListPendingDisputesRequest(
+            due_within_days=7
+        ),
+        f"{service}DisputeService/TakeDispute": dispute_pb2.TakeDisputeRequest(
+            name=f"enterprises/{uscc}/disputes/{uuid.uuid4()}", assignee="ops-1"
+        ),
+        f"{service}DisputeService/ResolveDispute": dispute_pb2.ResolveDisputeRequest(
+            name=f"enterprises/{uscc}/disputes/{uuid.uuid4()}",
+            resolution=dispute_pb2.DISPUTE_RESOLUTION_REJECTED,
+            reason="依据充分",
         ),
         f"{service}PlatformDataService/IngestPlatformRecords": platform_data_pb2.IngestPlatformRecordsRequest(
             platform="platforms/fuzz",

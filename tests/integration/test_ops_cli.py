@@ -21,6 +21,8 @@ from tests.conftest import OpsCommand
 
 READ_ONLY = (
     ("callers", "list"),
+    ("disputes", "pending"),
+    ("disputes", "list", new_uscc()),
     ("ledger", "verify"),
     ("level", "history", new_uscc()),
     ("policy", "list"),

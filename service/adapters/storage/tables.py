@@ -280,6 +280,27 @@ ledger_checkpoints = Table(
     Column("publish_time", UtcDateTime, nullable=False),
 )
 
+# Merchants' disputes of items of their archive, level or verifications
+# (service/domain/disputes.py).
+disputes = Table(
+    "disputes",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("uscc", String(18), nullable=False),
+    Column("item", String(128), nullable=False),
+    Column("statement", Text, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("opened_by", String(160), nullable=False),
+    Column("open_time", UtcDateTime, nullable=False),
+    Column("deadline", UtcDateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("assignee", String(160), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("resolve_time", UtcDateTime),
+    Index("ix_disputes_state_deadline", "state", "deadline"),
+    Index("ix_disputes_uscc_state", "uscc", "state"),
+)
+
 scorecards = Table(
     "scorecards",
     metadata,

@@ -18,6 +18,7 @@ from service.cli.operator_errors import stop_on_operator_problem
 from service.cli.ops.app_session import PROGRAM
 from service.cli.ops.batch import batch
 from service.cli.ops.callers import callers
+from service.cli.ops.dispute import disputes
 from service.cli.ops.enterprise import enterprise
 from service.cli.ops.judicial import judicial
 from service.cli.ops.keys import keys
@@ -51,6 +52,7 @@ for _command in (
     migrate_command,
     callers,
     ledger,
+    disputes,
     judicial,
     platform,
     scorecard,
