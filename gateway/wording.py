@@ -107,3 +107,16 @@ FIELD_RESULTS = {
     "FIELD_CHECK_RESULT_NOT_AVAILABLE": "无法核对",
 }
 TRIGGERS = {"create": "提交认证", "pending_recheck": "待答复复核", "batch": "批量复核"}
+
+
+def disputed(item: str) -> str:
+    """A disputed item as a reader knows it: a field group or the level by name, a record
+    by its kind and id."""
+    if item == "integrity_level":
+        return "信用等级"
+    if item in FIELD_GROUPS:
+        return FIELD_GROUPS[item]
+    kind, _, rest = item.partition(":")
+    names = {"judicial": "司法与监管记录", "conduct": "经营行为记录", "certification": "认证记录",
+             "verification": "身份认证"}  # fmt: skip
+    return f"{names.get(kind, kind)} {rest}"

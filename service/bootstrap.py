@@ -483,7 +483,7 @@ def build_server(
         VerificationServicer(app.verifications), api
     )
     archive_pb2_grpc.add_ArchiveServiceServicer_to_server(
-        ArchiveServicer(app.archive, LevelHistoryQueries(app.levels)), api
+        ArchiveServicer(app.archive, LevelHistoryQueries(app.levels), app.disputes), api
     )
     disclosure_pb2_grpc.add_DisclosureServiceServicer_to_server(
         DisclosureServicer(app.disclosures, app.ledger_log), api

@@ -9,8 +9,9 @@ from service.api.archive_convert import TIERS, archive_to_proto, level_to_proto
 from service.api.callers import Principal
 from service.api.proto_values import timestamp_in, timestamp_out
 from service.api.request_handling import ApiCall
-from service.app.archive import ArchiveRead, ArchiveReader
+from service.app.archive import ArchiveRead, ArchiveReader, ShownArchive
 from service.app.disclosures import DisclosureQueries
+from service.app.disputes import DisputeService
 from service.app.ledger_log import DisclosureLog
 from service.app.level_history import LevelHistoryQueries
 from service.app.resource_names import disclosure_name, parse_archive_name
@@ -31,9 +32,18 @@ def _read(
 
 
 class ArchiveServicer(archive_pb2_grpc.ArchiveServiceServicer):
-    def __init__(self, reader: ArchiveReader, levels: LevelHistoryQueries) -> None:
+    def __init__(
+        self, reader: ArchiveReader, levels: LevelHistoryQueries, disputes: DisputeService
+    ) -> None:
         self._reader = reader
         self._levels = levels
+        self._disputes = disputes
+
+    async def _shown(self, shown: ShownArchive) -> archive_pb2.Archive:
+        """The archive as its tier shows it, with the items under dispute marked."""
+        message = archive_to_proto(shown)
+        message.under_dispute.extend(sorted(await self._disputes.under_dispute(shown.archive.uscc)))
+        return message
 
     async def ListIntegrityLevels(  # type: ignore[override]  # an ApiCall, not grpc's context
         self, request: archive_pb2.ListIntegrityLevelsRequest, call: ApiCall
@@ -54,7 +64,7 @@ class ArchiveServicer(archive_pb2_grpc.ArchiveServiceServicer):
         shown = await self._reader.read(
             uscc, _read(call.principal, request.purpose, request.scenario, read_time)
         )
-        return archive_pb2.GetArchiveResponse(archive=archive_to_proto(shown))
+        return archive_pb2.GetArchiveResponse(archive=await self._shown(shown))
 
     async def LookupArchive(  # type: ignore[override]  # an ApiCall, not grpc's context
         self, request: archive_pb2.LookupArchiveRequest, call: ApiCall
@@ -64,7 +74,7 @@ class ArchiveServicer(archive_pb2_grpc.ArchiveServiceServicer):
             request.registered_name,
             _read(call.principal, request.purpose, request.scenario, read_time),
         )
-        return archive_pb2.LookupArchiveResponse(archive=archive_to_proto(shown))
+        return archive_pb2.LookupArchiveResponse(archive=await self._shown(shown))
 
 
 def checkpoint_to_proto(

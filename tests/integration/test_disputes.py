@@ -138,3 +138,28 @@ async def test_a_dispute_over_grpc_from_the_gateway_and_answered_with_integrity_
         assert answered.reason == "登记机关记录为吊销"
         listed = await ops_command.run("disputes", "list", USCC)
         assert "rejected: 登记机关记录为吊销" in listed.output
+
+
+async def test_every_viewer_sees_the_items_under_dispute_until_they_are_answered(
+    app: Application,
+) -> None:
+    from tests.builders import import_rows, registry_row
+
+    row = registry_row()
+    await import_rows(app, [row])
+    uscc = str(row["uscc"])
+    merchant = Viewer(ViewerKind.MERCHANT, "demo:owner", merchant_uscc=uscc)
+    opened = await app.disputes.open(merchant, f"enterprises/{uscc}", "public.status", "仍在营业")
+    _caller, gateway = await app.credentials.create_caller(CallerKind.GATEWAY, "gateway")
+    async with serving(app) as server:
+        async with AsyncIntegrityClient(
+            server.target, token=gateway, on_behalf_of="anonymous:198.51.100.7"
+        ) as anonymous:
+            assert list((await anonymous.get_archive(uscc)).under_dispute) == ["public.status"]
+        await app.disputes.take(_name(opened), "ops-zhang")
+        await app.disputes.resolve(_name(opened), Resolution.REJECTED, "登记机关记录为吊销")
+        async with AsyncIntegrityClient(server.target, token=server.token) as platform:
+            archive = await platform.get_archive(
+                uscc, purpose="access_assessment", scenario="store_opening"
+            )
+            assert list(archive.under_dispute) == []

@@ -228,6 +228,18 @@ async def test_a_merchant_reads_its_level_and_sees_its_disclosures_verified(
     assert await page.get_by_role("link", name="登录").is_visible()
 
 
+async def test_visitors_see_what_the_merchant_disputes(rig: Rig, browser: Browser) -> None:
+    from service.domain.callers import Viewer, ViewerKind
+
+    merchant = Viewer(ViewerKind.MERCHANT, "demo:owner", merchant_uscc=rig.uscc)
+    await rig.app.disputes.open(merchant, f"enterprises/{rig.uscc}", "public.status", "仍在营业")
+    page = await browser.new_page()
+    await page.goto(f"{_site(rig)}/enterprises/{rig.uscc}")
+    notice = await page.locator("#under-dispute").inner_text()
+    assert "正在核查" in notice and "登记状态" in notice
+    await _shot(page, "archive-under-dispute")
+
+
 async def test_forms_refuse_a_post_without_their_csrf_token(rig: Rig, browser: Browser) -> None:
     site = _site(rig)
     page = await browser.new_page()

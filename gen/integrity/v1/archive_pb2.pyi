@@ -193,6 +193,7 @@ class Archive(google.protobuf.message.Message):
     INTEGRITY_LEVEL_FIELD_NUMBER: builtins.int
     DISCLOSED_FIELDS_FIELD_NUMBER: builtins.int
     WITHHELD_FIELDS_FIELD_NUMBER: builtins.int
+    UNDER_DISPUTE_FIELD_NUMBER: builtins.int
     name: builtins.str
     """enterprises/{uscc}/archive"""
     tier: Global___ViewerTier.ValueType
@@ -232,6 +233,13 @@ class Archive(google.protobuf.message.Message):
         cover the archive.
         """
 
+    @property
+    def under_dispute(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
+        """Items of this enterprise its merchant disputes, still to be answered: every
+        viewer is shown them as under dispute ("judicial:J-1", "public.status",
+        "integrity_level", ...; see DisputeService).
+        """
+
     def __init__(
         self,
         *,
@@ -243,9 +251,10 @@ class Archive(google.protobuf.message.Message):
         integrity_level: Global___IntegrityLevel | None = ...,
         disclosed_fields: collections.abc.Iterable[builtins.str] | None = ...,
         withheld_fields: collections.abc.Iterable[Global___WithheldField] | None = ...,
+        under_dispute: collections.abc.Iterable[builtins.str] | None = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["business_integrity", b"business_integrity", "integrity_level", b"integrity_level", "public_information", b"public_information", "read_time", b"read_time"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["business_integrity", b"business_integrity", "disclosed_fields", b"disclosed_fields", "integrity_level", b"integrity_level", "name", b"name", "public_information", b"public_information", "read_time", b"read_time", "tier", b"tier", "withheld_fields", b"withheld_fields"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["business_integrity", b"business_integrity", "disclosed_fields", b"disclosed_fields", "integrity_level", b"integrity_level", "name", b"name", "public_information", b"public_information", "read_time", b"read_time", "tier", b"tier", "under_dispute", b"under_dispute", "withheld_fields", b"withheld_fields"]) -> None: ...
 
 Global___Archive: typing_extensions.TypeAlias = Archive
 
