@@ -30,6 +30,7 @@ from typing import Any
 
 from service.domain.checkpoint import Checkpoint, NoteInvalid, NoteVerifier, open_checkpoint
 from service.domain.merkle import leaf_hash, verify_consistency, verify_inclusion
+from service.domain.rfc3339 import parse_rfc3339
 
 _TIER_PREFIX = "VIEWER_TIER_"
 
@@ -59,9 +60,9 @@ def _bytes(value: Any) -> bytes:
 
 
 def _time(value: Any) -> dt.datetime:
-    parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError("a time without its zone")
+    parsed = parse_rfc3339(value)
+    if parsed is None:
+        raise ValueError("not an RFC 3339 time with its zone")
     return parsed
 
 

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
+from gateway.times import in_china
+from service.domain.rfc3339 import parse_rfc3339
+
 WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 48, 16, 16, 36
 MAX_SCORE = 1000
-_CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -34,9 +36,8 @@ def points_of(levels: Sequence[Mapping[str, Any]]) -> list[LevelPoint]:
     for level in levels:
         if not level.get("sufficientData"):
             continue
-        try:
-            when = dt.datetime.fromisoformat(str(level["computeTime"]).replace("Z", "+00:00"))
-        except (KeyError, ValueError):
+        when = parse_rfc3339(level.get("computeTime"))
+        if when is None:
             continue
         points.append(
             LevelPoint(when, int(level.get("score", 0)), str(level.get("levelClass", "")))
@@ -45,7 +46,7 @@ def points_of(levels: Sequence[Mapping[str, Any]]) -> list[LevelPoint]:
 
 
 def _day(when: dt.datetime) -> str:
-    return when.astimezone(_CHINA).strftime("%Y-%m-%d")
+    return in_china(when, "%Y-%m-%d")
 
 
 def level_chart(points: Sequence[LevelPoint]) -> str:

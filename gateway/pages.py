@@ -8,7 +8,6 @@ status codes the API uses (problems.py), and 429 and 503 keep their Retry-After.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import urllib.parse
 from collections.abc import Awaitable, Callable
@@ -37,6 +36,9 @@ from gateway.sessions import (
     same_origin,
     tokens_match,
 )
+from gateway.times import in_china
+from service.domain.licence import CHINA_TZ
+from service.domain.rfc3339 import parse_rfc3339
 
 PAGE_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -65,19 +67,15 @@ def _date(value: Any) -> str:
     return f"{value['year']}年{value.get('month', 0)}月{value.get('day', 0)}日"
 
 
-_CHINA = dt.timezone(dt.timedelta(hours=8))
-
-
 def _when(value: Any) -> str:
     """An RFC 3339 time as China reads it (UTC+8), to the second."""
-    try:
-        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
+    moment = parse_rfc3339(value)
+    if moment is None:
         return str(value or "")
-    return moment.astimezone(_CHINA).strftime("%Y-%m-%d %H:%M:%S")
+    return in_china(moment, "%Y-%m-%d %H:%M:%S")
 
 
-templates.env.globals.update(words=wording, date=_date, when=_when, china=_CHINA)
+templates.env.globals.update(words=wording, date=_date, when=_when, china=CHINA_TZ)
 
 
 def _session(request: Request) -> Session | None:
