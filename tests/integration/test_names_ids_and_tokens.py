@@ -65,6 +65,8 @@ async def test_a_request_id_in_other_case_is_the_same_request(
         "urn:uuid:" + str(uuid.uuid4()),
         str(uuid.uuid4()) + "\n",
     ],
+    # Named by form, not value: parallel workers must collect the same test names.
+    ids=["not-a-uuid", "unhyphenated", "braced", "urn", "trailing-newline"],
 )
 async def test_only_hyphenated_uuids_are_request_ids(
     app: Application, client: AsyncIntegrityClient, request_id: str
