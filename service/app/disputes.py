@@ -14,13 +14,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
 
-from service.app.merchant_access import require_own_merchant_or_ops
+from service.app.merchant_access import require_own_merchant, require_own_merchant_or_ops
 from service.app.ports import Clock
 from service.app.resource_names import parse_dispute_name, parse_enterprise_name
 from service.domain import disputes as rules
-from service.domain.callers import Caller, Viewer, ViewerKind
+from service.domain.callers import Caller, Viewer
 from service.domain.disputes import Dispute, Resolution
-from service.domain.errors import NotFound, PermissionDenied
+from service.domain.errors import NotFound
 
 
 class DisputeStore(Protocol):
@@ -31,6 +31,8 @@ class DisputeStore(Protocol):
     async def replace(self, before: Dispute, after: Dispute) -> None: ...
 
     async def of_enterprise(self, uscc: str) -> list[Dispute]: ...
+
+    async def open_of_enterprise(self, uscc: str) -> list[Dispute]: ...
 
     async def pending(self, due_before: dt.datetime | None, limit: int) -> Sequence[Dispute]: ...
 
@@ -58,13 +60,9 @@ class DisputeService:
     ) -> Dispute:
         """The enterprise's own merchant disputes one of its items."""
         uscc = parse_enterprise_name(parent)
-        if viewer is None or viewer.kind is not ViewerKind.MERCHANT or viewer.merchant_uscc != uscc:
-            raise PermissionDenied(
-                "only the enterprise's own merchant disputes its items",
-                reason="NOT_THE_MERCHANT",
-            )
+        merchant = require_own_merchant(viewer, uscc, "disputes its items")
         dispute = rules.open_dispute(
-            str(uuid.uuid4()), uscc, item, statement, evidence, viewer.user_key, self._clock.now()
+            str(uuid.uuid4()), uscc, item, statement, evidence, merchant.user_key, self._clock.now()
         )
         await self._store.add(dispute)
         return dispute
@@ -78,7 +76,7 @@ class DisputeService:
 
     async def under_dispute(self, uscc: str) -> frozenset[str]:
         """The enterprise's items every viewer must see marked as under dispute."""
-        return rules.under_dispute(await self._store.of_enterprise(uscc))
+        return rules.under_dispute(await self._store.open_of_enterprise(uscc))
 
     async def pending(
         self, due_within: dt.timedelta | None = None, limit: int = 100

@@ -71,6 +71,13 @@ class SqlDisputeStore:
         async with read_connection(self._engine) as connection:
             return [_dispute(row) for row in await connection.execute(query)]
 
+    async def open_of_enterprise(self, uscc: str) -> list[Dispute]:
+        """The enterprise's disputes still to be answered: what every archive read marks,
+        so only those rows are read (the (uscc, state) index serves it)."""
+        query = select(disputes).where(disputes.c.uscc == uscc, disputes.c.state.in_(_PENDING))
+        async with read_connection(self._engine) as connection:
+            return [_dispute(row) for row in await connection.execute(query)]
+
     async def pending(self, due_before: dt.datetime | None, limit: int) -> Sequence[Dispute]:
         """Disputes still to be answered, the nearest deadline first; only those due before
         `due_before` when given."""
