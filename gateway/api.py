@@ -15,7 +15,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
-from integrity.v1 import archive_pb2, disclosure_pb2, verification_pb2
+from integrity.v1 import archive_pb2, disclosure_pb2, dispute_pb2, verification_pb2
+from pydantic import BaseModel, ConfigDict, Field
 
 from clients import AsyncIntegrityClient
 from gateway.addresses import client_address
@@ -35,6 +36,8 @@ BODIES: dict[str, Any] = {
         verification_pb2.ListVerificationsResponse.DESCRIPTOR
     ),
     "integrity.v1.LedgerCheckpoint": disclosure_pb2.LedgerCheckpoint.DESCRIPTOR,
+    "integrity.v1.Dispute": dispute_pb2.Dispute.DESCRIPTOR,
+    "integrity.v1.ListDisputesResponse": dispute_pb2.ListDisputesResponse.DESCRIPTOR,
     "integrity.v1.GetLedgerConsistencyProofResponse": (
         disclosure_pb2.GetLedgerConsistencyProofResponse.DESCRIPTOR
     ),
@@ -52,17 +55,23 @@ PageSize = Annotated[int, Query(alias="pageSize", ge=0, le=INT32_MAX)]
 PageToken = Annotated[str, Query(alias="pageToken", max_length=1024)]
 
 
-def _ok(body: str) -> dict[int | str, dict[str, Any]]:
-    return {200: {"content": {"application/json": {"schema": reference(body)}}}}
+def _ok(body: str, status: int = 200) -> dict[int | str, dict[str, Any]]:
+    return {status: {"content": {"application/json": {"schema": reference(body)}}}}
 
 
-def _answer(message: Message) -> JSONResponse:
+def _answer(message: Message, status: int = 200) -> JSONResponse:
     # Archives and disclosures are a user's view of an enterprise: never kept by a cache.
-    return JSONResponse(MessageToDict(message), headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        MessageToDict(message), status_code=status, headers={"Cache-Control": "no-store"}
+    )
 
 
-async def end_user(request: Request) -> EndUser:
-    """The token's user, or the anonymous visitor at the client's address."""
+async def end_user(request: Request, *, session_allowed: bool = True) -> EndUser:
+    """The token's user, or the anonymous visitor at the client's address.
+
+    session_allowed: whether a page's session cookie names the user. Only for reads: a
+    write through /v1 needs the token itself, so no other site's page can make a logged-in
+    browser send one (the pages' forms carry CSRF tokens instead)."""
     state = request.app.state
     authorization = request.headers.get("authorization")
     if authorization is not None:
@@ -74,7 +83,7 @@ async def end_user(request: Request) -> EndUser:
     # A page's link to the JSON of what it shows (a merchant's disclosures): the same
     # session, for these read-only routes (the cookie is SameSite=Lax).
     session = state.sessions.decode(request.cookies.get(SESSION_COOKIE), state.clock.now())
-    if session is not None:
+    if session is not None and session_allowed:
         found: EndUser = session.user
         return found
     peer = request.client.host if request.client is not None else None
@@ -188,6 +197,49 @@ async def export_enterprise_data(request: Request, uscc: str) -> JSONResponse:
     return JSONResponse(
         document, headers={"Cache-Control": "no-store", "Content-Disposition": disposition}
     )
+
+
+class NewDispute(BaseModel):
+    """What a merchant disputes: the service checks the item and the texts."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    item: str = Field(
+        max_length=128,
+        description="The disputed item: a record as the level's reasons name it "
+        "(judicial:<id>, conduct:<platform>:<id>, certification:<platform>:<id>, "
+        "verification:<id>), a public field group (public.status, ...) or integrity_level",
+    )
+    statement: str = Field(max_length=2000, description="What is wrong")
+    evidence: str = Field(
+        default="", max_length=500, description="A reference to the evidence (a document number)"
+    )
+
+
+@router.get(
+    "/enterprises/{uscc}/disputes",
+    operation_id="listDisputes",
+    summary="The enterprise's disputes and their answers, newest first (its own merchant)",
+    responses=_ok("integrity.v1.ListDisputesResponse"),
+)
+async def list_disputes(request: Request, uscc: str) -> JSONResponse:
+    client = await _client(request)
+    return _answer(dispute_pb2.ListDisputesResponse(disputes=await client.list_disputes(uscc)))
+
+
+@router.post(
+    "/enterprises/{uscc}/disputes",
+    operation_id="createDispute",
+    summary="The enterprise's own merchant disputes an item; every viewer sees it marked "
+    "until ops answer (within 20 days). One unanswered dispute per item (409).",
+    status_code=201,
+    responses=_ok("integrity.v1.Dispute", 201),
+)
+async def create_dispute(request: Request, uscc: str, body: NewDispute) -> JSONResponse:
+    user = await end_user(request, session_allowed=False)
+    client: AsyncIntegrityClient = request.app.state.upstream.for_user(user)
+    dispute = await client.create_dispute(uscc, body.item, body.statement, body.evidence)
+    return _answer(dispute, 201)
 
 
 @router.get(

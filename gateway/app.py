@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Route
 
 from clients.errors import FieldViolation, IntegrityCallError
 from gateway import api, pages
@@ -56,6 +57,17 @@ def _violations(error: RequestValidationError) -> list[FieldViolation]:
     return found
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of this path answers: Starlette's own 405 names only the
+    first route's, and a path's GET and POST are two routes."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _child = route.matches(request.scope)
+        if match is not Match.NONE and isinstance(route, Route) and route.methods:
+            methods |= route.methods
+    return sorted(methods)
+
+
 def _install_error_table(app: FastAPI) -> None:
     async def call_failed(_request: Request, error: Exception) -> Response:
         assert isinstance(error, IntegrityCallError)
@@ -78,12 +90,15 @@ def _install_error_table(app: FastAPI) -> None:
             400, "REQUEST_INVALID", "the request is not valid", violations=_violations(error)
         )
 
-    async def http_error(_request: Request, error: Exception) -> Response:
+    async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
         reason = {404: "ROUTE_NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(
             error.status_code, "HTTP_ERROR"
         )
-        return problem(error.status_code, reason, str(error.detail), headers=error.headers)
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return problem(error.status_code, reason, str(error.detail), headers=headers)
 
     app.add_exception_handler(IntegrityCallError, call_failed)
     app.add_exception_handler(TokenRejected, token_rejected)
@@ -114,7 +129,9 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
                 responses.setdefault(
                     status, {"description": "A problem", "content": problem_content}
                 )
-            responses["200"]["description"] = "The service's answer"
+            for success in ("200", "201"):
+                if success in responses:
+                    responses[success]["description"] = "The service's answer"
     app.openapi_schema = document
     return document
 

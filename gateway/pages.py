@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,10 +22,11 @@ from google.protobuf.message import Message
 from markupsafe import Markup
 
 from clients import AsyncIntegrityClient
-from clients.errors import IntegrityCallError
+from clients.errors import FieldViolation, IntegrityCallError
 from clients.ledger_verifier import check_listing
 from gateway import wording
 from gateway.addresses import client_address
+from gateway.disputable import disputable_items
 from gateway.identity import EndUser, KeysUnavailable, TokenRejected, anonymous
 from gateway.level_chart import level_chart, points_of
 from gateway.problems import STATUS_OF, UNAVAILABLE_RETRY_SECONDS
@@ -37,6 +38,7 @@ from gateway.sessions import (
     tokens_match,
 )
 from gateway.times import in_china
+from service.domain.disputes import RESPONSE_DAYS
 from service.domain.licence import CHINA_TZ
 from service.domain.rfc3339 import parse_rfc3339
 
@@ -152,6 +154,11 @@ def _safe_next(target: str) -> str:
     return target
 
 
+def _form_accepted(request: Request, expected: str | None, sent: str) -> bool:
+    """A form's POST is taken only with its CSRF token, and not from another site."""
+    return tokens_match(expected, sent) and same_origin(request.headers, request.url.scheme)
+
+
 def _refused(request: Request, session: Session | None) -> HTMLResponse:
     context = {"title": "请求无效", "message": "表单已过期或来源不明，请返回重试。"}
     return _page(request, "error.html", context, session=session, status=403)
@@ -214,9 +221,7 @@ async def login(
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
     state = request.app.state
-    if not tokens_match(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token) or not same_origin(
-        request.headers, request.url.scheme
-    ):
+    if not _form_accepted(request, request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token):
         return _refused(request, None)
     try:
         user = await state.verifier.verify(token.strip())
@@ -248,10 +253,7 @@ async def logout(
     session = _session(request)
     if session is None:
         return RedirectResponse("/", status_code=303)
-    expected = session.csrf_token(request.app.state.sessions.key)
-    if not tokens_match(expected, csrf_token) or not same_origin(
-        request.headers, request.url.scheme
-    ):
+    if not _form_accepted(request, session.csrf_token(request.app.state.sessions.key), csrf_token):
         return _refused(request, session)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, secure=True, httponly=True, samesite="lax")
@@ -316,6 +318,83 @@ async def verifications_page(request: Request, page_token: str = "") -> Response
         "verifications.html",
         lambda client, uscc, token: client.list_verifications(uscc, page_token=token),
     )
+
+
+async def _disputes_page(
+    request: Request,
+    session: Session,
+    *,
+    chosen: str = "",
+    form: Mapping[str, str] | None = None,
+    message: str = "",
+    violations: Sequence[FieldViolation] = (),
+    status: int = 200,
+) -> Response:
+    uscc = str(session.user.merchant_uscc)
+    client = _client(request, session.user)
+    try:
+        archive = MessageToDict(await client.get_archive(uscc))
+        disputes = [MessageToDict(d) for d in await client.list_disputes(uscc)]
+    except IntegrityCallError as error:
+        return _error_page(request, error, session)
+    items = disputable_items(archive)
+    under = set(archive.get("underDispute") or [])
+    context = {
+        "disputes": disputes,
+        "items": [(item, label, item in under) for item, label in items],
+        "chosen": chosen,
+        "form": form or {},
+        "message": message,
+        "refused": status >= 400,
+        "problems": {v.field: v.description for v in violations},
+        "response_days": RESPONSE_DAYS,
+    }
+    return _page(request, "disputes.html", context, session=session, status=status)
+
+
+@router.get("/merchant/disputes")
+async def disputes_page(request: Request, item: str = "", opened: str = "") -> Response:
+    session = _merchant_session(request)
+    if isinstance(session, Response):
+        return session
+    message = "异议已提交，我们将在规定期限内核查并答复。" if opened else ""
+    return await _disputes_page(request, session, chosen=item[:128], message=message)
+
+
+@router.post("/merchant/disputes")
+async def open_dispute(
+    request: Request,
+    item: Annotated[str, Form(max_length=128)] = "",
+    statement: Annotated[str, Form(max_length=4000)] = "",
+    evidence: Annotated[str, Form(max_length=1000)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    session = _merchant_session(request)
+    if isinstance(session, Response):
+        return session
+    if not _form_accepted(request, session.csrf_token(request.app.state.sessions.key), csrf_token):
+        return _refused(request, session)
+    client = _client(request, session.user)
+    uscc = str(session.user.merchant_uscc)
+    form = {"statement": statement, "evidence": evidence}
+    try:
+        dispute = await client.create_dispute(uscc, item, statement, evidence)
+    except IntegrityCallError as error:
+        status = STATUS_OF.get(error.code, 502)
+        if status == 400:
+            return await _disputes_page(
+                request, session, chosen=item, form=form, status=400,
+                message="异议未能提交，请按提示修改。", violations=error.field_violations,
+            )  # fmt: skip
+        if error.reason == "DISPUTE_ALREADY_OPEN":
+            return await _disputes_page(
+                request, session, chosen=item, form=form, status=409,
+                message="该项已有待答复的异议，请等待核查结果后再提交。",
+            )  # fmt: skip
+        return _error_page(request, error, session)
+    opened = urllib.parse.quote(dispute.name.rsplit("/", 1)[-1])
+    # Post/redirect/get: reloading the page asks nothing again.
+    return RedirectResponse(f"/merchant/disputes?opened={opened}", status_code=303)
 
 
 @router.get("/merchant/disclosures")

@@ -106,6 +106,12 @@ FIELD_RESULTS = {
     "FIELD_CHECK_RESULT_MISMATCH": "不一致",
     "FIELD_CHECK_RESULT_NOT_AVAILABLE": "无法核对",
 }
+DISPUTE_STATES = {
+    "DISPUTE_STATE_OPEN": "待处理",
+    "DISPUTE_STATE_IN_REVIEW": "核查中",
+    "DISPUTE_STATE_CORRECTED": "已更正",
+    "DISPUTE_STATE_REJECTED": "未予更正",
+}
 TRIGGERS = {"create": "提交认证", "pending_recheck": "待答复复核", "batch": "批量复核"}
 
 

@@ -13,7 +13,12 @@ from clients import AsyncIntegrityClient, IntegrityCallError
 from service.bootstrap import Application
 from service.domain.callers import Caller, CallerKind, Viewer, ViewerKind
 from service.domain.disputes import RESPONSE_DAYS, Dispute, DisputeState, Resolution
-from service.domain.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from service.domain.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    PermissionDenied,
+)
 from tests.clock import TestClock
 from tests.conftest import OpsCommand, serving
 
@@ -82,6 +87,24 @@ async def test_two_ops_answering_at_once_do_not_both_win(app: Application) -> No
     )
     refused = [r for r in results if isinstance(r, FailedPrecondition)]
     assert len(refused) == 1 and refused[0].reason in ("DISPUTE_CHANGED", "DISPUTE_RESOLVED")
+
+
+async def test_an_item_is_under_one_dispute_at_a_time(app: Application) -> None:
+    results = await asyncio.gather(
+        *(app.disputes.open(MERCHANT, PARENT, "public.status", f"第{n}次") for n in range(4)),
+        return_exceptions=True,
+    )
+    opened = [r for r in results if isinstance(r, Dispute)]
+    refused = [r for r in results if isinstance(r, AlreadyExists)]
+    assert len(opened) == 1 and len(refused) == 3, results
+    assert refused[0].reason == "DISPUTE_ALREADY_OPEN"
+    await app.disputes.open(MERCHANT, PARENT, "public.identity", "另一项")  # another item: fine
+    await app.disputes.take(_name(opened[0]), "ops-zhang")
+    with pytest.raises(AlreadyExists):
+        await app.disputes.open(MERCHANT, PARENT, "public.status", "仍在审核中")
+    await app.disputes.resolve(_name(opened[0]), Resolution.REJECTED, "登记机关记录为吊销")
+    again = await app.disputes.open(MERCHANT, PARENT, "public.status", "补充了新证据")
+    assert again.state is DisputeState.OPEN
 
 
 async def test_ops_see_what_is_due_nearest_first(app: Application, clock: TestClock) -> None:

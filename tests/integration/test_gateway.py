@@ -172,6 +172,34 @@ async def test_only_the_merchant_downloads_its_data(rig: Rig) -> None:
     assert (await rig.app.disclosures.verify()).checked == before.checked
 
 
+async def test_the_merchant_disputes_an_item_and_everyone_sees_it_marked(rig: Rig) -> None:
+    path = f"/v1/enterprises/{rig.uscc}/disputes"
+    owner = rig.bearer("owner", merchant_uscc=rig.uscc)
+    body = {"item": "public.status", "statement": "我司仍在营业", "evidence": "营业执照副本"}
+    for headers in (rig.bearer("v"), rig.bearer("owner", merchant_uscc=OTHER_USCC), {}):
+        _problem(await rig.http.post(path, json=body, headers=headers), 403, "NOT_THE_MERCHANT")
+    opened = await rig.http.post(path, json=body, headers=owner)
+    assert opened.status_code == 201, opened.text
+    dispute = opened.json()
+    assert dispute["state"] == "DISPUTE_STATE_OPEN" and dispute["item"] == "public.status"
+    assert dispute["name"].startswith(f"enterprises/{rig.uscc}/disputes/")
+    _problem(await rig.http.post(path, json=body, headers=owner), 409, "DISPUTE_ALREADY_OPEN")
+
+    bad = await rig.http.post(path, json={"item": "everything", "statement": " "}, headers=owner)
+    violations = _problem(bad, 400, "INVALID_ARGUMENT")["field_violations"]
+    assert {v["field"] for v in violations} == {"item", "statement"}
+    unknown = await rig.http.post(path, json={**body, "state": "CLOSED"}, headers=owner)
+    assert _problem(unknown, 400, "REQUEST_INVALID")["field_violations"][0]["field"] == "body.state"
+    not_text = await rig.http.post(path, json={**body, "statement": 7}, headers=owner)
+    _problem(not_text, 400, "REQUEST_INVALID")
+
+    listed = await rig.http.get(path, headers=owner)
+    assert [d["name"] for d in listed.json()["disputes"]] == [dispute["name"]]
+    _problem(await rig.http.get(path, headers=rig.bearer("v")), 403, "NOT_THE_MERCHANT")
+    anonymous = await rig.http.get(f"/v1/enterprises/{rig.uscc}/archive")
+    assert anonymous.json()["underDispute"] == ["public.status"]
+
+
 async def test_a_merchant_claim_for_another_enterprise_opens_nothing_of_this_one(
     rig: Rig,
 ) -> None:
@@ -295,7 +323,8 @@ async def test_the_openapi_document_describes_every_route_and_body(rig: Rig) -> 
         for operation in operations.values():
             responses = operation["responses"]
             assert "422" not in responses, path
-            ref = responses["200"]["content"]["application/json"]["schema"]["$ref"]
+            success = responses.get("200") or responses["201"]
+            ref = success["content"]["application/json"]["schema"]["$ref"]
             assert ref.rsplit("/", 1)[1] in schemas
             assert responses["429"]["content"]["application/problem+json"]
 

@@ -23,9 +23,11 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from clients import AsyncIntegrityClient
 from clients.ledger_verifier import check_listing
+from service.domain.callers import CallerKind
 from service.settings import Settings
 from tests.builders import verification_for
 from tests.clock import TestClock
+from tests.conftest import OpsCommand
 from tests.integration.test_gateway import LEDGER, Rig, gateway_rig
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -238,6 +240,98 @@ async def test_visitors_see_what_the_merchant_disputes(rig: Rig, browser: Browse
     notice = await page.locator("#under-dispute").inner_text()
     assert "正在核查" in notice and "登记状态" in notice
     await _shot(page, "archive-under-dispute")
+
+
+async def _score(page: Page) -> int:
+    return int(await page.locator("#level-score").inner_text())
+
+
+async def test_a_merchant_disputes_a_record_and_sees_it_corrected(
+    rig: Rig, browser: Browser, ops_command: OpsCommand, tmp_path: Path
+) -> None:
+    site = _site(rig)
+    await _verified_by_the_platform(rig)
+    page = await browser.new_page()
+    await _log_in(
+        page, rig, site, rig.platform.token("owner", rig.clock.now(), merchant_uscc=rig.uscc)
+    )
+    score_before = await _score(page)
+    # The level's reasons name the dishonest-debtor listing J-1: the merchant disputes it.
+    await (
+        page.locator("ol.reasons a.dispute-link", has_text="提出异议")
+        .and_(page.locator("[href*='judicial%3AJ-1']"))
+        .click()
+    )
+    await page.wait_for_load_state()
+    assert page.url.endswith("/merchant/disputes?item=judicial%3AJ-1")
+    assert await page.get_by_label("有误的项目").input_value() == "judicial:J-1"
+    # Only blanks: the browser lets it through, the service refuses it, nothing is lost.
+    await page.get_by_label("哪里有误、正确的应是什么").fill("   ")
+    await page.get_by_label("证明材料编号（可选）").fill("(2025)浙01执1号之一")
+    await page.get_by_role("button", name="提交异议").click()
+    await page.wait_for_load_state()
+    assert "未能提交" in await page.locator("#dispute-message").inner_text()
+    assert await page.locator("#statement-problem").is_visible()
+    assert await page.get_by_label("证明材料编号（可选）").input_value() == "(2025)浙01执1号之一"
+    assert await page.get_by_label("有误的项目").input_value() == "judicial:J-1"
+    await page.get_by_label("哪里有误、正确的应是什么").fill(
+        "该案已于2025年6月执行完毕，法院已将我司移出名单。"
+    )
+    await page.get_by_role("button", name="提交异议").click()
+    await page.wait_for_load_state()
+    assert "异议已提交" in await page.locator("#dispute-message").inner_text()
+    dispute = page.locator("article.dispute")
+    assert await dispute.count() == 1
+    assert "待处理" in await dispute.inner_text()
+    await _shot(page, "merchant-disputes")
+    await _accessible_and_light(page, f"{site}/merchant/disputes")
+
+    # A form posted without its CSRF token opens nothing.
+    forged = await page.request.post(
+        f"{site}/merchant/disputes",
+        form={"item": "public.status", "statement": "伪造", "csrf_token": "guessed"},
+    )
+    assert forged.status == 403 and len(await rig.app.disputes.pending()) == 1
+
+    # Every viewer sees the listing marked while it is under dispute.
+    visitor = await browser.new_page()
+    await visitor.goto(f"{site}/enterprises/{rig.uscc}")
+    assert "司法与监管记录 J-1" in await visitor.locator("#under-dispute").inner_text()
+
+    # Ops check it with the court, correct the record where it comes from (the judicial
+    # import, which keeps the earlier version) and resolve the dispute as corrected.
+    (pending,) = await rig.app.disputes.pending()
+    name = f"enterprises/{rig.uscc}/disputes/{pending.id}"
+    corrected = tmp_path / "judicial.jsonl"
+    entry = {
+        "uscc": rig.uscc, "entry_id": "J-1", "kind": "dishonest_debtor",
+        "authority": "杭州市中级人民法院", "reason": "未履行", "listing_date": "2025-01-10",
+        "removal_date": "2025-06-30", "expiry_date": "2027-01-10", "source": "court",
+        "case_number": "(2025)浙01执1号",
+    }  # fmt: skip
+    corrected.write_text(json.dumps(entry, ensure_ascii=False) + "\n", encoding="utf-8")
+    for command in (
+        ("judicial", "import", str(corrected)),
+        ("disputes", "take", name, "--assignee", "ops-zhang"),
+        ("disputes", "resolve", name, "--corrected", "--reason", "经法院确认已移出名单，已更正"),
+    ):
+        result = await ops_command.run(*command)
+        assert result.exit_code == 0, result.output
+
+    await page.reload()
+    assert "已更正" in await dispute.inner_text()
+    assert "经法院确认已移出名单，已更正" in await dispute.locator(".answer").inner_text()
+    await page.get_by_role("link", name="我的信用").first.click()
+    await page.wait_for_load_state()
+    assert await _score(page) > score_before  # the level was worked out again
+    assert await page.locator("ol.reasons [href*='judicial%3AJ-1']").count() == 0
+    await visitor.reload()
+    assert await visitor.locator("#under-dispute").count() == 0
+    history = await rig.app.disputes.of_enterprise(
+        (await rig.app.credentials.create_caller(CallerKind.OPS, "ops"))[0], None,
+        f"enterprises/{rig.uscc}",
+    )  # fmt: skip
+    assert [d.state.value for d in history] == ["corrected"]
 
 
 async def test_forms_refuse_a_post_without_their_csrf_token(rig: Rig, browser: Browser) -> None:

@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.storage.engine import read_connection, write_transaction
 from service.adapters.storage.tables import disputes
 from service.domain.disputes import Dispute, DisputeState
-from service.domain.errors import FailedPrecondition
+from service.domain.errors import AlreadyExists, FailedPrecondition
 
 _PENDING = [DisputeState.OPEN.value, DisputeState.IN_REVIEW.value]
 
@@ -32,8 +33,15 @@ class SqlDisputeStore:
         self._engine = engine
 
     async def add(self, dispute: Dispute) -> None:
-        async with write_transaction(self._engine) as connection:
-            await connection.execute(disputes.insert().values(**_values(dispute)))
+        """AlreadyExists (DISPUTE_ALREADY_OPEN) while the item has a dispute unanswered."""
+        try:
+            async with write_transaction(self._engine) as connection:
+                await connection.execute(disputes.insert().values(**_values(dispute)))
+        except IntegrityError:
+            raise AlreadyExists(
+                f"{dispute.item} is already under dispute; its answer is awaited",
+                reason="DISPUTE_ALREADY_OPEN",
+            ) from None
 
     async def get(self, dispute_id: str) -> Dispute | None:
         query = select(disputes).where(disputes.c.id == dispute_id)

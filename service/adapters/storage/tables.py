@@ -299,6 +299,15 @@ disputes = Table(
     Column("resolve_time", UtcDateTime),
     Index("ix_disputes_state_deadline", "state", "deadline"),
     Index("ix_disputes_uscc_state", "uscc", "state"),
+    # One unanswered dispute per item (0016).
+    Index(
+        "uq_disputes_pending_item",
+        "uscc",
+        "item",
+        unique=True,
+        sqlite_where=text("state IN ('open', 'in_review')"),
+        postgresql_where=text("state IN ('open', 'in_review')"),
+    ),
 )
 
 scorecards = Table(
