@@ -11,6 +11,8 @@ import grpc
 from integrity.v1 import (
     archive_pb2,
     archive_pb2_grpc,
+    data_rights_pb2,
+    data_rights_pb2_grpc,
     disclosure_pb2,
     disclosure_pb2_grpc,
     dispute_pb2,
@@ -69,6 +71,7 @@ class AsyncIntegrityClient:
         self._platform_data = platform_data_pb2_grpc.PlatformDataServiceStub(self._channel)
         self._eligibility = eligibility_pb2_grpc.EligibilityServiceStub(self._channel)
         self._disputes = dispute_pb2_grpc.DisputeServiceStub(self._channel)
+        self._data_rights = data_rights_pb2_grpc.DataRightsServiceStub(self._channel)
 
     async def __aenter__(self) -> Self:
         return self
@@ -305,6 +308,86 @@ class AsyncIntegrityClient:
             self._disputes.ResolveDispute, request, timeout
         )
         return response.dispute
+
+    async def create_data_request(
+        self,
+        uscc: str,
+        kind: data_rights_pb2.DataRequestKind.ValueType,
+        statement: str = "",
+        *,
+        timeout: float | None = None,
+    ) -> data_rights_pb2.DataRequest:
+        """The enterprise's merchant makes a request (the gateway, for its merchant); a
+        withdrawal comes back completed."""
+        request = data_rights_pb2.CreateDataRequestRequest(
+            parent=parent_of(uscc),
+            data_request=data_rights_pb2.DataRequest(kind=kind, statement=statement),
+        )
+        response: data_rights_pb2.CreateDataRequestResponse = await self._call(
+            self._data_rights.CreateDataRequest, request, timeout
+        )
+        return response.data_request
+
+    async def list_data_requests(
+        self, uscc: str, *, timeout: float | None = None
+    ) -> list[data_rights_pb2.DataRequest]:
+        """The enterprise's data requests, newest first (its merchant, ops)."""
+        request = data_rights_pb2.ListDataRequestsRequest(parent=parent_of(uscc))
+        response: data_rights_pb2.ListDataRequestsResponse = await self._call(
+            self._data_rights.ListDataRequests, request, timeout
+        )
+        return list(response.data_requests)
+
+    async def list_pending_data_requests(
+        self, *, due_within_hours: int = 0, page_size: int = 0, timeout: float | None = None
+    ) -> list[data_rights_pb2.DataRequest]:
+        """Ops: the requests still to be answered, the nearest deadline first."""
+        request = data_rights_pb2.ListPendingDataRequestsRequest(
+            due_within_hours=due_within_hours, page_size=page_size
+        )
+        response: data_rights_pb2.ListPendingDataRequestsResponse = await self._call(
+            self._data_rights.ListPendingDataRequests, request, timeout
+        )
+        return list(response.data_requests)
+
+    async def take_data_request(
+        self, name: str, assignee: str, *, timeout: float | None = None
+    ) -> data_rights_pb2.DataRequest:
+        """Ops: take a request in hand."""
+        request = data_rights_pb2.TakeDataRequestRequest(name=name, assignee=assignee)
+        response: data_rights_pb2.TakeDataRequestResponse = await self._call(
+            self._data_rights.TakeDataRequest, request, timeout
+        )
+        return response.data_request
+
+    async def resolve_data_request(
+        self,
+        name: str,
+        answer: data_rights_pb2.DataRequestAnswer.ValueType,
+        text: str,
+        *,
+        timeout: float | None = None,
+    ) -> data_rights_pb2.DataRequest:
+        """Ops: answer a request in hand, with what the merchant is shown."""
+        request = data_rights_pb2.ResolveDataRequestRequest(name=name, answer=answer, text=text)
+        response: data_rights_pb2.ResolveDataRequestResponse = await self._call(
+            self._data_rights.ResolveDataRequest, request, timeout
+        )
+        return response.data_request
+
+    async def export_personal_data(
+        self, uscc: str, name: str, id_number: str, *, timeout: float | None = None
+    ) -> list[data_rights_pb2.HeldPersonalValue]:
+        """The legal representative's data as held, unmasked, for a request proving the
+        person's identity (the gateway, for the enterprise's merchant)."""
+        request = data_rights_pb2.ExportPersonalDataRequest(
+            parent=parent_of(uscc),
+            identity_proof=data_rights_pb2.IdentityProof(name=name, id_number=id_number),
+        )
+        response: data_rights_pb2.ExportPersonalDataResponse = await self._call(
+            self._data_rights.ExportPersonalData, request, timeout
+        )
+        return list(response.values)
 
     async def ingest_platform_records(
         self,

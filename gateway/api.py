@@ -9,13 +9,19 @@ answered: tiers, purposes and rate limits are the service's, and the gateway add
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
-from integrity.v1 import archive_pb2, disclosure_pb2, dispute_pb2, verification_pb2
+from integrity.v1 import (
+    archive_pb2,
+    data_rights_pb2,
+    disclosure_pb2,
+    dispute_pb2,
+    verification_pb2,
+)
 from pydantic import BaseModel, ConfigDict, Field
 
 from clients import AsyncIntegrityClient
@@ -38,6 +44,9 @@ BODIES: dict[str, Any] = {
     "integrity.v1.LedgerCheckpoint": disclosure_pb2.LedgerCheckpoint.DESCRIPTOR,
     "integrity.v1.Dispute": dispute_pb2.Dispute.DESCRIPTOR,
     "integrity.v1.ListDisputesResponse": dispute_pb2.ListDisputesResponse.DESCRIPTOR,
+    "integrity.v1.DataRequest": data_rights_pb2.DataRequest.DESCRIPTOR,
+    "integrity.v1.HeldPersonalValue": data_rights_pb2.HeldPersonalValue.DESCRIPTOR,
+    "integrity.v1.ListDataRequestsResponse": data_rights_pb2.ListDataRequestsResponse.DESCRIPTOR,
     "integrity.v1.GetLedgerConsistencyProofResponse": (
         disclosure_pb2.GetLedgerConsistencyProofResponse.DESCRIPTOR
     ),
@@ -185,14 +194,44 @@ async def list_disclosures(
     responses=_ok("EnterpriseDataExport"),
 )
 async def export_enterprise_data(request: Request, uscc: str) -> JSONResponse:
-    user = await end_user(request)
+    return await exported(request, await end_user(request), uscc)
+
+
+class IdentityProof(BaseModel):
+    """The legal representative's name and ID number, as the service holds them."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str = Field(min_length=1, max_length=64)
+    idNumber: str = Field(min_length=1, max_length=32)
+
+
+@router.post(
+    "/enterprises/{uscc}:export",
+    operation_id="exportEnterpriseDataUnmasked",
+    summary="The same download, with every value held of the legal representative unmasked, "
+    "for a request that proves that person's identity (403 IDENTITY_NOT_PROVEN otherwise; "
+    "429 after 5 wrong proofs in a day)",
+    responses=_ok("EnterpriseDataExport"),
+)
+async def export_enterprise_data_unmasked(
+    request: Request, uscc: str, body: IdentityProof
+) -> JSONResponse:
+    user = await end_user(request, session_allowed=False)
+    return await exported(request, user, uscc, (body.name, body.idNumber))
+
+
+async def exported(
+    request: Request, user: EndUser, uscc: str, proof: tuple[str, str] | None = None
+) -> JSONResponse:
+    """The enterprise's download for its merchant, as an attachment; for anyone else a 403
+    before anything is read, so no part of the archive goes out on the way."""
     if user.kind != "merchant" or user.merchant_uscc != uscc:
-        # Refused before anything is read: no part of the archive goes out on the way.
         return problem(
             403, "NOT_THE_MERCHANT", "only the enterprise's own merchant downloads its data"
         )
     client: AsyncIntegrityClient = request.app.state.upstream.for_user(user)
-    document = await export(client, uscc, request.app.state.clock.now())
+    document = await export(client, uscc, request.app.state.clock.now(), proof)
     disposition = f'attachment; filename="enterprise-{uscc}.json"'
     return JSONResponse(
         document, headers={"Cache-Control": "no-store", "Content-Disposition": disposition}
@@ -240,6 +279,56 @@ async def create_dispute(request: Request, uscc: str, body: NewDispute) -> JSONR
     client: AsyncIntegrityClient = request.app.state.upstream.for_user(user)
     dispute = await client.create_dispute(uscc, body.item, body.statement, body.evidence)
     return _answer(dispute, 201)
+
+
+REQUEST_KINDS = {
+    "correction": data_rights_pb2.DATA_REQUEST_KIND_CORRECTION,
+    "deletion": data_rights_pb2.DATA_REQUEST_KIND_DELETION,
+    "withdrawal": data_rights_pb2.DATA_REQUEST_KIND_WITHDRAWAL,
+}
+
+
+class NewDataRequest(BaseModel):
+    """What a merchant asks of its data."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    kind: Literal["correction", "deletion", "withdrawal"] = Field(
+        description="correction (say what is wrong and what is right), deletion of the legal "
+        "representative's personal data (where the law allows), or withdrawal of the legal "
+        "representative's authorisation: at once and for good, the person's data is destroyed"
+    )
+    statement: str = Field(
+        default="", max_length=2000, description="What is asked; required but for a withdrawal"
+    )
+
+
+@router.get(
+    "/enterprises/{uscc}/dataRequests",
+    operation_id="listDataRequests",
+    summary="The enterprise's data requests and their answers, newest first (its own merchant)",
+    responses=_ok("integrity.v1.ListDataRequestsResponse"),
+)
+async def list_data_requests(request: Request, uscc: str) -> JSONResponse:
+    client = await _client(request)
+    found = await client.list_data_requests(uscc)
+    return _answer(data_rights_pb2.ListDataRequestsResponse(data_requests=found))
+
+
+@router.post(
+    "/enterprises/{uscc}/dataRequests",
+    operation_id="createDataRequest",
+    summary="The enterprise's own merchant asks to correct or delete its data, or withdraws "
+    "the legal representative's authorisation (answered at once, completed). Others are "
+    "answered within 72 hours.",
+    status_code=201,
+    responses=_ok("integrity.v1.DataRequest", 201),
+)
+async def create_data_request(request: Request, uscc: str, body: NewDataRequest) -> JSONResponse:
+    user = await end_user(request, session_allowed=False)
+    client: AsyncIntegrityClient = request.app.state.upstream.for_user(user)
+    made = await client.create_data_request(uscc, REQUEST_KINDS[body.kind], body.statement)
+    return _answer(made, 201)
 
 
 @router.get(

@@ -5,7 +5,9 @@ and regulatory entries, every platform's business records), its integrity levels
 time with their reasons, every verification with its field checks and history, and the
 whole disclosure ledger of the enterprise with each entry's inclusion proof and the signed
 checkpoint, so the download can be checked offline (clients/ledger_verifier.py) as it is.
-The legal representative's name and ID number are masked, as the service shows them.
+The legal representative's name and ID number are masked, as the service shows them,
+unless the request proves that person's identity (their name and ID number, checked by the
+service): then every value held of them is included unmasked as well.
 
 All pages of each listing are read, up to a bound that keeps one download from becoming a
 denial of service; a listing cut at the bound says so.
@@ -46,7 +48,18 @@ async def _all_pages(
     return collected, last, False, checkpoints
 
 
-async def export(client: AsyncIntegrityClient, uscc: str, now: dt.datetime) -> dict[str, Any]:
+async def export(
+    client: AsyncIntegrityClient,
+    uscc: str,
+    now: dt.datetime,
+    proof: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """proof: the legal representative's (name, ID number); first, so that a proof the
+    service refuses fails the download before anything else is read."""
+    unmasked = None
+    if proof is not None:
+        held = await client.export_personal_data(uscc, *proof)
+        unmasked = [MessageToDict(value) for value in held]
     archive = MessageToDict(await client.get_archive(uscc))
     levels = [
         MessageToDict(level) for level in await client.list_integrity_levels(uscc, page_size=1000)
@@ -64,7 +77,7 @@ async def export(client: AsyncIntegrityClient, uscc: str, now: dt.datetime) -> d
         )
         if len(seen) == 1:
             break
-    return {
+    document: dict[str, Any] = {
         "format": FORMAT,
         "enterprise": uscc,
         "export_time": now.astimezone(dt.UTC).isoformat(),
@@ -78,6 +91,13 @@ async def export(client: AsyncIntegrityClient, uscc: str, now: dt.datetime) -> d
         "disclosure_ledger": {"disclosures": disclosures, **rest},
         "disclosure_ledger_complete": disclosures_complete,
     }
+    if unmasked is not None:
+        document["legal_representative"] = (
+            "masked in the parts above; every value held, unmasked, in "
+            "legal_representative_unmasked (the request proved the person's identity)"
+        )
+        document["legal_representative_unmasked"] = unmasked
+    return document
 
 
 def export_schema() -> dict[str, Any]:
@@ -100,6 +120,10 @@ def export_schema() -> dict[str, Any]:
             "verifications_complete": {"type": "boolean"},
             "disclosure_ledger": ref("integrity.v1.ListDisclosuresResponse"),
             "disclosure_ledger_complete": {"type": "boolean"},
+            "legal_representative_unmasked": {
+                "type": "array",
+                "items": ref("integrity.v1.HeldPersonalValue"),
+            },
         },
         "additionalProperties": False,
     }

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
+from integrity.v1 import data_rights_pb2
 from markupsafe import Markup
 
 from clients import AsyncIntegrityClient
@@ -26,6 +27,7 @@ from clients.errors import FieldViolation, IntegrityCallError
 from clients.ledger_verifier import check_listing
 from gateway import wording
 from gateway.addresses import client_address
+from gateway.api import REQUEST_KINDS, exported
 from gateway.disputable import disputable_items
 from gateway.identity import EndUser, KeysUnavailable, TokenRejected, anonymous
 from gateway.level_chart import level_chart, points_of
@@ -38,6 +40,7 @@ from gateway.sessions import (
     tokens_match,
 )
 from gateway.times import in_china
+from service.domain.data_requests import RESPONSE_HOURS
 from service.domain.disputes import RESPONSE_DAYS
 from service.domain.licence import CHINA_TZ
 from service.domain.rfc3339 import parse_rfc3339
@@ -395,6 +398,116 @@ async def open_dispute(
     opened = urllib.parse.quote(dispute.name.rsplit("/", 1)[-1])
     # Post/redirect/get: reloading the page asks nothing again.
     return RedirectResponse(f"/merchant/disputes?opened={opened}", status_code=303)
+
+
+async def _requests_page(
+    request: Request,
+    session: Session,
+    *,
+    form: Mapping[str, str] | None = None,
+    message: str = "",
+    problems: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    uscc = str(session.user.merchant_uscc)
+    try:
+        found = await _client(request, session.user).list_data_requests(uscc)
+    except IntegrityCallError as error:
+        return _error_page(request, error, session)
+    context = {
+        "requests": [MessageToDict(r) for r in found],
+        "form": form or {},
+        "message": message,
+        "refused": status >= 400,
+        "problems": problems or {},
+        "response_hours": RESPONSE_HOURS,
+    }
+    return _page(request, "data_requests.html", context, session=session, status=status)
+
+
+@router.get("/merchant/requests")
+async def requests_page(request: Request, made: str = "") -> Response:
+    session = _merchant_session(request)
+    if isinstance(session, Response):
+        return session
+    message = {
+        "withdrawal": "授权已撤回，法定代表人的个人信息已停止处理并已销毁。",
+        "request": "申请已提交，我们将在 72 小时内答复。",
+    }.get(made, "")
+    return await _requests_page(request, session, message=message)
+
+
+@router.post("/merchant/requests")
+async def make_request(
+    request: Request,
+    kind: Annotated[str, Form(max_length=32)] = "",
+    statement: Annotated[str, Form(max_length=4000)] = "",
+    confirm: Annotated[str, Form(max_length=8)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    session = _merchant_session(request)
+    if isinstance(session, Response):
+        return session
+    if not _form_accepted(request, session.csrf_token(request.app.state.sessions.key), csrf_token):
+        return _refused(request, session)
+    form = {"kind": kind, "statement": statement}
+    if kind == "withdrawal" and confirm != "yes":
+        # Destroys the person's data for good: only with the box ticked.
+        return await _requests_page(
+            request, session, form=form, status=400, message="撤回授权前请勾选确认。",
+            problems={"confirm": "请确认您已了解撤回的后果。"},
+        )  # fmt: skip
+    chosen = REQUEST_KINDS.get(kind, data_rights_pb2.DATA_REQUEST_KIND_UNSPECIFIED)
+    uscc = str(session.user.merchant_uscc)
+    try:
+        await _client(request, session.user).create_data_request(uscc, chosen, statement)
+    except IntegrityCallError as error:
+        if STATUS_OF.get(error.code) != 400:
+            return _error_page(request, error, session)
+        problems = {v.field: v.description for v in error.field_violations}
+        return await _requests_page(
+            request, session, form=form, status=400, problems=problems,
+            message="申请未能提交，请按提示修改。",
+        )  # fmt: skip
+    made = "withdrawal" if kind == "withdrawal" else "request"
+    return RedirectResponse(f"/merchant/requests?made={made}", status_code=303)
+
+
+@router.post("/merchant/export")
+async def export_unmasked(
+    request: Request,
+    name: Annotated[str, Form(max_length=64)] = "",
+    id_number: Annotated[str, Form(max_length=32)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Everything held, the legal representative unmasked, for a form that proves who
+    they are; the page again with the service's refusal otherwise."""
+    session = _merchant_session(request)
+    if isinstance(session, Response):
+        return session
+    if not _form_accepted(request, session.csrf_token(request.app.state.sessions.key), csrf_token):
+        return _refused(request, session)
+    try:
+        return await exported(request, session.user, str(session.user.merchant_uscc),
+                              (name, id_number))  # fmt: skip
+    except IntegrityCallError as error:
+        status = STATUS_OF.get(error.code, 502)
+        message = {
+            "IDENTITY_NOT_PROVEN": "姓名或身份证号与本服务保存的法定代表人信息不符。",
+            "IDENTITY_PROOF_ATTEMPTS_EXCEEDED": "验证失败次数过多，请 24 小时后再试。",
+            "PERSONAL_DATA_DESTROYED": "法定代表人的信息已因撤回授权或删除而销毁，无可下载的内容。",
+        }.get(error.reason)
+        if message is None and status != 400:
+            return _error_page(request, error, session)
+        headers = {}
+        if error.retry_after_seconds:
+            headers["Retry-After"] = str(max(1, round(error.retry_after_seconds)))
+        problems = {"export": message or "请填写法定代表人的姓名和身份证号。"}
+        page = await _requests_page(
+            request, session, status=status, problems=problems, message=problems["export"]
+        )
+        page.headers.update(headers)
+        return page
 
 
 @router.get("/merchant/disclosures")

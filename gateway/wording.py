@@ -112,7 +112,23 @@ DISPUTE_STATES = {
     "DISPUTE_STATE_CORRECTED": "已更正",
     "DISPUTE_STATE_REJECTED": "未予更正",
 }
-TRIGGERS = {"create": "提交认证", "pending_recheck": "待答复复核", "batch": "批量复核"}
+REQUEST_KINDS = {
+    "DATA_REQUEST_KIND_CORRECTION": "更正",
+    "DATA_REQUEST_KIND_DELETION": "删除",
+    "DATA_REQUEST_KIND_WITHDRAWAL": "撤回授权",
+}
+REQUEST_STATES = {
+    "DATA_REQUEST_STATE_OPEN": "待处理",
+    "DATA_REQUEST_STATE_IN_PROGRESS": "处理中",
+    "DATA_REQUEST_STATE_COMPLETED": "已完成",
+    "DATA_REQUEST_STATE_REFUSED": "未予办理",
+}
+TRIGGERS = {
+    "create": "提交认证",
+    "pending_recheck": "待答复复核",
+    "batch": "批量复核",
+    "personal_data_destroyed": "授权撤回，个人信息已销毁",
+}
 
 
 def disputed(item: str) -> str:

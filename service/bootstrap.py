@@ -18,6 +18,8 @@ from grpc_reflection.v1alpha import reflection
 from integrity.v1 import (
     archive_pb2,
     archive_pb2_grpc,
+    data_rights_pb2,
+    data_rights_pb2_grpc,
     disclosure_pb2,
     disclosure_pb2_grpc,
     dispute_pb2,
@@ -49,6 +51,7 @@ from service.adapters.storage.authorisations import SqlAuthorisationRecords
 from service.adapters.storage.batch_selections import SqlBatchSelections
 from service.adapters.storage.batches import SqlBatchStore
 from service.adapters.storage.callers import SqlCallerStore
+from service.adapters.storage.data_requests import SqlDataRequestStore
 from service.adapters.storage.disputes import SqlDisputeStore
 from service.adapters.storage.engine import create_engine
 from service.adapters.storage.facts import SqlFactWriter, SqlRegistryFacts
@@ -60,8 +63,14 @@ from service.adapters.storage.migrate import migrate, require_current_schema
 from service.adapters.storage.outages import is_storage_outage
 from service.adapters.storage.policies import SqlPolicyStore
 from service.adapters.storage.repositories import SqlUnitOfWorkFactory
+from service.adapters.storage.retention import SqlRetentionStore
+from service.adapters.subject_keys import (
+    SubjectKeyring,
+    key_store_engine,
+)
 from service.api.archive_servicer import ArchiveServicer, DisclosureServicer
 from service.api.callers import CallGate
+from service.api.data_rights_servicer import DataRightsServicer
 from service.api.dispute_servicer import DisputeServicer
 from service.api.eligibility_servicer import EligibilityServicer
 from service.api.platform_data_servicer import PlatformDataServicer
@@ -70,6 +79,7 @@ from service.api.verification_servicer import VerificationServicer
 from service.app.archive import ArchiveReader
 from service.app.batches import BatchService
 from service.app.credentials import CredentialService
+from service.app.data_rights import DataRightsService
 from service.app.disclosures import DisclosureQueries
 from service.app.disputes import DisputeService
 from service.app.eligibility import EligibilityChecker, PolicyAdmin
@@ -79,11 +89,13 @@ from service.app.ledger_log import DisclosureLog
 from service.app.level_history import LevelHistoryQueries
 from service.app.levels import LevelService
 from service.app.page_tokens import PageTokens
+from service.app.personal_data_access import PersonalDataAccess
 from service.app.platform_import import PlatformImporter
 from service.app.ports import Clock, DataProvider, OnChange, Registry, RegistryChangeFeed
 from service.app.rechecks import VerificationRechecks
 from service.app.registry_check import RegistryCheck
 from service.app.registry_import import RegistryImporter
+from service.app.retention import RetentionService
 from service.app.service_state import ServiceStates
 from service.app.standings import PolicyBook, StandingCache
 from service.app.verification_disclosure import DisclosingVerifications
@@ -95,6 +107,7 @@ from service.domain.visibility import PurposeTable
 from service.jobs.ledger_checkpoints import CheckpointPublisher
 from service.jobs.level_revisits import LevelRevisitScheduler
 from service.jobs.pending_rechecks import PendingRecheckScheduler
+from service.jobs.retention_purge import RetentionPurger
 from service.jobs.reverification import ReverificationWorker
 from service.settings import Settings
 
@@ -128,6 +141,8 @@ class Application:
     engine: AsyncEngine
     registry_engine: AsyncEngine
     vault: AesGcmVault
+    # Per-enterprise keys of legal representatives' data, in the key store (crypto-shredding).
+    subject_keys: SubjectKeyring
     registry: SqlRegistrySnapshot
     # Each answer recorded in the disclosure ledger before it leaves.
     verifications: DisclosingVerifications
@@ -157,6 +172,14 @@ class Application:
     batch_store: SqlBatchStore
     # Merchants' disputes and ops' answers.
     disputes: DisputeService
+    # Merchants' data requests (correction, deletion, withdrawal) and ops' answers.
+    data_rights: DataRightsService
+    # The legal representative's own data, unmasked, for a request proving who they are.
+    personal_data: PersonalDataAccess
+    # Closed accounts kept two years, then purged but for what legal holds keep; the
+    # server's purge at intervals.
+    retention: RetentionService
+    purger: RetentionPurger
     # The HTTP registry sources, closed with the application.
     registry_sources: RegistrySources = field(default_factory=RegistrySources)
 
@@ -184,6 +207,7 @@ class Application:
 
     async def close(self) -> None:
         await self.checkpoints.close()
+        await self.purger.close()
         await self.pending_rechecks.close()
         await self.registry_sources.aclose()
         await self.revisits.close()
@@ -192,6 +216,7 @@ class Application:
         await self.engine.dispose()
         if self.registry_engine is not self.engine:
             await self.registry_engine.dispose()
+        await self.subject_keys.engine.dispose()
 
 
 async def bootstrap(
@@ -204,7 +229,11 @@ async def bootstrap(
         registry_engine = create_engine(settings.effective_registry_url)
     keys = settings.pii_keys
     vault = AesGcmVault(keys.encryption_keys, keys.active_key_id, keys.digest_key)
+    subject_keys = SubjectKeyring(
+        key_store_engine(settings.effective_key_store_url), vault, clock.now
+    )
     if run_migrations:
+        await subject_keys.create_schema()
         await migrate(engine, vault)
         if registry_engine is not engine:
             await _migrate_registry(registry_engine, vault)
@@ -227,13 +256,15 @@ async def bootstrap(
     page_tokens = PageTokens(keys.digest_key)
     registry_changed = RegistryChanged(levels)
     registry_check, registry_sources = _registry_check(
-        settings, registry, engine, vault, clock, on_change=registry_changed
+        settings, registry, engine, vault, subject_keys, clock, on_change=registry_changed
     )
+    data_requests = SqlDataRequestStore(engine, registry_engine)
     verifications = VerificationService(
         SqlUnitOfWorkFactory(engine),
         registry_check,
-        vault,
+        subject_keys,
         clock,
+        withdrawn_since=data_requests.withdrawn_since,
         page_tokens=page_tokens,
         on_change=levels.archive_changed,
         schedule=settings.recheck_schedule,
@@ -251,15 +282,26 @@ async def bootstrap(
     ledger_log = DisclosureLog(
         SqlLedgerTree(engine, clock, signer), signer.verifier if signer else None
     )
+    disputes = DisputeService(SqlDisputeStore(engine), clock, on_corrected=levels.archive_changed)
+
+    async def personal_data_destroyed(uscc: str, key: str) -> None:
+        await rechecks.recheck_enterprise(uscc, trigger="personal_data_destroyed", key=key)
+        await levels.archive_changed([uscc])
+
+    data_rights = DataRightsService(
+        data_requests, subject_keys, clock, on_destroyed=personal_data_destroyed
+    )
+    retention = RetentionService(SqlRetentionStore(engine), data_rights, disputes, clock)
     return Application(
         settings=settings,
         clock=clock,
         engine=engine,
         registry_engine=registry_engine,
         vault=vault,
+        subject_keys=subject_keys,
         registry=registry,
         verifications=DisclosingVerifications(verifications, ledger, clock),
-        importer=RegistryImporter(registry, vault, clock, on_change=registry_changed),
+        importer=RegistryImporter(registry, vault, subject_keys, clock, on_change=registry_changed),
         credentials=credentials,
         ledger=ledger,
         ledger_log=ledger_log,
@@ -300,8 +342,12 @@ async def bootstrap(
             change_feed=_change_feed(settings),
         ),
         batch_store=batch_store,
-        disputes=DisputeService(
-            SqlDisputeStore(engine), clock, on_corrected=levels.archive_changed
+        disputes=disputes,
+        data_rights=data_rights,
+        retention=retention,
+        purger=RetentionPurger(retention, interval=settings.retention_purge_interval_seconds),
+        personal_data=PersonalDataAccess(
+            registry, verifications, subject_keys, data_requests, ledger, clock
         ),
     )
 
@@ -363,6 +409,7 @@ def _registry_check(
     snapshot: Registry,
     engine: AsyncEngine,
     vault: AesGcmVault,
+    keys: SubjectKeyring,
     clock: Clock,
     *,
     on_change: OnChange,
@@ -387,7 +434,12 @@ def _registry_check(
         transports.append(transport)
         registry = ArchivingRegistry(
             GovernmentRegistryClient(
-                transport, settings.gov_registry_token, vault, clock, budget_seconds=budget
+                transport,
+                settings.gov_registry_token,
+                vault,
+                keys,
+                clock,
+                budget_seconds=budget,
             ),
             SqlRegistryFacts(engine, clock),
             # Within the caller's registry timeout, with a margin for deciding: a later
@@ -412,7 +464,7 @@ def _registry_check(
             transport,
             settings.provider_app_id,
             settings.provider_secret,
-            vault,
+            keys,
             clock,
             budget_seconds=budget,
         )
@@ -443,6 +495,7 @@ SERVICE_NAMES = (
     platform_data_pb2.DESCRIPTOR.services_by_name["PlatformDataService"].full_name,
     eligibility_pb2.DESCRIPTOR.services_by_name["EligibilityService"].full_name,
     dispute_pb2.DESCRIPTOR.services_by_name["DisputeService"].full_name,
+    data_rights_pb2.DESCRIPTOR.services_by_name["DataRightsService"].full_name,
 )
 
 
@@ -495,6 +548,9 @@ def build_server(
         EligibilityServicer(app.eligibility), api
     )
     dispute_pb2_grpc.add_DisputeServiceServicer_to_server(DisputeServicer(app.disputes), api)
+    data_rights_pb2_grpc.add_DataRightsServiceServicer_to_server(
+        DataRightsServicer(app.data_rights, app.personal_data), api
+    )
     registrar.check_complete()
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from service.adapters.storage.engine import sqlite_file
 from service.cpu_policy import CPU_POLICIES
 from service.domain.checkpoint import NoteInvalid, NoteSigner
@@ -34,6 +36,7 @@ ENV_NAMES = {
     "listen_address": "LISTEN",
     "database_url": "DATABASE_URL",
     "registry_url": "REGISTRY_URL",
+    "key_store_url": "KEY_STORE_URL",
     "registry_timeout_seconds": "REGISTRY_TIMEOUT",
     "shutdown_grace_seconds": "SHUTDOWN_GRACE",
     "log_level": "LOG_LEVEL",
@@ -73,6 +76,7 @@ ENV_NAMES = {
     "registry_changes_token_file": "REGISTRY_CHANGES_TOKEN_FILE",
     "ledger_key_file": "LEDGER_KEY_FILE",
     "ledger_checkpoint_interval_seconds": "LEDGER_CHECKPOINT_INTERVAL",
+    "retention_purge_interval_seconds": "RETENTION_PURGE_INTERVAL",
 }
 # Registry sources a deployment may name in INTEGRITY_REGISTRY_SOURCES: one registration
 # source (the imported snapshot or the government registry's API), and the data provider
@@ -161,6 +165,10 @@ class Settings:
     """sqlite:///path or postgresql://user@host:port/db (INTEGRITY_DATABASE_URL). A SQLite
     file's directory must exist."""
     registry_url: str | None = None
+    key_store_url: str | None = None
+    """Where the per-enterprise keys of legal representatives' data live
+    (INTEGRITY_KEY_STORE_URL): a database of their own, so backups of the service's database
+    hold ciphertext only; default: beside the database (see effective_key_store_url)."""
     """Where the registry snapshot lives; default: the database (INTEGRITY_REGISTRY_URL)."""
     registry_timeout_seconds: float = 2.0
     """A registry lookup slower than this counts as the registry being unavailable."""
@@ -231,6 +239,9 @@ class Settings:
     ledger_checkpoint_interval_seconds: float = 60.0
     """The server publishes a checkpoint of the disclosure log this often when it has
     grown (INTEGRITY_LEDGER_CHECKPOINT_INTERVAL)."""
+    retention_purge_interval_seconds: float = 3600.0
+    """The server purges closed accounts past their retention this often
+    (INTEGRITY_RETENTION_PURGE_INTERVAL)."""
 
     registry_sources: tuple[str, ...] = ("snapshot",)
     """Where verifications are checked (INTEGRITY_REGISTRY_SOURCES, comma-separated): one
@@ -293,6 +304,13 @@ class Settings:
         return self.registry_url or self.database_url
 
     @property
+    def effective_key_store_url(self) -> str:
+        """The key store: as set, else a database beside the service's: on SQLite the file
+        `<name>.keys.db` next to it (in memory for an in-memory database), on PostgreSQL
+        the database `<name>_keys` on the same server."""
+        return self.key_store_url or default_key_store_url(self.database_url)
+
+    @property
     def tls_files(self) -> TlsFiles | None:
         if not (self.tls_cert_file and self.tls_key_file):
             return None
@@ -326,7 +344,7 @@ class Settings:
                 problems.append(
                     f"{env_name('purposes_file')}: {raw['purposes_file']} does not exist"
                 )
-        for name in ("listen_address", "database_url", "registry_url"):
+        for name in ("listen_address", "database_url", "registry_url", "key_store_url"):
             if raw.get(name):
                 values[name] = str(raw[name])
         for name in (
@@ -347,6 +365,7 @@ class Settings:
             "pending_recheck_interval_seconds",
             "pending_max_age_days",
             "ledger_checkpoint_interval_seconds",
+            "retention_purge_interval_seconds",
         ):
             if raw.get(name) is not None:
                 try:
@@ -411,7 +430,7 @@ class Settings:
             problems.append(
                 f"{env_name('registry_changes_token_file')}: {token_file} does not exist"
             )
-        for name in ("database_url", "registry_url"):
+        for name in ("database_url", "registry_url", "key_store_url"):
             url = values.get(name, DEFAULT_DATABASE_URL if name == "database_url" else None)
             if url:
                 problems.extend(_database_problems(name, url))
@@ -570,3 +589,14 @@ def _listener_problems(values: Mapping[str, Any]) -> list[str]:
             f"{env_name('allow_plaintext')}=true for plain text"
         )
     return problems
+
+
+def default_key_store_url(database_url: str) -> str:
+    parsed = make_url(database_url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite":
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return "sqlite://"
+        path = Path(database)
+        return str(parsed.set(database=str(path.with_name(f"{path.stem}.keys.db"))))
+    return parsed.set(database=f"{database}_keys").render_as_string(hide_password=False)

@@ -48,7 +48,13 @@ def postgres_url() -> Iterator[str]:
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     base = PG_ADMIN_DSN.rsplit("/", 1)[0]
     yield f"{base}/{name}"
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(drop_database(name))
+
+
+async def drop_database(name: str) -> None:
+    """The database and the key store the service made beside it (`<name>_keys`)."""
+    for database in (name, f"{name}_keys"):
+        await _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -71,11 +77,13 @@ async def empty_database_url(database_url: str) -> AsyncIterator[str]:
     try:
         yield f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
     finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await drop_database(name)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def pii_keys() -> PiiKeys:
+    # One set per run (per worker): the PostgreSQL key store is shared by a worker's tests
+    # as its database is, and keys another test left there must open with these.
     return PiiKeys.generate()
 
 
@@ -103,9 +111,11 @@ async def _clean(app: Application) -> None:
                     "callers, "
                     "archive_facts, ingested_events, disclosure_ledger, integrity_levels, "
                     "change_log, eligibility_policies, registry_source_budgets, ledger_tree_nodes, "
-                    "ledger_checkpoints, disputes"
+                    "ledger_checkpoints, disputes, data_requests"
                 )
             )
+        async with app.subject_keys.engine.begin() as connection:
+            await connection.execute(text("TRUNCATE subject_keys"))
 
 
 @pytest.fixture

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import tempfile
+import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from sqlalchemy.pool import NullPool
 
 from service.adapters.pii_vault import AesGcmVault
 from service.adapters.registry_http.breaker import BreakerPolicy, CircuitBreaker
@@ -15,9 +21,10 @@ from service.adapters.registry_http.limits import LocalLimiter, SourceLimiter, S
 from service.adapters.registry_http.provider import DataProviderClient
 from service.adapters.registry_http.source_http import SourceHttp
 from service.adapters.registry_http.transport import RetryPolicy, SourceTransport
+from service.adapters.subject_keys import SubjectKeyring, key_store_engine
 from service.app.ports import Clock
 from service.domain.licence import LicenceTerm
-from service.domain.sealed import PiiKind, SealedLegalRepresentative
+from service.domain.sealed import PiiKind, SealedLegalRepresentative, SealedValue
 from service.domain.verification import LicenceSubmission
 from service.settings import PiiKeys, Settings
 from tests.builders import new_id_number, new_uscc
@@ -28,9 +35,36 @@ SECRET = "provider-secret"
 REP_NAME = "张三"
 
 
-def vault() -> AesGcmVault:
+_KEY_STORES = tempfile.TemporaryDirectory(prefix="integrity-key-stores-")
+
+
+@dataclass(frozen=True)
+class WireKeys:
+    """What registry clients seal with: the service's vault (shareholders) and the
+    per-enterprise keys (legal representatives), the latter in a key store of its own,
+    a real SQLite file."""
+
+    vault: AesGcmVault
+    keyring: SubjectKeyring
+
+    async def seal(self, uscc: str, kind: PiiKind, plaintext: str) -> SealedValue:
+        return (await self.keyring.sealer(uscc)).seal(kind, plaintext)
+
+    async def open(self, sealed: SealedValue) -> str:
+        return await self.keyring.open(sealed)
+
+
+def vault() -> WireKeys:
     keys = PiiKeys.generate()
-    return AesGcmVault(keys.encryption_keys, keys.active_key_id, keys.digest_key)
+    service_vault = AesGcmVault(keys.encryption_keys, keys.active_key_id, keys.digest_key)
+    store = Path(_KEY_STORES.name) / f"{uuid.uuid4().hex}.keys.db"
+    keyring = SubjectKeyring(
+        # No pool: nothing outlives the test's event loop (tests make one of these each).
+        key_store_engine(f"sqlite:///{store}", poolclass=NullPool),
+        service_vault,
+        lambda: dt.datetime.now(dt.UTC),
+    )
+    return WireKeys(service_vault, keyring)
 
 
 def gov_document(uscc: str | None = None, **overrides: Any) -> dict[str, Any]:
@@ -82,20 +116,21 @@ def provider_answer(uscc: str, id_number: str | None = None, **overrides: Any) -
     return {"code": "0000", "msg": "success", "requestId": "r-1", "data": data}
 
 
-def submission(
-    vault: AesGcmVault,
+async def submission(
+    keys: WireKeys,
     uscc: str,
     *,
     name: str = "杭州某某科技有限公司",
     rep_name: str = REP_NAME,
     id_number: str | None = None,
 ) -> LicenceSubmission:
+    sealer = await keys.keyring.sealer(uscc)
     return LicenceSubmission(
         uscc=uscc,
         enterprise_name=name,
         legal_representative=SealedLegalRepresentative(
-            vault.seal(PiiKind.PERSON_NAME, rep_name),
-            vault.seal(PiiKind.ID_NUMBER, id_number or new_id_number()),
+            sealer.seal(PiiKind.PERSON_NAME, rep_name),
+            sealer.seal(PiiKind.ID_NUMBER, id_number or new_id_number()),
         ),
         registered_address="浙江省杭州市西湖区文三路100号",
         term=LicenceTerm(dt.date(2018, 3, 1), None, open_ended=True),
@@ -135,7 +170,7 @@ def transport(
 
 def gov_client(
     url: str,
-    vault: AesGcmVault,
+    keys: WireKeys,
     clock: Clock,
     *,
     budget: float = 5.0,
@@ -143,13 +178,13 @@ def gov_client(
     **options: Any,
 ) -> GovernmentRegistryClient:
     return GovernmentRegistryClient(
-        transport(url, **options), token, vault, clock, budget_seconds=budget
+        transport(url, **options), token, keys.vault, keys.keyring, clock, budget_seconds=budget
     )
 
 
 def provider_client(
     url: str,
-    vault: AesGcmVault,
+    keys: WireKeys,
     clock: Clock,
     *,
     budget: float = 5.0,
@@ -161,7 +196,7 @@ def provider_client(
         transport(url, name="data_provider", **options),
         app_id,
         secret,
-        vault,
+        keys.keyring,
         clock,
         budget_seconds=budget,
     )

@@ -29,7 +29,7 @@ from service.adapters.storage.verification_rows import (
     schedule_to_row,
     verification_to_row,
 )
-from service.app.ports import Clock, PiiVault
+from service.app.ports import Clock, PersonalDataKeys, PiiVault, Sealer
 from service.app.registry_check import RegistryCheck
 from service.app.registry_import import sealed_record
 from service.bootstrap import Application
@@ -76,9 +76,16 @@ class _RowsRegistry:
     """The registry port over the rows themselves, as the government registry answers them
     (no ID number: registries never publish it; the row's snapshot time)."""
 
-    def __init__(self, drafts: Mapping[str, RegistryRowDraft], vault: PiiVault, now: dt.datetime):
+    def __init__(
+        self,
+        drafts: Mapping[str, RegistryRowDraft],
+        vault: PiiVault,
+        keys: PersonalDataKeys,
+        now: dt.datetime,
+    ):
         self._drafts = drafts
         self._vault = vault
+        self._keys = keys
         self._now = now
         self.answered: list[RegistryRecord] = []
 
@@ -87,7 +94,10 @@ class _RowsRegistry:
         if draft is None:
             return None
         record = sealed_record(
-            self._vault, _without_id_number(draft), draft.snapshot_time or self._now
+            self._vault,
+            await self._keys.sealer(uscc),
+            _without_id_number(draft),
+            draft.snapshot_time or self._now,
         )
         self.answered.append(record)
         return record
@@ -97,7 +107,7 @@ def _without_id_number(draft: RegistryRowDraft) -> RegistryRowDraft:
     return replace(draft, legal_rep_id_number=None)
 
 
-def _submission(vault: PiiVault, draft: RegistryRowDraft, number: int) -> LicenceSubmission:
+def _submission(sealer: Sealer, draft: RegistryRowDraft, number: int) -> LicenceSubmission:
     # A tenth of the synthetic rows do not publish it; the merchant submits one anyway.
     id_number = draft.legal_rep_id_number or make_resident_id(
         "110105", dt.date(1980, 5, 17), number % 999 + 1
@@ -106,8 +116,8 @@ def _submission(vault: PiiVault, draft: RegistryRowDraft, number: int) -> Licenc
         uscc=draft.uscc,
         enterprise_name=draft.name,
         legal_representative=SealedLegalRepresentative(
-            name=vault.seal(PiiKind.PERSON_NAME, draft.legal_rep_name),
-            id_number=vault.seal(PiiKind.ID_NUMBER, id_number),
+            name=sealer.seal(PiiKind.PERSON_NAME, draft.legal_rep_name),
+            id_number=sealer.seal(PiiKind.ID_NUMBER, id_number),
         ),
         registered_address=draft.address,
         term=draft.term,
@@ -125,7 +135,10 @@ async def seed_verifications(app: Application, rows: Sequence[Mapping[str, Any]]
     now = clock.now()
     today = china_today(now)
     drafts = {draft.uscc: draft for draft in (parse_registry_row(row, today) for row in rows)}
-    registry = _RowsRegistry(drafts, app.vault, now)
+    registry = _RowsRegistry(drafts, app.vault, app.subject_keys, now)
+    sealers: dict[str, Sealer] = {}
+    for chunk in _chunks(list(drafts), 1000):
+        sealers.update(await app.subject_keys.sealers(chunk))
     check = RegistryCheck(
         registry,
         clock,
@@ -138,17 +151,18 @@ async def seed_verifications(app: Application, rows: Sequence[Mapping[str, Any]]
     verification_rows: list[dict[str, Any]] = []
     history_rows: list[dict[str, Any]] = []
     for number, draft in enumerate(drafts.values()):
-        submission = _submission(app.vault, draft, number)
+        sealer = sealers[draft.uscc]
+        submission = _submission(sealer, draft, number)
         decision = await check.decide(submission)
         verification_id = str(uuid.uuid4())
         verification = Verification(
             id=verification_id,
             caller=CALLER,
             request_id=str(uuid.uuid4()),
-            fingerprint=app.vault.fingerprint(verification_id.encode()),
+            fingerprint=sealer.fingerprint(verification_id.encode()),
             submission=submission,
             authorisation=Authorisation(
-                granted_by=app.vault.seal(PiiKind.PERSON_NAME, draft.legal_rep_name),
+                granted_by=sealer.seal(PiiKind.PERSON_NAME, draft.legal_rep_name),
                 grant_time=grant_time,
                 scopes=frozenset({AuthorisationScope.IDENTITY_VERIFICATION}),
                 evidence_reference="bench",

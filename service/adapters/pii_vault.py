@@ -29,13 +29,13 @@ class VaultError(Exception):
     """A ciphertext that cannot be opened: unknown key id, tampered, or malformed."""
 
 
-def _normalise(kind: PiiKind, plaintext: str) -> str:
+def normalise_value(kind: PiiKind, plaintext: str) -> str:
     if kind is PiiKind.PERSON_NAME:
         return normalise_name(plaintext)
     return plaintext.strip().upper()
 
 
-def _mask(kind: PiiKind, plaintext: str) -> str:
+def mask_value(kind: PiiKind, plaintext: str) -> str:
     if kind is PiiKind.PERSON_NAME:
         return mask_person_name(plaintext)
     return mask_id_number(plaintext)
@@ -52,12 +52,23 @@ class AesGcmVault:
                 raise ValueError("key ids must be 1 to 255 bytes")
         if len(digest_key) < 32:
             raise ValueError("the digest key must be at least 32 bytes")
+        self._keys = dict(keys)
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self._active = active_key_id
         self._digest_key = digest_key
 
+    def active_key(self) -> tuple[str, bytes]:
+        """The active key and its id: what wraps new per-enterprise keys (subject_keys.py)."""
+        return self._active, self._keys[self._active]
+
+    def key(self, key_id: str) -> bytes:
+        found = self._keys.get(key_id)
+        if found is None:
+            raise VaultError(f"no key with id {key_id!r}")
+        return found
+
     def digest(self, kind: PiiKind, plaintext: str) -> bytes:
-        message = kind.value.encode() + b"\x00" + _normalise(kind, plaintext).encode()
+        message = kind.value.encode() + b"\x00" + normalise_value(kind, plaintext).encode()
         return hmac.new(self._digest_key, message, hashlib.sha256).digest()
 
     def fingerprint(self, data: bytes) -> bytes:
@@ -75,7 +86,7 @@ class AesGcmVault:
             kind=kind,
             ciphertext=blob,
             digest=self.digest(kind, plaintext),
-            masked=_mask(kind, plaintext),
+            masked=mask_value(kind, plaintext),
         )
 
     def open(self, sealed: SealedValue) -> str:

@@ -45,6 +45,12 @@ METHOD_SCOPES: dict[str, Scope] = {
     "/integrity.v1.DisputeService/ListPendingDisputes": Scope.OPS,
     "/integrity.v1.DisputeService/TakeDispute": Scope.OPS,
     "/integrity.v1.DisputeService/ResolveDispute": Scope.OPS,
+    "/integrity.v1.DataRightsService/CreateDataRequest": Scope.ACT_FOR_USERS,
+    "/integrity.v1.DataRightsService/ListDataRequests": Scope.READ_ARCHIVE,
+    "/integrity.v1.DataRightsService/ListPendingDataRequests": Scope.OPS,
+    "/integrity.v1.DataRightsService/TakeDataRequest": Scope.OPS,
+    "/integrity.v1.DataRightsService/ResolveDataRequest": Scope.OPS,
+    "/integrity.v1.DataRightsService/ExportPersonalData": Scope.ACT_FOR_USERS,
 }
 
 

@@ -113,6 +113,7 @@ async def serve(
     await app.revisits.start()
     await app.pending_rechecks.start()
     await app.checkpoints.start()
+    await app.purger.start()
     await server.start()
     warming = asyncio.create_task(_warm(app), name="warm-standings")
     for name in ("", *SERVICE_NAMES):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self
@@ -148,6 +148,35 @@ class PiiVault(Protocol):
     def fingerprint(self, data: bytes) -> bytes: ...
 
     def open(self, sealed: SealedValue) -> str: ...
+
+
+class Sealer(Protocol):
+    """Seals one enterprise's legal-representative values (service/adapters/subject_keys.py)."""
+
+    @property
+    def withholding(self) -> bool:
+        """The enterprise withdrew: what is sealed is kept destroyed."""
+        ...
+
+    def seal(self, kind: PiiKind, plaintext: str) -> SealedValue: ...
+
+    def fingerprint(self, data: bytes) -> bytes:
+        """A keyed hash of bytes holding the enterprise's personal data."""
+        ...
+
+
+class PersonalDataKeys(Protocol):
+    """Per-enterprise keys of legal representatives' data: destroying them shreds it."""
+
+    async def sealer(self, uscc: str) -> Sealer: ...
+
+    async def sealers(self, usccs: Iterable[str]) -> Mapping[str, Sealer]: ...
+
+    async def fresh_generation(self, uscc: str, since: dt.datetime) -> Sealer: ...
+
+    async def open(self, sealed: SealedValue) -> str: ...
+
+    async def destroy(self, uscc: str) -> int: ...
 
 
 class Registry(Protocol):

@@ -40,6 +40,7 @@ from service.domain.verification import (
     LicenceSubmission,
     ReasonCode,
     decide_out_of_scope,
+    decide_withdrawn,
 )
 
 log = structlog.get_logger(__name__)
@@ -118,6 +119,18 @@ class RegistryCheck:
         """The decisions for submissions of ONE enterprise, on one answer of its
         registration source; the provider, which judges what was submitted, is asked once
         per distinct submission."""
+        # Nothing is sent anywhere for a person who withdrew their authorisation: those
+        # are decided without asking (decide() would say the same of their records).
+        live = [s for s in submissions if not s.legal_representative.destroyed]
+        answered = iter(await self._decide_live(live, within_seconds))
+        return [
+            decide_withdrawn() if s.legal_representative.destroyed else next(answered)
+            for s in submissions
+        ]
+
+    async def _decide_live(
+        self, submissions: Sequence[LicenceSubmission], within_seconds: float | None
+    ) -> list[Decision]:
         if not submissions:
             return []
         uscc = parse_uscc(submissions[0].uscc)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from service.app.ports import Clock, OnChange, PiiVault, no_change
+from service.app.ports import Clock, OnChange, PersonalDataKeys, PiiVault, Sealer, no_change
 from service.domain.licence import china_today
 from service.domain.masking import mask_change
 from service.domain.registry import RegistryRecord, Shareholder
@@ -60,12 +60,23 @@ class ImportReport:
         return written + self.repeated + len(self.rejected)
 
 
-def _content_document(draft: RegistryRowDraft, snapshot_time: dt.datetime) -> bytes:
+def content_fingerprint(
+    sealer: Sealer, draft: RegistryRowDraft, snapshot_time: dt.datetime
+) -> bytes:
+    """The keyed hash of a row as imported, by the enterprise's sealer; a withholding one
+    (the enterprise withdrew) leaves the legal representative out of it, as of the record."""
+    return sealer.fingerprint(_content_document(draft, snapshot_time, sealer.withholding))
+
+
+def _content_document(
+    draft: RegistryRowDraft, snapshot_time: dt.datetime, without_person: bool
+) -> bytes:
+    representative = [draft.legal_rep_name, draft.legal_rep_id_number]
     document = {
         "uscc": draft.uscc,
         "name": draft.name,
         "type": draft.enterprise_type,
-        "rep": [draft.legal_rep_name, draft.legal_rep_id_number],
+        "rep": None if without_person else representative,
         "capital": [str(draft.registered_capital), draft.capital_currency],
         "established": draft.establishment_date.isoformat(),
         "term": [str(draft.term.start), str(draft.term.end), draft.term.open_ended],
@@ -92,19 +103,21 @@ def _seal_shareholder(vault: PiiVault, shareholder: Shareholder) -> Shareholder:
 
 
 def sealed_record(
-    vault: PiiVault, draft: RegistryRowDraft, snapshot_time: dt.datetime
+    vault: PiiVault, sealer: Sealer, draft: RegistryRowDraft, snapshot_time: dt.datetime
 ) -> RegistryRecord:
     """The record of a checked row, its people sealed: every registry source's rows
-    (snapshot files, the government registry's answers) become records here."""
+    (snapshot files, the government registry's answers) become records here. The legal
+    representative is sealed with the enterprise's own key (sealer); shareholders with the
+    service's (vault)."""
     id_number = None
     if draft.legal_rep_id_number is not None:
-        id_number = vault.seal(PiiKind.ID_NUMBER, draft.legal_rep_id_number)
+        id_number = sealer.seal(PiiKind.ID_NUMBER, draft.legal_rep_id_number)
     return RegistryRecord(
         uscc=draft.uscc,
         name=draft.name,
         enterprise_type=draft.enterprise_type,
         legal_representative=SealedLegalRepresentative(
-            name=vault.seal(PiiKind.PERSON_NAME, draft.legal_rep_name),
+            name=sealer.seal(PiiKind.PERSON_NAME, draft.legal_rep_name),
             id_number=id_number,
         ),
         registered_capital=draft.registered_capital,
@@ -127,11 +140,13 @@ class RegistryImporter:
         self,
         writer: RegistrySnapshotWriter,
         vault: PiiVault,
+        keys: PersonalDataKeys,
         clock: Clock,
         on_change: OnChange = no_change,
     ) -> None:
         self._writer = writer
         self._vault = vault
+        self._keys = keys
         self._clock = clock
         self._on_change = on_change
 
@@ -145,10 +160,18 @@ class RegistryImporter:
         report = ImportReport()
         now = self._clock.now()
         today = china_today(now)
-        batch: dict[str, tuple[RegistryRecord, bytes]] = {}
+        batch: dict[str, tuple[RegistryRowDraft, dt.datetime]] = {}
 
         async def flush() -> None:
-            counts = await self._writer.write_batch(list(batch.values()), now)
+            sealers = await self._keys.sealers(batch)
+            records = [
+                (
+                    sealed_record(self._vault, sealers[uscc], draft, snapshot_time),
+                    content_fingerprint(sealers[uscc], draft, snapshot_time),
+                )
+                for uscc, (draft, snapshot_time) in batch.items()
+            ]
+            counts = await self._writer.write_batch(records, now)
             report.inserted += counts.inserted
             report.updated += counts.updated
             report.unchanged += counts.unchanged
@@ -172,8 +195,7 @@ class RegistryImporter:
                 # does across batches.
                 report.repeated += 1
                 progress(1)
-            digest = self._vault.fingerprint(_content_document(draft, snapshot_time))
-            batch[draft.uscc] = (sealed_record(self._vault, draft, snapshot_time), digest)
+            batch[draft.uscc] = (draft, snapshot_time)
             if len(batch) >= BATCH_SIZE:
                 await flush()
         if batch:

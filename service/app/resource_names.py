@@ -12,6 +12,7 @@ _ARCHIVE = re.compile(r"enterprises/([0-9A-Z]{18})/archive")
 _UUID = r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
 _VERIFICATION = re.compile(r"enterprises/([0-9A-Z]{18})/verifications/" + _UUID)
 _DISPUTE = re.compile(r"enterprises/([0-9A-Z]{18})/disputes/" + _UUID)
+_DATA_REQUEST = re.compile(r"enterprises/([0-9A-Z]{18})/dataRequests/" + _UUID)
 
 
 def enterprise_name(uscc: str) -> str:
@@ -68,13 +69,20 @@ def dispute_name(uscc: str, dispute_id: str) -> str:
 
 
 def parse_dispute_name(name: str, field: str = "name") -> tuple[str, str]:
-    match = _DISPUTE.fullmatch(name)
+    return _child_name(_DISPUTE, name, field, "enterprises/{uscc}/disputes/{id}")
+
+
+def data_request_name(uscc: str, request_id: str) -> str:
+    return f"enterprises/{uscc}/dataRequests/{request_id}"
+
+
+def parse_data_request_name(name: str, field: str = "name") -> tuple[str, str]:
+    return _child_name(_DATA_REQUEST, name, field, "enterprises/{uscc}/dataRequests/{id}")
+
+
+def _child_name(pattern: re.Pattern[str], name: str, field: str, shape: str) -> tuple[str, str]:
+    """(uscc, id) of an enterprise's child resource's name."""
+    match = pattern.fullmatch(name)
     if not match:
-        raise InvalidArgument(
-            [
-                FieldViolation(
-                    field, "must be enterprises/{uscc}/disputes/{id}", "RESOURCE_NAME_INVALID"
-                )
-            ]
-        )
+        raise InvalidArgument([FieldViolation(field, f"must be {shape}", "RESOURCE_NAME_INVALID")])
     return match.group(1), match.group(2)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import math
 import re
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -19,13 +20,20 @@ from service.app.ports import (
     DuplicateRequest,
     OnChange,
     PageCursor,
-    PiiVault,
+    PersonalDataKeys,
+    Sealer,
     UnitOfWorkFactory,
     no_change,
 )
 from service.app.registry_check import RegistryCheck
 from service.app.resource_names import parse_enterprise_name, parse_verification_name
-from service.domain.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from service.domain.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+)
 from service.domain.licence import china_today
 from service.domain.recheck_schedule import RecheckSchedule
 from service.domain.sealed import PiiKind, SealedLegalRepresentative
@@ -102,14 +110,39 @@ def _fingerprint_document(caller: str, request: ValidVerificationRequest) -> byt
     return json.dumps(document, sort_keys=True, ensure_ascii=False).encode()
 
 
+def _sealed_submission(sealer: Sealer, request: ValidVerificationRequest) -> LicenceSubmission:
+    licence = request.licence
+    representative = SealedLegalRepresentative(
+        name=sealer.seal(PiiKind.PERSON_NAME, licence.legal_rep_name),
+        id_number=sealer.seal(PiiKind.ID_NUMBER, licence.legal_rep_id_number),
+    )
+    return LicenceSubmission(
+        uscc=licence.uscc.value,
+        enterprise_name=licence.enterprise_name,
+        legal_representative=representative,
+        registered_address=licence.registered_address,
+        term=licence.term,
+    )
+
+
+def _sealed_authorisation(sealer: Sealer, valid: ValidAuthorisation) -> Authorisation:
+    return Authorisation(
+        granted_by=sealer.seal(PiiKind.PERSON_NAME, valid.granted_by),
+        grant_time=valid.grant_time,
+        scopes=valid.scopes,
+        evidence_reference=valid.evidence_reference,
+    )
+
+
 class VerificationService:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
         registry_check: RegistryCheck,
-        vault: PiiVault,
+        keys: PersonalDataKeys,
         clock: Clock,
         *,
+        withdrawn_since: Callable[[str], Awaitable[dt.datetime | None]],
         page_tokens: PageTokens,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         on_change: OnChange = no_change,
@@ -121,7 +154,8 @@ class VerificationService:
         self._schedule = schedule or RecheckSchedule()
         self._uow = uow
         self._registry_check = registry_check
-        self._vault = vault
+        self._keys = keys
+        self._withdrawn_since = withdrawn_since
         self._clock = clock
         self._new_id = new_id
         self._page_tokens = page_tokens
@@ -163,14 +197,15 @@ class VerificationService:
         if violations or request is None:
             raise InvalidArgument(violations)
 
-        fingerprint = self._vault.fingerprint(_fingerprint_document(command.caller, request))
+        sealer = await self._sealer(request)
+        fingerprint = sealer.fingerprint(_fingerprint_document(command.caller, request))
         async with self._uow(read_only=True) as uow:
             earlier = await uow.verifications.get_by_request(command.caller, command.request_id)
         if earlier is not None:
             return self._replay(earlier, fingerprint)
 
-        submission = self._seal(request)
-        authorisation = self._seal_authorisation(request.authorisation)
+        submission = _sealed_submission(sealer, request)
+        authorisation = _sealed_authorisation(sealer, request.authorisation)
         decision = await self._registry_check.decide(submission, self._registry_time(answer_by))
         verification = Verification(
             id=self._new_id(),
@@ -226,27 +261,27 @@ class VerificationService:
             )
         return earlier
 
-    def _seal(self, request: ValidVerificationRequest) -> LicenceSubmission:
-        licence = request.licence
-        representative = SealedLegalRepresentative(
-            name=self._vault.seal(PiiKind.PERSON_NAME, licence.legal_rep_name),
-            id_number=self._vault.seal(PiiKind.ID_NUMBER, licence.legal_rep_id_number),
-        )
-        return LicenceSubmission(
-            uscc=licence.uscc.value,
-            enterprise_name=licence.enterprise_name,
-            legal_representative=representative,
-            registered_address=licence.registered_address,
-            term=licence.term,
-        )
+    async def _sealer(self, request: ValidVerificationRequest) -> Sealer:
+        """The enterprise's sealer; after a withdrawal, only for an authorisation granted
+        since, under a key made since (FailedPrecondition otherwise: the person's data is
+        no longer processed on what they withdrew)."""
+        uscc = request.licence.uscc.value
+        withdrawn = await self._withdrawn_since(uscc)
+        if withdrawn is None:
+            return await self._keys.sealer(uscc)
+        if request.authorisation.grant_time <= withdrawn:
+            raise FailedPrecondition(
+                "the legal representative withdrew the authorisation this request relies on; "
+                "a verification needs an authorisation granted after the withdrawal",
+                reason="LEGAL_REPRESENTATIVE_AUTHORISATION_WITHDRAWN",
+            )
+        return await self._keys.fresh_generation(uscc, withdrawn)
 
-    def _seal_authorisation(self, valid: ValidAuthorisation) -> Authorisation:
-        return Authorisation(
-            granted_by=self._vault.seal(PiiKind.PERSON_NAME, valid.granted_by),
-            grant_time=valid.grant_time,
-            scopes=valid.scopes,
-            evidence_reference=valid.evidence_reference,
-        )
+    async def of_enterprise(self, uscc: str, most: int = 1000) -> Sequence[Verification]:
+        """The enterprise's verifications by every caller, newest first (what the service
+        holds, for the data subject's own download)."""
+        async with self._uow(read_only=True) as uow:
+            return await uow.verifications.list_for_enterprise(uscc, most, None, None)
 
     async def get(self, name: str, reader: str | None) -> Verification:
         """reader: the caller asking, who sees only its own; None sees every caller's."""

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from service.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from service.domain.free_text import text_problem
 from service.domain.visibility import FieldGroup
 
 RESPONSE_DAYS = 20
@@ -84,20 +84,6 @@ class Dispute:
         return self.state.pending and self.deadline <= now + window
 
 
-def _text_problem(name: str, value: str, most: int, *, required: bool) -> FieldViolation | None:
-    if not value.strip():
-        return FieldViolation(name, "is required", "REQUIRED") if required else None
-    if len(value) > most:
-        return FieldViolation(name, f"has at most {most} characters", "TOO_LONG")
-    if any(
-        unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") and c not in "\n\t" for c in value
-    ):
-        return FieldViolation(
-            name, "holds control, format or unassigned characters", "CHARACTER_NOT_ALLOWED"
-        )
-    return None
-
-
 def item_problem(item: str) -> FieldViolation | None:
     if item == LEVEL_ITEM or item in _FIELD_ITEMS or _RECORD.fullmatch(item):
         return None
@@ -125,8 +111,8 @@ def open_dispute(
         p
         for p in (
             item_problem(item),
-            _text_problem("statement", statement, STATEMENT_MAX, required=True),
-            _text_problem("evidence", evidence, EVIDENCE_MAX, required=False),
+            text_problem("statement", statement, STATEMENT_MAX, required=True),
+            text_problem("evidence", evidence, EVIDENCE_MAX, required=False),
         )
         if p is not None
     ]
@@ -164,7 +150,7 @@ def resolve(dispute: Dispute, resolution: Resolution, reason: str, now: dt.datet
             f"a dispute is resolved from review; this one is {dispute.state.value}",
             reason=reason_code,
         )
-    problem = _text_problem("reason", reason, REASON_MAX, required=True)
+    problem = text_problem("reason", reason, REASON_MAX, required=True)
     if problem is not None:
         raise InvalidArgument([problem])
     state = DisputeState(resolution.value)

@@ -46,6 +46,12 @@ class ReasonCode(StrEnum):
     # mismatch, and told apart from one by this code.
     PENDING_EXPIRED = "PENDING_EXPIRED"
     SOURCES_DISAGREE = "SOURCES_DISAGREE"
+    # The legal representative withdrew the authorisation a verification relied on: their
+    # data was destroyed, and it is not decided again on it.
+    LEGAL_REPRESENTATIVE_AUTHORISATION_WITHDRAWN = "LEGAL_REPRESENTATIVE_AUTHORISATION_WITHDRAWN"
+    # PENDING: the registry record's legal representative was destroyed on a withdrawal and
+    # the record has not been read again since.
+    LEGAL_REPRESENTATIVE_NOT_AVAILABLE = "LEGAL_REPRESENTATIVE_NOT_AVAILABLE"
 
 
 class FieldResult(StrEnum):
@@ -180,6 +186,15 @@ def decide_out_of_scope(reason: ReasonCode, message: str) -> Decision:
     )
 
 
+def decide_withdrawn() -> Decision:
+    """A verification whose legal representative's data was destroyed: REJECTED, told apart
+    from a mismatch by its code, and never decided on that data again."""
+    return decide_out_of_scope(
+        ReasonCode.LEGAL_REPRESENTATIVE_AUTHORISATION_WITHDRAWN,
+        "the legal representative withdrew the authorisation this verification relied on",
+    )
+
+
 def decide_without_record(reason: ReasonCode) -> Decision:
     """PENDING: no registry answer is not a mismatch, only a decision not yet possible."""
     message = {
@@ -254,8 +269,20 @@ def decide(submission: LicenceSubmission, record: RegistryRecord, today: dt.date
             Outcome.PENDING, (reason,), not_available_checks(), RegistrySummary.of(record)
         )
 
+    if submission.legal_representative.destroyed:
+        return decide_withdrawn()
     submitted_rep = submission.legal_representative
     registered_rep = record.legal_representative
+    if registered_rep.destroyed:
+        reason = Reason(
+            ReasonCode.LEGAL_REPRESENTATIVE_NOT_AVAILABLE,
+            F_REP_NAME,
+            "the registry record's legal representative is read again from the registry "
+            "after a withdrawal; try again later",
+        )
+        return Decision(
+            Outcome.PENDING, (reason,), not_available_checks(), RegistrySummary.of(record)
+        )
     checks = [
         FieldCheck(F_USCC, FieldResult.MATCH),
         FieldCheck(F_NAME, compare_text(submission.enterprise_name, record.name)),

@@ -200,6 +200,44 @@ async def test_the_merchant_disputes_an_item_and_everyone_sees_it_marked(rig: Ri
     assert anonymous.json()["underDispute"] == ["public.status"]
 
 
+async def test_the_merchant_makes_data_requests_through_the_api(rig: Rig) -> None:
+    path = f"/v1/enterprises/{rig.uscc}/dataRequests"
+    owner = rig.bearer("owner", merchant_uscc=rig.uscc)
+    correction = await rig.http.post(
+        path, json={"kind": "correction", "statement": "注册资本应为600万元"}, headers=owner
+    )
+    assert correction.status_code == 201, correction.text
+    made = correction.json()
+    assert made["kind"] == "DATA_REQUEST_KIND_CORRECTION"
+    assert made["state"] == "DATA_REQUEST_STATE_OPEN" and made["deadline"]
+    for body in ({"kind": "erasure", "statement": "x"}, {"kind": "deletion", "extra": 1}):
+        _problem(await rig.http.post(path, json=body, headers=owner), 400, "REQUEST_INVALID")
+    blank = await rig.http.post(path, json={"kind": "deletion"}, headers=owner)
+    assert _problem(blank, 400, "INVALID_ARGUMENT")["field_violations"][0]["field"] == "statement"
+    for headers in (rig.bearer("v"), rig.bearer("owner", merchant_uscc=OTHER_USCC), {}):
+        refused = await rig.http.post(path, json={"kind": "withdrawal"}, headers=headers)
+        _problem(refused, 403, "NOT_THE_MERCHANT")
+    export = f"/v1/enterprises/{rig.uscc}:export"
+    representative = rig.row["legal_representative"]
+    proof = {"name": representative["name"], "idNumber": representative["id_number"]}
+    wrong = await rig.http.post(export, json={**proof, "idNumber": "1"}, headers=owner)
+    _problem(wrong, 403, "IDENTITY_NOT_PROVEN")
+    unmasked = await rig.http.post(export, json=proof, headers=owner)
+    assert unmasked.status_code == 200, unmasked.text
+    values = {(v["field"], v["value"]) for v in unmasked.json()["legal_representative_unmasked"]}
+    assert ("id_number", representative["id_number"]) in values
+    _problem(await rig.http.post(export, json=proof, headers=rig.bearer("v")), 403,
+             "NOT_THE_MERCHANT")  # fmt: skip
+    withdrawal = await rig.http.post(path, json={"kind": "withdrawal"}, headers=owner)
+    assert withdrawal.status_code == 201
+    assert withdrawal.json()["state"] == "DATA_REQUEST_STATE_COMPLETED"
+    listed = (await rig.http.get(path, headers=owner)).json()["dataRequests"]
+    assert [r["kind"] for r in listed] == [
+        "DATA_REQUEST_KIND_WITHDRAWAL",
+        "DATA_REQUEST_KIND_CORRECTION",
+    ]
+
+
 async def test_a_merchant_claim_for_another_enterprise_opens_nothing_of_this_one(
     rig: Rig,
 ) -> None:

@@ -334,6 +334,70 @@ async def test_a_merchant_disputes_a_record_and_sees_it_corrected(
     assert [d.state.value for d in history] == ["corrected"]
 
 
+async def test_a_merchant_asks_for_a_correction_and_withdraws_the_authorisation(
+    rig: Rig, browser: Browser
+) -> None:
+    site = _site(rig)
+    await _verified_by_the_platform(rig)
+    page = await browser.new_page()
+    token = rig.platform.token("owner", rig.clock.now(), merchant_uscc=rig.uscc)
+    await _log_in(page, rig, site, token, "/merchant/requests")
+    assert page.url == f"{site}/merchant/requests"
+    await page.get_by_label("更正有误的信息").check()
+    await page.get_by_label("申请内容（哪项信息、正确的应是什么，或为何删除）").fill(
+        "住所应为浙江省杭州市西湖区文三路200号"
+    )
+    await page.get_by_role("button", name="提交申请").click()
+    await page.wait_for_load_state()
+    assert "72 小时内答复" in await page.locator("#request-message").inner_text()
+    listed = page.locator("article.data-request")
+    assert await listed.count() == 1 and "更正：待处理" in await listed.inner_text()
+    await _accessible_and_light(page, f"{site}/merchant/requests")
+
+    await page.goto(f"{site}/enterprises/{rig.uscc}")
+    assert await page.get_by_role("rowheader", name="法定代表人").count() == 1
+    await page.goto(f"{site}/merchant/requests")
+
+    # The download with the legal representative unmasked: only with their identity proven.
+    representative = rig.row["legal_representative"]
+    await page.get_by_label("法定代表人姓名").fill(representative["name"])
+    await page.get_by_label("法定代表人身份证号").fill("110105198005170000")
+    await page.get_by_role("button", name="验证并下载").click()
+    await page.wait_for_load_state()
+    assert "不符" in await page.locator("#export-problem").inner_text()
+    await page.get_by_label("法定代表人姓名").fill(representative["name"])
+    await page.get_by_label("法定代表人身份证号").fill(representative["id_number"])
+    async with page.expect_download() as info:
+        await page.get_by_role("button", name="验证并下载").click()
+    saved = SCREENSHOTS.parent / "enterprise-data-unmasked.json"
+    await (await info.value).save_as(str(saved))
+    exported = json.loads(saved.read_text(encoding="utf-8"))
+    unmasked = {(v["field"], v["value"]) for v in exported["legal_representative_unmasked"]}
+    assert ("id_number", representative["id_number"]) in unmasked
+    assert ("name", representative["name"]) in unmasked
+    saved.unlink()  # personal data: not kept among the test's artefacts
+
+    # Withdrawing destroys the person's data: not without the box ticked, whatever the
+    # browser lets through.
+    csrf = await page.locator("input[name=csrf_token]").first.get_attribute("value")
+    unticked = await page.request.post(
+        f"{site}/merchant/requests", form={"kind": "withdrawal", "csrf_token": csrf or ""}
+    )
+    assert unticked.status == 400 and "请勾选确认" in await unticked.text()
+    assert await rig.app.subject_keys.destroyed_since(rig.uscc) is None
+    await page.get_by_label("我已了解撤回的后果，确认撤回授权").check()
+    await page.get_by_role("button", name="撤回授权").click()
+    await page.wait_for_load_state()
+    assert "已停止处理并已销毁" in await page.locator("#request-message").inner_text()
+    assert "撤回授权：已完成" in await page.locator("article.data-request").first.inner_text()
+    await _shot(page, "merchant-data-requests")
+    assert await rig.app.subject_keys.destroyed_since(rig.uscc) is not None
+
+    # The merchant's archive leaves the legal representative out from now on.
+    await page.goto(f"{site}/enterprises/{rig.uscc}")
+    assert await page.get_by_role("rowheader", name="法定代表人").count() == 0
+
+
 async def test_forms_refuse_a_post_without_their_csrf_token(rig: Rig, browser: Browser) -> None:
     site = _site(rig)
     page = await browser.new_page()

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, select
 from service.adapters.storage.engine import create_engine
 from service.adapters.storage.migrate import MIGRATIONS, migrate
 from service.adapters.storage.tables import integrity_levels
-from tests.conftest import PG_ADMIN_DSN, _admin
+from tests.conftest import PG_ADMIN_DSN, _admin, drop_database
 
 EARLIER = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
@@ -30,7 +30,7 @@ async def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     name = f"integrity_upgrade_{uuid.uuid4().hex[:12]}"
     await _admin(f'CREATE DATABASE "{name}"')
     yield f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
-    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await drop_database(name)
 
 
 def upgrade_to(revision: str) -> Any:

@@ -96,9 +96,9 @@ async def test_stored_rows_hold_ciphertext_only(
                     stored["legal_rep_id_digest"],
                     stored["legal_rep_id_masked"],
                 )
-                assert app.vault.open(sealed) == id_number
+                assert await app.subject_keys.open(sealed) == id_number
         [stored] = (await connection.execute(select(verifications))).mappings()
-        assert app.vault.open(granted_by_from_row(stored)) == GRANTOR
+        assert await app.subject_keys.open(granted_by_from_row(stored)) == GRANTOR
         assert stored["auth_granted_by_masked"] == "诸***"
     if app.engine.dialect.name == "sqlite":
         # The database file and its write-ahead log, whatever has been checkpointed.

@@ -141,7 +141,7 @@ async def test_a_row_stored_before_the_upgrade_is_encrypted_and_still_readable(
             await app.levels.load_scorecard(json.loads(packaged.read_text("utf-8")), shadow=False)
             # Without working out levels: today's level queries read columns that later
             # revisions add.
-            importer = RegistryImporter(app.registry, app.vault, app.clock)
+            importer = RegistryImporter(app.registry, app.vault, app.subject_keys, app.clock)
             # Today's importer also writes the name key migration 0013 adds to archive
             # facts: the column is there for the import only, and goes before the upgrade.
             async with engine.begin() as connection:

@@ -54,8 +54,8 @@ async def test_gov_record_is_parsed_with_the_legal_representative_sealed(
     assert record.snapshot_time == dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
     rep = record.legal_representative
     assert rep.id_number is None  # the registry never publishes it
-    assert rep.name.same_as(keys.seal(PiiKind.PERSON_NAME, REP_NAME))
-    assert keys.open(rep.name) == REP_NAME
+    assert rep.name.same_as(await keys.seal(uscc, PiiKind.PERSON_NAME, REP_NAME))
+    assert await keys.open(rep.name) == REP_NAME
     assert REP_NAME not in repr(record)
     # Natural-person shareholders and the names in changes are sealed or masked too.
     assert record.shareholders[0].name != REP_NAME
@@ -214,7 +214,7 @@ async def test_provider_request_is_signed_and_carries_the_submission(
     uscc, id_number = new_uscc(), new_id_number()
     scripted.answer(Answer(200, provider_answer(uscc, id_number)))
     client = provider_client(scripted.url, keys, clock)
-    record = await client.verify(submission(keys, uscc, id_number=id_number))
+    record = await client.verify(await submission(keys, uscc, id_number=id_number))
     await client.aclose()
 
     seen = scripted.seen[0]
@@ -234,7 +234,7 @@ async def test_provider_request_is_signed_and_carries_the_submission(
     }
     assert record is not None
     assert record.legal_rep_id_number is not None
-    assert record.legal_rep_id_number.same_as(keys.seal(PiiKind.ID_NUMBER, id_number))
+    assert record.legal_rep_id_number.same_as(await keys.seal(uscc, PiiKind.ID_NUMBER, id_number))
     assert id_number not in repr(record)
     assert record.verdicts.legal_rep_id_number is ProviderVerdict.CONSISTENT
     assert record.term is not None and record.term.open_ended
@@ -248,7 +248,7 @@ async def test_provider_without_the_enterprise_is_no_record(
     keys = vault()
     scripted.answer(Answer(200, {"code": "2001", "msg": "no such enterprise", "data": None}))
     client = provider_client(scripted.url, keys, clock)
-    assert await client.verify(submission(keys, new_uscc())) is None
+    assert await client.verify(await submission(keys, new_uscc())) is None
     await client.aclose()
 
 
@@ -269,7 +269,7 @@ async def test_provider_refusals_are_unavailable(
     scripted.default = answer
     client = provider_client(scripted.url, keys, clock)
     with pytest.raises(RegistryUnavailable, match=reason):
-        await client.verify(submission(keys, new_uscc()))
+        await client.verify(await submission(keys, new_uscc()))
     await client.aclose()
     assert len(scripted.seen) == 1
 
@@ -281,7 +281,7 @@ async def test_provider_upstream_failure_is_retried(
     uscc = new_uscc()
     scripted.answer(Answer(502, {"code": "5001"}), Answer(200, provider_answer(uscc)))
     client = provider_client(scripted.url, keys, clock)
-    record = await client.verify(submission(keys, uscc))
+    record = await client.verify(await submission(keys, uscc))
     await client.aclose()
     assert record is not None and record.legal_rep_id_number is None
     # Each attempt is signed on its own.
@@ -307,7 +307,7 @@ async def test_malformed_provider_answers_are_unavailable(
     scripted.default = Answer(200, provider_answer(uscc, **override))
     client = provider_client(scripted.url, keys, clock)
     with pytest.raises(RegistryUnavailable, match="malformed_record"):
-        await client.verify(submission(keys, uscc))
+        await client.verify(await submission(keys, uscc))
     await client.aclose()
     assert REP_NAME not in log_stream.getvalue()
 

@@ -161,7 +161,7 @@ async def test_a_malformed_provider_answer_is_unavailable_and_a_breaker_failure(
     breaker = one_failure_opens()
     client = provider_client(scripted.url, keys, clock, breaker=breaker)
     with pytest.raises(RegistryUnavailable):
-        await client.verify(submission(keys, uscc, id_number=ID_NUMBER))
+        await client.verify(await submission(keys, uscc, id_number=ID_NUMBER))
     await client.aclose()
     assert breaker.state is BreakerState.OPEN
     assert_logged_without_personal_data(log_stream, "data_provider")

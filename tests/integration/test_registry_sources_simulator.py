@@ -63,15 +63,21 @@ async def test_clients_read_both_shapes_of_the_simulator(
     )
     rep = truth["legal_representative"]
     answer = await provider.verify(
-        submission(keys, uscc, name=truth["name"], rep_name=rep["name"], id_number=rep["id_number"])
+        await submission(
+            keys, uscc, name=truth["name"], rep_name=rep["name"], id_number=rep["id_number"]
+        )
     )
     await gov.aclose()
     await provider.aclose()
     assert record is not None and record.name == truth["name"]
     assert record.legal_representative.id_number is None
-    assert record.legal_representative.name.same_as(keys.seal(PiiKind.PERSON_NAME, rep["name"]))
+    assert record.legal_representative.name.same_as(
+        await keys.seal(uscc, PiiKind.PERSON_NAME, rep["name"])
+    )
     assert answer is not None and answer.legal_rep_id_number is not None
-    assert answer.legal_rep_id_number.same_as(keys.seal(PiiKind.ID_NUMBER, rep["id_number"]))
+    assert answer.legal_rep_id_number.same_as(
+        await keys.seal(uscc, PiiKind.ID_NUMBER, rep["id_number"])
+    )
 
 
 async def test_rate_limited_requests_are_retried_after_retry_after(
@@ -204,7 +210,7 @@ async def _processes_ask(
     """Processes on one database ask about `count` enterprises under one contract; the
     simulator's stats once all are done."""
     engine = create_engine(database_url)
-    await migrate(engine, vault())
+    await migrate(engine, vault().vault)
     await engine.dispose()
     usccs = simulator.control.codes(limit=count)
     source = f"gov_{uuid.uuid4().hex[:8]}"

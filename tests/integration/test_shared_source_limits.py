@@ -42,7 +42,7 @@ NOW = 1_800_000_000.0
 async def engines(database_url: str) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
     """Two engines on the same database: two processes' connection pools."""
     first, second = create_engine(database_url), create_engine(database_url)
-    await migrate(first, vault())
+    await migrate(first, vault().vault)
     yield first, second
     await first.dispose()
     await second.dispose()

@@ -25,7 +25,7 @@ from service.domain.callers import CallerKind
 from service.settings import PiiKeys, Settings
 from tests.builders import import_rows, registry_row, verification_for
 from tests.clock import TestClock
-from tests.conftest import PG_ADMIN_DSN, _admin
+from tests.conftest import PG_ADMIN_DSN, _admin, drop_database
 from tests.rpc_details import detail_of
 
 
@@ -34,7 +34,7 @@ async def doomed() -> AsyncIterator[tuple[str, str]]:
     name = f"integrity_outage_{uuid.uuid4().hex[:12]}"
     await _admin(f'CREATE DATABASE "{name}"')
     yield name, f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
-    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await drop_database(name)
 
 
 def _retry_delay(error: grpc.aio.AioRpcError) -> float | None:

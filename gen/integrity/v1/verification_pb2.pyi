@@ -157,6 +157,16 @@ class _VerificationReasonCodeEnumTypeWrapper(google.protobuf.internal.enum_type_
     alone with PENDING it means the legal representative's ID number could
     not be judged because the provider names another legal representative.
     """
+    VERIFICATION_REASON_CODE_LEGAL_REPRESENTATIVE_AUTHORISATION_WITHDRAWN: _VerificationReasonCode.ValueType  # 20
+    """REJECTED: the legal representative withdrew the authorisation this
+    verification relied on, and their data was destroyed. It is never decided
+    again; a new verification needs an authorisation granted after the
+    withdrawal.
+    """
+    VERIFICATION_REASON_CODE_LEGAL_REPRESENTATIVE_NOT_AVAILABLE: _VerificationReasonCode.ValueType  # 21
+    """PENDING: the registry record's legal representative was destroyed on a
+    withdrawal and the record has not been read again since.
+    """
 
 class VerificationReasonCode(_VerificationReasonCode, metaclass=_VerificationReasonCodeEnumTypeWrapper):
     """Reason codes for REJECTED and PENDING outcomes."""
@@ -218,6 +228,16 @@ information (for example a recent licence or change record), or check
 again once the registry has published. Alongside VERIFIED it is a note;
 alone with PENDING it means the legal representative's ID number could
 not be judged because the provider names another legal representative.
+"""
+VERIFICATION_REASON_CODE_LEGAL_REPRESENTATIVE_AUTHORISATION_WITHDRAWN: VerificationReasonCode.ValueType  # 20
+"""REJECTED: the legal representative withdrew the authorisation this
+verification relied on, and their data was destroyed. It is never decided
+again; a new verification needs an authorisation granted after the
+withdrawal.
+"""
+VERIFICATION_REASON_CODE_LEGAL_REPRESENTATIVE_NOT_AVAILABLE: VerificationReasonCode.ValueType  # 21
+"""PENDING: the registry record's legal representative was destroyed on a
+withdrawal and the record has not been read again since.
 """
 Global___VerificationReasonCode: typing_extensions.TypeAlias = VerificationReasonCode
 

@@ -18,7 +18,7 @@ import structlog
 from service.adapters.registry_http.deadline import Deadline
 from service.adapters.registry_http.source_http import SourceHttp
 from service.adapters.registry_http.transport import MalformedAnswer, SourceTransport
-from service.app.ports import Clock, PiiVault
+from service.app.ports import Clock, PersonalDataKeys, PiiVault, Sealer
 from service.app.registry_import import sealed_record
 from service.domain.licence import china_today
 from service.domain.registry import RegistryRecord
@@ -77,7 +77,9 @@ def _as_row(document: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def parse_enterprise(document: Any, uscc: str, vault: PiiVault, today: dt.date) -> RegistryRecord:
+def parse_enterprise(
+    document: Any, uscc: str, vault: PiiVault, sealer: Sealer, today: dt.date
+) -> RegistryRecord:
     """MalformedAnswer when the document is not a record of this enterprise."""
     try:
         row = _as_row(_object(document, "the answer"))
@@ -91,7 +93,7 @@ def parse_enterprise(document: Any, uscc: str, vault: PiiVault, today: dt.date) 
         log.warning("registry_answer_malformed", source="government_registry", reason=str(problem))
         raise MalformedAnswer("malformed_record") from None
     assert draft.snapshot_time is not None
-    return sealed_record(vault, draft, draft.snapshot_time)
+    return sealed_record(vault, sealer, draft, draft.snapshot_time)
 
 
 class GovernmentRegistryClient:
@@ -102,6 +104,7 @@ class GovernmentRegistryClient:
         transport: SourceTransport,
         token: str,
         vault: PiiVault,
+        keys: PersonalDataKeys,
         clock: Clock,
         *,
         budget_seconds: float,
@@ -109,6 +112,7 @@ class GovernmentRegistryClient:
         self._transport = transport
         self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         self._vault = vault
+        self._keys = keys
         self._clock = clock
         self._budget = budget_seconds
 
@@ -117,6 +121,7 @@ class GovernmentRegistryClient:
 
     async def lookup(self, uscc: str, within_seconds: float | None = None) -> RegistryRecord | None:
         deadline = Deadline.within(self._budget, within_seconds)
+        sealer = await self._keys.sealer(uscc)
 
         async def send(client: SourceHttp, timeout: float) -> httpx.Response:
             return await client.get(
@@ -127,6 +132,8 @@ class GovernmentRegistryClient:
             if response.status_code == 404:
                 return None
             today = china_today(self._clock.now())
-            return parse_enterprise(orjson.loads(response.content), uscc, self._vault, today)
+            return parse_enterprise(
+                orjson.loads(response.content), uscc, self._vault, sealer, today
+            )
 
         return await self._transport.send(send, deadline, read)

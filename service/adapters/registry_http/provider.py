@@ -23,7 +23,7 @@ import structlog
 from service.adapters.registry_http.deadline import Deadline
 from service.adapters.registry_http.source_http import SourceHttp
 from service.adapters.registry_http.transport import MalformedAnswer, SourceTransport
-from service.app.ports import Clock, PiiVault, RegistryUnavailable
+from service.app.ports import Clock, PersonalDataKeys, RegistryUnavailable, Sealer
 from service.domain.errors import InvalidIdentifier
 from service.domain.identifiers.resident_id import parse_resident_id
 from service.domain.licence import CHINA_TZ, LicenceTerm, china_today, parse_registration_status
@@ -112,7 +112,7 @@ def _snapshot_time(data: Mapping[str, Any]) -> dt.datetime:
     return local.replace(tzinfo=CHINA_TZ).astimezone(dt.UTC)
 
 
-def parse_verification(data: Any, uscc: str, vault: PiiVault, today: dt.date) -> ProviderRecord:
+def parse_verification(data: Any, uscc: str, sealer: Sealer, today: dt.date) -> ProviderRecord:
     """The provider's data for a "0000" answer; MalformedAnswer when it is not usable."""
     try:
         if not isinstance(data, dict):
@@ -138,8 +138,8 @@ def parse_verification(data: Any, uscc: str, vault: PiiVault, today: dt.date) ->
         uscc=uscc,
         enterprise_name=_text(data, "companyName"),
         status=status,
-        legal_rep_name=vault.seal(PiiKind.PERSON_NAME, name) if name else None,
-        legal_rep_id_number=vault.seal(PiiKind.ID_NUMBER, id_number) if id_number else None,
+        legal_rep_name=sealer.seal(PiiKind.PERSON_NAME, name) if name else None,
+        legal_rep_id_number=sealer.seal(PiiKind.ID_NUMBER, id_number) if id_number else None,
         term=term,
         address=_text(data, "regAddress"),
         verdicts=verdicts,
@@ -155,7 +155,7 @@ class DataProviderClient:
         transport: SourceTransport,
         app_id: str,
         secret: str,
-        vault: PiiVault,
+        keys: PersonalDataKeys,
         clock: Clock,
         *,
         budget_seconds: float,
@@ -163,20 +163,20 @@ class DataProviderClient:
         self._transport = transport
         self._app_id = app_id
         self._secret = secret.encode()
-        self._vault = vault
+        self._keys = keys
         self._clock = clock
         self._budget = budget_seconds
 
     async def aclose(self) -> None:
         await self._transport.aclose()
 
-    def _body(self, submission: LicenceSubmission) -> bytes:
+    async def _body(self, submission: LicenceSubmission) -> bytes:
         rep = submission.legal_representative
         document = {
             "creditCode": submission.uscc,
             "companyName": submission.enterprise_name,
-            "legalPerson": self._vault.open(rep.name),
-            "legalPersonIdNo": self._vault.open(rep.id_number) if rep.id_number else None,
+            "legalPerson": await self._keys.open(rep.name),
+            "legalPersonIdNo": await self._keys.open(rep.id_number) if rep.id_number else None,
         }
         return json.dumps(document, ensure_ascii=False).encode()
 
@@ -185,7 +185,8 @@ class DataProviderClient:
     ) -> ProviderRecord | None:
         """The provider's record, None when it has none; RegistryUnavailable otherwise."""
         deadline = Deadline.within(self._budget, within_seconds)
-        body = self._body(submission)
+        body = await self._body(submission)
+        sealer = await self._keys.sealer(submission.uscc)
 
         async def send(client: SourceHttp, timeout: float) -> httpx.Response:
             # Signed per attempt: the provider refuses a timestamp 300 s off.
@@ -211,6 +212,6 @@ class DataProviderClient:
                 log.warning("registry_answer_refused", source="data_provider", reason=reason)
                 raise RegistryUnavailable(reason)
             today = china_today(self._clock.now())
-            return parse_verification(answer.get("data"), submission.uscc, self._vault, today)
+            return parse_verification(answer.get("data"), submission.uscc, sealer, today)
 
         return await self._transport.send(send, deadline, read)

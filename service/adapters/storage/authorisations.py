@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.adapters.storage.data_requests import WITHDRAWAL_IN_EFFECT
 from service.adapters.storage.engine import read_connection
-from service.adapters.storage.tables import verification_history, verifications
+from service.adapters.storage.tables import data_requests, verification_history, verifications
+from service.domain.data_requests import RequestKind
 from service.domain.verification import AuthorisationScope, Outcome
 
 
@@ -26,6 +28,18 @@ class SqlAuthorisationRecords:
             .where(entry.c.verification_id == verifications.c.id, entry.c.change_time <= as_of)
             .scalar_subquery()
         )
+        # An authorisation the legal representative withdrew by then speaks for nothing;
+        # one granted after the withdrawal does.
+        withdrawn = (
+            select(func.max(data_requests.c.open_time))
+            .where(
+                data_requests.c.uscc == uscc,
+                data_requests.c.kind == RequestKind.WITHDRAWAL.value,
+                data_requests.c.state.in_(WITHDRAWAL_IN_EFFECT),
+                data_requests.c.open_time <= as_of,
+            )
+            .scalar_subquery()
+        )
         query = (
             select(verifications.c.auth_scopes)
             .join(
@@ -36,6 +50,7 @@ class SqlAuthorisationRecords:
                 verifications.c.create_time <= as_of,
                 verification_history.c.sequence == decided_by_then,
                 verification_history.c.outcome == Outcome.VERIFIED.value,
+                or_(withdrawn.is_(None), verifications.c.auth_grant_time > withdrawn),
             )
             .order_by(verifications.c.create_time.desc(), verifications.c.id.desc())
             .limit(1)

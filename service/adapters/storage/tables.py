@@ -310,6 +310,55 @@ disputes = Table(
     ),
 )
 
+data_requests = Table(
+    "data_requests",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("uscc", String(18), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("statement", Text, nullable=False),
+    Column("opened_by", String(160), nullable=False),
+    Column("open_time", UtcDateTime, nullable=False),
+    Column("deadline", UtcDateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("assignee", String(160), nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("answer_time", UtcDateTime),
+    Index("ix_data_requests_state_deadline", "state", "deadline"),
+    Index("ix_data_requests_uscc_kind", "uscc", "kind", "state"),
+)
+
+identity_proof_failures = Table(
+    "identity_proof_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("uscc", String(18), nullable=False),
+    Column("attempt_time", UtcDateTime, nullable=False),
+    Index("ix_identity_proof_failures_uscc_time", "uscc", "attempt_time"),
+)
+
+enterprise_closures = Table(
+    "enterprise_closures",
+    metadata,
+    Column("uscc", String(18), primary_key=True),
+    Column("close_time", UtcDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("purge_time", UtcDateTime),
+    Index("ix_enterprise_closures_close_time", "close_time"),
+)
+
+legal_holds = Table(
+    "legal_holds",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("uscc", String(18), nullable=False),
+    Column("item", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("place_time", UtcDateTime, nullable=False),
+    Column("release_time", UtcDateTime),
+    Index("ix_legal_holds_uscc", "uscc"),
+)
+
 scorecards = Table(
     "scorecards",
     metadata,

@@ -18,6 +18,7 @@ from service.cli.operator_errors import stop_on_operator_problem
 from service.cli.ops.app_session import PROGRAM
 from service.cli.ops.batch import batch
 from service.cli.ops.callers import callers
+from service.cli.ops.data_request import data_requests
 from service.cli.ops.dispute import disputes
 from service.cli.ops.enterprise import enterprise
 from service.cli.ops.judicial import judicial
@@ -28,6 +29,7 @@ from service.cli.ops.migrate import migrate_command
 from service.cli.ops.platform import platform
 from service.cli.ops.policy import policy
 from service.cli.ops.registry import registry
+from service.cli.ops.retention import retention
 from service.cli.ops.scorecard import scorecard
 
 __all__ = ["main"]
@@ -53,6 +55,8 @@ for _command in (
     callers,
     ledger,
     disputes,
+    data_requests,
+    retention,
     judicial,
     platform,
     scorecard,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from service.adapters.registry_http.archiving import ArchivingRegistry
+from service.adapters.subject_keys import SubjectKey, SubjectSealer
 from service.app.registry_import import sealed_record
 from service.domain.archive import Fact
 from service.domain.licence import RegistrationStatus
@@ -27,7 +29,9 @@ PUBLISHED = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
 
 def a_record(**row: Any) -> RegistryRecord:
     draft = parse_registry_row(registry_row(**row), TODAY)
-    return sealed_record(vault(), draft, draft.snapshot_time or PUBLISHED)
+    keys = vault()
+    sealer = SubjectSealer(SubjectKey(draft.uscc, 1, secrets.token_bytes(32)), keys.vault)
+    return sealed_record(keys.vault, sealer, draft, draft.snapshot_time or PUBLISHED)
 
 
 class Source:
