@@ -58,6 +58,7 @@ from service.adapters.storage.facts import SqlFactWriter, SqlRegistryFacts
 from service.adapters.storage.ingestion import SqlIngestionStore
 from service.adapters.storage.ledger import SqlDisclosureLedger
 from service.adapters.storage.ledger_tree import SqlLedgerTree
+from service.adapters.storage.legacy_reseal import reseal_legacy_values
 from service.adapters.storage.levels import SqlLevelStore, SqlScorecardStore
 from service.adapters.storage.migrate import migrate, require_current_schema
 from service.adapters.storage.outages import is_storage_outage
@@ -237,6 +238,7 @@ async def bootstrap(
         await migrate(engine, vault)
         if registry_engine is not engine:
             await _migrate_registry(registry_engine, vault)
+        await reseal_legacy_values(engine, registry_engine, vault, subject_keys)
     registry = SqlRegistrySnapshot(registry_engine, archive_engine=engine)
     ledger = SqlDisclosureLedger(engine, commit_interval=settings.ledger_commit_interval_seconds)
     level_store = SqlLevelStore(engine)

@@ -174,6 +174,13 @@ class SubjectSealer:
         message = kind.value.encode() + b"\x00" + normalise_value(kind, plaintext).encode()
         return hmac.new(self._digest_key, message, hashlib.sha256).digest()
 
+    def fingerprint_matches(self, data: bytes, stored: bytes) -> bool:
+        """Whether a stored fingerprint is this data's: keyed by the enterprise's key, or
+        by the service key it was keyed by before per-enterprise keys."""
+        return hmac.compare_digest(self.fingerprint(data), stored) or hmac.compare_digest(
+            self._service_vault.fingerprint(data), stored
+        )
+
     def fingerprint(self, data: bytes) -> bytes:
         """Keyed by the enterprise's key, so a fingerprint of a document holding the
         person's data is useless once the key is destroyed. Withholding, the caller leaves

@@ -164,6 +164,11 @@ class Sealer(Protocol):
         """A keyed hash of bytes holding the enterprise's personal data."""
         ...
 
+    def fingerprint_matches(self, data: bytes, stored: bytes) -> bool:
+        """Whether a fingerprint stored earlier (under any key it was ever made with) is
+        this data's."""
+        ...
+
 
 class PersonalDataKeys(Protocol):
     """Per-enterprise keys of legal representatives' data: destroying them shreds it."""

@@ -198,11 +198,12 @@ class VerificationService:
             raise InvalidArgument(violations)
 
         sealer = await self._sealer(request)
-        fingerprint = sealer.fingerprint(_fingerprint_document(command.caller, request))
+        document = _fingerprint_document(command.caller, request)
+        fingerprint = sealer.fingerprint(document)
         async with self._uow(read_only=True) as uow:
             earlier = await uow.verifications.get_by_request(command.caller, command.request_id)
         if earlier is not None:
-            return self._replay(earlier, fingerprint)
+            return self._replay(earlier, sealer, document)
 
         submission = _sealed_submission(sealer, request)
         authorisation = _sealed_authorisation(sealer, request.authorisation)
@@ -231,7 +232,7 @@ class VerificationService:
                 winner = await uow.verifications.get_by_request(command.caller, command.request_id)
             if winner is None:
                 raise
-            return self._replay(winner, fingerprint)
+            return self._replay(winner, sealer, document)
         await self._on_change([verification.uscc])
         log.info(
             "verification_created",
@@ -251,10 +252,10 @@ class VerificationService:
         return max(0.0, left - max(MIN_ANSWER_SECONDS, left * ANSWER_SHARE))
 
     @staticmethod
-    def _replay(earlier: Verification, fingerprint: bytes) -> Verification:
+    def _replay(earlier: Verification, sealer: Sealer, document: bytes) -> Verification:
         """The verification as it stands now (re-checks may have decided it again since),
         for a retry with the same content."""
-        if earlier.fingerprint != fingerprint:
+        if not sealer.fingerprint_matches(document, earlier.fingerprint):
             raise AlreadyExists(
                 "request_id was already used for a different request",
                 reason="REQUEST_ID_REUSED",

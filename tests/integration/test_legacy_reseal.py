@@ -42,3 +42,38 @@ async def test_format_1_registry_values_are_sealed_again_on_migration(
         assert rep.name.masked == stored.legal_representative.name.masked
     finally:
         await again.close()
+
+
+async def test_a_retry_of_a_request_fingerprinted_with_the_service_key_is_still_the_same(
+    app: Application,
+) -> None:
+    from sqlalchemy import update
+
+    from service.adapters.storage.tables import verifications
+    from service.api.convert import authorisation_draft, licence_draft
+    from service.app.verifications import SubmitVerification, _fingerprint_document
+    from service.domain.submission import validate_verification_request
+    from tests.builders import import_rows, verification_for
+
+    row = registry_row()
+    await import_rows(app, [row])
+    request = verification_for(row)
+    command = SubmitVerification(
+        caller="caller-1",
+        parent=f"enterprises/{row['uscc']}",
+        request_id="4f0b7c2e-7d1a-4c55-9d0e-2b8f6a1c3e59",
+        licence=licence_draft(request.licence),
+        authorisation=authorisation_draft(request.authorization),
+    )
+    first = await app.verifications._verifications.submit(command)
+    valid, _problems = validate_verification_request(
+        command.licence, command.authorisation, app.clock.now(), china_today(app.clock.now())
+    )
+    assert valid is not None
+    legacy = app.vault.fingerprint(_fingerprint_document("caller-1", valid))
+    async with app.engine.begin() as connection:
+        await connection.execute(
+            update(verifications).where(verifications.c.id == first.id).values(fingerprint=legacy)
+        )
+    again = await app.verifications._verifications.submit(command)
+    assert again.id == first.id

@@ -32,7 +32,10 @@ log = structlog.get_logger(__name__)
 BATCH = 500
 _LEGACY = b"\x01"
 # (column prefix, kind, whether a digest is kept)
-_REGISTRY = (("legal_rep_name", PiiKind.PERSON_NAME, True), ("legal_rep_id", PiiKind.ID_NUMBER, True))
+_REGISTRY = (
+    ("legal_rep_name", PiiKind.PERSON_NAME, True),
+    ("legal_rep_id", PiiKind.ID_NUMBER, True),
+)
 _VERIFICATIONS = (*_REGISTRY, ("auth_granted_by", PiiKind.PERSON_NAME, False))
 
 
