@@ -58,7 +58,7 @@ from service.adapters.storage.facts import SqlFactWriter, SqlRegistryFacts
 from service.adapters.storage.ingestion import SqlIngestionStore
 from service.adapters.storage.ledger import SqlDisclosureLedger
 from service.adapters.storage.ledger_tree import SqlLedgerTree
-from service.adapters.storage.legacy_reseal import reseal_legacy_values
+from service.adapters.storage.legacy_reseal import reseal_registry, reseal_verifications
 from service.adapters.storage.levels import SqlLevelStore, SqlScorecardStore
 from service.adapters.storage.migrate import migrate, require_current_schema
 from service.adapters.storage.outages import is_storage_outage
@@ -200,6 +200,7 @@ class Application:
         unreachable registry pass (an outage); commands that need the registry do not."""
         if self.registry_engine is not self.engine:
             await migrate(self.registry_engine, self.vault)
+            await reseal_registry(self.registry_engine, self.vault, self.subject_keys)
 
     async def require_current_schema(self) -> None:
         """For an application bootstrapped without migrations to read only: its database
@@ -236,9 +237,11 @@ async def bootstrap(
     if run_migrations:
         await subject_keys.create_schema()
         await migrate(engine, vault)
-        if registry_engine is not engine:
-            await _migrate_registry(registry_engine, vault)
-        await reseal_legacy_values(engine, registry_engine, vault, subject_keys)
+        await reseal_verifications(engine, vault, subject_keys)
+        if registry_engine is engine:
+            await reseal_registry(engine, vault, subject_keys)
+        else:
+            await _migrate_registry(registry_engine, vault, subject_keys)
     registry = SqlRegistrySnapshot(registry_engine, archive_engine=engine)
     ledger = SqlDisclosureLedger(engine, commit_interval=settings.ledger_commit_interval_seconds)
     level_store = SqlLevelStore(engine)
@@ -481,11 +484,14 @@ def _registry_check(
     return check, RegistrySources(tuple(transports), archiving)
 
 
-async def _migrate_registry(registry_engine: AsyncEngine, vault: AesGcmVault) -> None:
+async def _migrate_registry(
+    registry_engine: AsyncEngine, vault: AesGcmVault, keys: SubjectKeyring
+) -> None:
     # A registry that cannot be reached at start-up is an outage, not a reason to refuse to
     # serve: verifications answer PENDING until it is back.
     try:
         await migrate(registry_engine, vault)
+        await reseal_registry(registry_engine, vault, keys)
     except Exception as error:  # drivers raise their own types on connect (asyncpg does)
         log.warning("registry_unavailable_at_startup", error_type=type(error).__name__)
 

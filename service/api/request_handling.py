@@ -47,8 +47,11 @@ else:
 
 
 # Request ids need to be unique, not secret: a random per-process prefix and a counter
-# cost nothing, where a uuid4 per call costs a getrandom system call on the hot path.
-_ID_PREFIX = uuid.uuid4().hex[:16]
+# cost nothing, where a uuid4 per call costs a getrandom system call on the hot path. The
+# prefix is hex with its digits written as letters (0-9 as g-p): random hex holds runs of
+# digits that read as a phone number often enough, and the logs' personal-data screen
+# would then redact the request id a caller quotes.
+_ID_PREFIX = uuid.uuid4().hex[:16].translate(str.maketrans("0123456789", "ghijklmnop"))
 _id_counter = itertools.count(1)
 
 

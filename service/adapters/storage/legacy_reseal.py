@@ -39,22 +39,36 @@ _REGISTRY = (
 _VERIFICATIONS = (*_REGISTRY, ("auth_granted_by", PiiKind.PERSON_NAME, False))
 
 
-async def reseal_legacy_values(
-    engine: AsyncEngine, registry_engine: AsyncEngine, vault: AesGcmVault, keys: SubjectKeyring
+async def reseal_registry(
+    registry_engine: AsyncEngine, vault: AesGcmVault, keys: SubjectKeyring
 ) -> int:
-    """How many rows were sealed again."""
+    """The registry snapshot's legal representatives; how many rows were sealed again."""
+    return await _all(registry_engine, registry_records, "uscc", _REGISTRY, vault, keys)
+
+
+async def reseal_verifications(
+    engine: AsyncEngine, vault: AesGcmVault, keys: SubjectKeyring
+) -> int:
+    """The verifications' legal representatives and grantors; how many rows."""
+    return await _all(engine, verifications, "id", _VERIFICATIONS, vault, keys)
+
+
+async def _all(
+    engine: AsyncEngine,
+    table: Table,
+    key: str,
+    columns: Sequence[tuple[str, PiiKind, bool]],
+    vault: AesGcmVault,
+    keys: SubjectKeyring,
+) -> int:
     total = 0
-    for database, table, key, columns in (
-        (registry_engine, registry_records, "uscc", _REGISTRY),
-        (engine, verifications, "id", _VERIFICATIONS),
-    ):
-        while True:
-            done = await _batch(database, table, key, columns, vault, keys)
-            total += done
-            if done < BATCH:
-                break
+    while True:
+        done = await _batch(engine, table, key, columns, vault, keys)
+        total += done
+        if done < BATCH:
+            break
     if total:
-        log.info("personal_data_resealed", rows=total)
+        log.info("personal_data_resealed", table=table.name, rows=total)
     return total
 
 
