@@ -18,11 +18,11 @@ import structlog
 from service.adapters.registry_http.deadline import Deadline
 from service.adapters.registry_http.source_http import SourceHttp
 from service.adapters.registry_http.transport import MalformedAnswer, SourceTransport
-from service.app.ports import Clock, PersonalDataKeys, PiiVault, Sealer
+from service.app.ports import Clock, PersonalDataKeys, PiiVault
 from service.app.registry_import import sealed_record
 from service.domain.licence import china_today
 from service.domain.registry import RegistryRecord
-from service.domain.registry_rows import RowRejected, parse_registry_row
+from service.domain.registry_rows import RegistryRowDraft, RowRejected, parse_registry_row
 
 log = structlog.get_logger(__name__)
 
@@ -77,10 +77,9 @@ def _as_row(document: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def parse_enterprise(
-    document: Any, uscc: str, vault: PiiVault, sealer: Sealer, today: dt.date
-) -> RegistryRecord:
-    """MalformedAnswer when the document is not a record of this enterprise."""
+def parse_enterprise(document: Any, uscc: str, today: dt.date) -> RegistryRowDraft:
+    """The record's checked row, its people not sealed yet; MalformedAnswer when the
+    document is not a record of this enterprise."""
     try:
         row = _as_row(_object(document, "the answer"))
         if row["uscc"] != uscc:
@@ -93,7 +92,7 @@ def parse_enterprise(
         log.warning("registry_answer_malformed", source="government_registry", reason=str(problem))
         raise MalformedAnswer("malformed_record") from None
     assert draft.snapshot_time is not None
-    return sealed_record(vault, sealer, draft, draft.snapshot_time)
+    return draft
 
 
 class GovernmentRegistryClient:
@@ -121,19 +120,23 @@ class GovernmentRegistryClient:
 
     async def lookup(self, uscc: str, within_seconds: float | None = None) -> RegistryRecord | None:
         deadline = Deadline.within(self._budget, within_seconds)
-        sealer = await self._keys.sealer(uscc)
 
         async def send(client: SourceHttp, timeout: float) -> httpx.Response:
             return await client.get(
                 f"/v1/enterprises/{uscc}", headers=self._headers, timeout=timeout
             )
 
-        def read(response: httpx.Response) -> RegistryRecord | None:
+        def read(response: httpx.Response) -> RegistryRowDraft | None:
             if response.status_code == 404:
                 return None
             today = china_today(self._clock.now())
-            return parse_enterprise(
-                orjson.loads(response.content), uscc, self._vault, sealer, today
-            )
+            return parse_enterprise(orjson.loads(response.content), uscc, today)
 
-        return await self._transport.send(send, deadline, read)
+        draft = await self._transport.send(send, deadline, read)
+        if draft is None:
+            return None
+        # Sealed once the answer is in: the enterprise's key is not fetched on the source's
+        # time, nor for an answer that never comes.
+        assert draft.snapshot_time is not None
+        sealer = await self._keys.sealer(uscc)
+        return sealed_record(self._vault, sealer, draft, draft.snapshot_time)

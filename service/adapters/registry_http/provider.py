@@ -9,11 +9,13 @@ the ID number.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -112,7 +114,25 @@ def _snapshot_time(data: Mapping[str, Any]) -> dt.datetime:
     return local.replace(tzinfo=CHINA_TZ).astimezone(dt.UTC)
 
 
-def parse_verification(data: Any, uscc: str, sealer: Sealer, today: dt.date) -> ProviderRecord:
+@dataclass(frozen=True)
+class _Answer:
+    """A usable answer, its person not sealed yet (that waits for the enterprise's key)."""
+
+    record: ProviderRecord
+    name: str | None
+    id_number: str | None
+
+    def sealed(self, sealer: Sealer) -> ProviderRecord:
+        return dataclasses.replace(
+            self.record,
+            legal_rep_name=sealer.seal(PiiKind.PERSON_NAME, self.name) if self.name else None,
+            legal_rep_id_number=(
+                sealer.seal(PiiKind.ID_NUMBER, self.id_number) if self.id_number else None
+            ),
+        )
+
+
+def parse_verification(data: Any, uscc: str, today: dt.date) -> _Answer:
     """The provider's data for a "0000" answer; MalformedAnswer when it is not usable."""
     try:
         if not isinstance(data, dict):
@@ -134,17 +154,18 @@ def parse_verification(data: Any, uscc: str, sealer: Sealer, today: dt.date) -> 
     except _Malformed as problem:
         log.warning("registry_answer_malformed", source="data_provider", reason=str(problem))
         raise MalformedAnswer("malformed_record") from None
-    return ProviderRecord(
+    record = ProviderRecord(
         uscc=uscc,
         enterprise_name=_text(data, "companyName"),
         status=status,
-        legal_rep_name=sealer.seal(PiiKind.PERSON_NAME, name) if name else None,
-        legal_rep_id_number=sealer.seal(PiiKind.ID_NUMBER, id_number) if id_number else None,
+        legal_rep_name=None,
+        legal_rep_id_number=None,
         term=term,
         address=_text(data, "regAddress"),
         verdicts=verdicts,
         snapshot_time=snapshot_time,
     )
+    return _Answer(record, name, id_number)
 
 
 class DataProviderClient:
@@ -186,7 +207,6 @@ class DataProviderClient:
         """The provider's record, None when it has none; RegistryUnavailable otherwise."""
         deadline = Deadline.within(self._budget, within_seconds)
         body = await self._body(submission)
-        sealer = await self._keys.sealer(submission.uscc)
 
         async def send(client: SourceHttp, timeout: float) -> httpx.Response:
             # Signed per attempt: the provider refuses a timestamp 300 s off.
@@ -201,7 +221,7 @@ class DataProviderClient:
                 "/open/v2/enterprise/verify", content=body, headers=headers, timeout=timeout
             )
 
-        def read(response: httpx.Response) -> ProviderRecord | None:
+        def read(response: httpx.Response) -> _Answer | None:
             answer = orjson.loads(response.content)
             code = answer.get("code") if isinstance(answer, dict) else None
             if code == NO_SUCH_ENTERPRISE:
@@ -212,6 +232,11 @@ class DataProviderClient:
                 log.warning("registry_answer_refused", source="data_provider", reason=reason)
                 raise RegistryUnavailable(reason)
             today = china_today(self._clock.now())
-            return parse_verification(answer.get("data"), submission.uscc, sealer, today)
+            return parse_verification(answer.get("data"), submission.uscc, today)
 
-        return await self._transport.send(send, deadline, read)
+        usable = await self._transport.send(send, deadline, read)
+        if usable is None:
+            return None
+        # Sealed once the answer is in: the enterprise's key is not fetched on the source's
+        # time, nor for an answer that never comes.
+        return usable.sealed(await self._keys.sealer(submission.uscc))
