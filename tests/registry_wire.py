@@ -28,6 +28,7 @@ from service.domain.sealed import PiiKind, SealedLegalRepresentative, SealedValu
 from service.domain.verification import LicenceSubmission
 from service.settings import PiiKeys, Settings
 from tests.builders import new_id_number, new_uscc
+from tests.clock import TestClock
 
 TOKEN = "gov-token"
 APP_ID = "app-1"
@@ -62,7 +63,7 @@ def vault() -> WireKeys:
         # No pool: nothing outlives the test's event loop (tests make one of these each).
         key_store_engine(f"sqlite:///{store}", poolclass=NullPool),
         service_vault,
-        lambda: dt.datetime.now(dt.UTC),
+        TestClock().now,
     )
     return WireKeys(service_vault, keyring)
 

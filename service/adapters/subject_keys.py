@@ -171,6 +171,8 @@ class SubjectSealer:
         return SealedValue(kind, blob, self.digest(kind, plaintext), mask_value(kind, plaintext))
 
     def digest(self, kind: PiiKind, plaintext: str) -> bytes:
+        if self._key is None:
+            return b""  # withholding: what it would seal is destroyed, and matches nothing
         message = kind.value.encode() + b"\x00" + normalise_value(kind, plaintext).encode()
         return hmac.new(self._digest_key, message, hashlib.sha256).digest()
 
@@ -230,10 +232,20 @@ class SubjectKeyring:
         """The key store's database (on PostgreSQL) and its one table, made when missing
         (the store has no migrations: its schema is this table alone). Also done on first
         use."""
-        await ensure_key_store_database(self._engine.url.render_as_string(hide_password=False))
+        try:
+            await self._create_table()
+        except Exception:  # drivers raise their own types on connect (asyncpg does)
+            if is_sqlite(self._engine):
+                raise
+            # Most likely the store's database is not made yet: make it and try once more
+            # (any other failure is raised again). The usual start costs no extra connection.
+            await ensure_key_store_database(self._engine.url.render_as_string(hide_password=False))
+            await self._create_table()
+        self._schema_ready = True
+
+    async def _create_table(self) -> None:
         async with self._engine.begin() as connection:
             await connection.run_sync(key_store_metadata.create_all)
-        self._schema_ready = True
 
     async def _ready(self) -> None:
         if not self._schema_ready:

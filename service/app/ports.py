@@ -160,6 +160,10 @@ class Sealer(Protocol):
 
     def seal(self, kind: PiiKind, plaintext: str) -> SealedValue: ...
 
+    def digest(self, kind: PiiKind, plaintext: str) -> bytes:
+        """The keyed digest a value sealed now would carry (comparing without sealing)."""
+        ...
+
     def fingerprint(self, data: bytes) -> bytes:
         """A keyed hash of bytes holding the enterprise's personal data."""
         ...

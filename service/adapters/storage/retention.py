@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, delete, not_, or_, select, update
+from sqlalchemy import Delete, and_, delete, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.storage.engine import read_connection, write_transaction
@@ -116,30 +116,10 @@ class SqlRetentionStore:
     async def purge_archive(self, uscc: str, held: Held, when: dt.datetime) -> int:
         """Delete what platforms reported and the levels, but what the holds keep; mark the
         account purged. One transaction. Returns how many rows went."""
-        if held.everything:
-            gone = 0
-        else:
-            kept = [
-                and_(
-                    archive_facts.c.kind == kind,
-                    archive_facts.c.platform == platform,
-                    # Platform records are keyed "<kind>:<record id>" (service/domain/archive.py).
-                    archive_facts.c.fact_key == f"{prefix}:{key}",
-                )
-                for kind, prefix in _RECORD_KINDS.items()
-                for item in held.items
-                if item.startswith(f"{prefix}:")
-                for platform, _, key in [item.removeprefix(f"{prefix}:").partition(":")]
-            ]
-            facts = delete(archive_facts).where(
-                archive_facts.c.uscc == uscc, archive_facts.c.kind.in_(PLATFORM_KINDS)
-            )
-            if kept:
-                facts = facts.where(not_(or_(*kept)))
-            gone = 0
+        gone = 0
         async with write_transaction(self._engine) as connection:
             if not held.everything:
-                gone += (await connection.execute(facts)).rowcount
+                gone += (await connection.execute(_platform_facts(uscc, held))).rowcount
                 if not held.keeps(LEVELS):
                     levels = delete(integrity_levels).where(integrity_levels.c.uscc == uscc)
                     gone += (await connection.execute(levels)).rowcount
@@ -149,3 +129,23 @@ class SqlRetentionStore:
                 .values(purge_time=when)
             )
         return int(gone)
+
+
+def _platform_facts(uscc: str, held: Held) -> Delete:
+    """The deletion of the enterprise's platform facts, but the records the holds name."""
+    kept = [
+        and_(
+            archive_facts.c.kind == kind,
+            archive_facts.c.platform == platform,
+            # Platform records are keyed "<kind>:<record id>" (service/domain/archive.py).
+            archive_facts.c.fact_key == f"{prefix}:{key}",
+        )
+        for kind, prefix in _RECORD_KINDS.items()
+        for item in held.items
+        if item.startswith(f"{prefix}:")
+        for platform, _, key in [item.removeprefix(f"{prefix}:").partition(":")]
+    ]
+    facts = delete(archive_facts).where(
+        archive_facts.c.uscc == uscc, archive_facts.c.kind.in_(PLATFORM_KINDS)
+    )
+    return facts.where(not_(or_(*kept))) if kept else facts
