@@ -228,6 +228,10 @@ class SubjectKeyring:
     def engine(self) -> AsyncEngine:
         return self._engine
 
+    def now(self) -> dt.datetime:
+        """The clock the store's times are on."""
+        return self._now()
+
     async def create_schema(self) -> None:
         """The key store's database (on PostgreSQL) and its one table, made when missing
         (the store has no migrations: its schema is this table alone). Also done on first

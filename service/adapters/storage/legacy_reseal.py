@@ -5,7 +5,8 @@ key (format 1). Such a value still opens, but its digest is not comparable with 
 under the enterprise's key: a registry record sealed then would never match a request
 sealed now. So the migration step of the application (bootstrap) seals every format-1
 value of a legal representative again, in batches, each batch one transaction per table,
-until none is left: safe to stop and run again. Shareholders keep the service key.
+until none is left: safe to stop and run again. A table done is marked (data_marks) and
+never scanned again. Shareholders keep the service key.
 
 Backups taken before this ran hold format-1 values, readable with the service key while it
 exists: rotate the PII key once this is done (`integrity-ops keys`) and retire the old one
@@ -19,11 +20,12 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Table, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.pii_vault import AesGcmVault
-from service.adapters.storage.engine import write_transaction
-from service.adapters.storage.tables import registry_records, verifications
+from service.adapters.storage.engine import read_connection, write_transaction
+from service.adapters.storage.tables import data_marks, registry_records, verifications
 from service.adapters.subject_keys import SubjectKeyring
 from service.domain.sealed import PiiKind, SealedValue
 
@@ -61,6 +63,10 @@ async def _all(
     vault: AesGcmVault,
     keys: SubjectKeyring,
 ) -> int:
+    mark = f"resealed:{table.name}"
+    async with read_connection(engine) as connection:
+        if await connection.scalar(select(data_marks.c.name).where(data_marks.c.name == mark)):
+            return 0
     total = 0
     while True:
         done = await _batch(engine, table, key, columns, vault, keys)
@@ -69,6 +75,11 @@ async def _all(
             break
     if total:
         log.info("personal_data_resealed", table=table.name, rows=total)
+    try:
+        async with write_transaction(engine) as connection:
+            await connection.execute(data_marks.insert().values(name=mark, mark_time=keys.now()))
+    except IntegrityError:
+        pass  # another process finished it too
     return total
 
 

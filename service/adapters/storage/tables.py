@@ -359,6 +359,13 @@ legal_holds = Table(
     Index("ix_legal_holds_uscc", "uscc"),
 )
 
+data_marks = Table(
+    "data_marks",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("mark_time", UtcDateTime, nullable=False),
+)
+
 scorecards = Table(
     "scorecards",
     metadata,
