@@ -124,9 +124,7 @@ class SqlDataRequestStore:
             data_requests.c.state.in_(WITHDRAWAL_IN_EFFECT),
         )
         async with read_connection(self._engine) as connection:
-            found: dt.datetime | None = await connection.scalar(query)
-        if found is not None and found.tzinfo is None:
-            found = found.replace(tzinfo=dt.UTC)  # an aggregate skips the column's type
+            found: dt.datetime | None = await connection.scalar(query)  # max keeps UtcDateTime
         return found
 
     async def failed_proofs_since(self, uscc: str, since: dt.datetime) -> list[dt.datetime]:
