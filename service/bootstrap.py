@@ -92,7 +92,14 @@ from service.app.levels import LevelService
 from service.app.page_tokens import PageTokens
 from service.app.personal_data_access import PersonalDataAccess
 from service.app.platform_import import PlatformImporter
-from service.app.ports import Clock, DataProvider, OnChange, Registry, RegistryChangeFeed
+from service.app.ports import (
+    Clock,
+    DataProvider,
+    OnChange,
+    Registry,
+    RegistryChangeFeed,
+    RegistryReadAhead,
+)
 from service.app.rechecks import VerificationRechecks
 from service.app.registry_check import RegistryCheck
 from service.app.registry_import import RegistryImporter
@@ -473,13 +480,18 @@ def _registry_check(
             clock,
             budget_seconds=budget,
         )
+    # A network source's answers are sealed with the enterprise's key: a batch's chunk
+    # reads those keys at once, with the archive's facts.
+    read_ahead: list[RegistryReadAhead] = [] if archiving is None else [archiving]
+    if transports:
+        read_ahead.append(keys)
     check = RegistryCheck(
         registry,
         clock,
         timeout_seconds=settings.registry_timeout_seconds,
         registry_source=kind,
         provider=provider,
-        read_ahead=archiving,
+        read_ahead=read_ahead,
     )
     return check, RegistrySources(tuple(transports), archiving)
 

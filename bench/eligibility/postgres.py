@@ -68,7 +68,9 @@ def create(server_url: str, name: str) -> None:
 def drop(server_url: str, name: str) -> None:
     if not _NAME.match(name):
         raise ValueError(name)
-    _psql(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    # With the key store the service made beside it (its default, `<name>_keys`).
+    for database in (name, f"{name}_keys"):
+        _psql(server_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def settle(server_url: str, name: str) -> None:

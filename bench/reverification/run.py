@@ -314,7 +314,9 @@ async def benchmark(
     finally:
         if simulator is not None:
             simulator.stop()
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        # With the key store the service made beside it (its default, `<name>_keys`).
+        for database in (name, f"{name}_keys"):
+            await _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def main() -> None:

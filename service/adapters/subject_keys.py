@@ -220,8 +220,9 @@ class SubjectKeyring:
         self._vault = vault
         self._now = clock
         self._monotonic = monotonic
-        # uscc -> (current key or None when withdrawn, when it was read)
-        self._current: dict[str, tuple[SubjectKey | None, float]] = {}
+        # uscc -> (the sealer of its current key, withholding when withdrawn; when it was
+        # read). The sealer itself is kept: its keys are derived once.
+        self._current: dict[str, tuple[SubjectSealer, float]] = {}
         self._schema_ready = False
 
     @property
@@ -263,20 +264,41 @@ class SubjectKeyring:
         had one; a withholding sealer for one whose keys were destroyed."""
         await self._ready()
         wanted = set(usccs)
-        found: dict[str, SubjectKey | None] = {}
+        sealers: dict[str, SubjectSealer] = {}
         moment = self._monotonic()
         for uscc in wanted:
             cached = self._current.get(uscc)
             if cached is not None and moment - cached[1] < CACHE_SECONDS:
-                found[uscc] = cached[0]
-        missing = wanted - found.keys()
+                sealers[uscc] = cached[0]
+        missing = wanted - sealers.keys()
         if missing:
-            found.update(await self._read_current(missing))
+            found = await self._read_current(missing)
             never = [uscc for uscc in missing if uscc not in found]
             if never:
                 found.update(await self._create_first(never))
-            self._remember(found, missing)
-        return {uscc: SubjectSealer(found[uscc], self._vault) for uscc in wanted}
+            sealers.update(self._remember(found, missing))
+        return sealers
+
+    async def read_ahead(self, usccs: Sequence[str]) -> None:
+        """Fill the sealing cache for enterprises about to be answered for (a batch's
+        chunk) in one read, so each answer's sealer is not a query of its own. A hint: an
+        enterprise with no key yet is left for sealers() to make, and a failure only
+        means each answer reads for itself."""
+        moment = self._monotonic()
+        missing = [
+            uscc
+            for uscc in dict.fromkeys(usccs)
+            if (cached := self._current.get(uscc)) is None or moment - cached[1] >= CACHE_SECONDS
+        ]
+        if not missing:
+            return
+        try:
+            await self._ready()
+            found = await self._read_current(missing)
+        except Exception as error:  # drivers raise their own types (asyncpg does)
+            log.warning("subject_keys_not_read_ahead", error_type=type(error).__name__)
+            return
+        self._remember(found, found.keys())
 
     async def fresh_generation(self, uscc: str, since: dt.datetime) -> SubjectSealer:
         """A sealer under a key made after `since` (a withdrawal): the current one if it
@@ -297,8 +319,7 @@ class SubjectKeyring:
             if made is None:
                 raise PersonalDataDestroyed(f"the new key of {uscc} was destroyed meanwhile")
             key = made
-        self._remember({uscc: key}, [uscc])
-        return SubjectSealer(key, self._vault)
+        return self._remember({uscc: key}, [uscc])[uscc]
 
     async def open(self, sealed: SealedValue) -> str:
         """The plaintext; PersonalDataDestroyed when its key was destroyed (or the value
@@ -347,7 +368,7 @@ class SubjectKeyring:
                         destroy_time=self._now(),
                     )
                 )
-        self._current[uscc] = (None, self._monotonic())
+        self._current[uscc] = (SubjectSealer(None, self._vault), self._monotonic())
         if destroyed:
             await self._compact()
         log.info("subject_keys_destroyed", uscc=uscc, generations=destroyed)
@@ -483,12 +504,17 @@ class SubjectKeyring:
             raise VaultError(f"the key of {uscc} generation {generation} does not open") from exc
         return SubjectKey(uscc, generation, raw)
 
-    def _remember(self, found: Mapping[str, SubjectKey | None], usccs: Iterable[str]) -> None:
+    def _remember(
+        self, found: Mapping[str, SubjectKey | None], usccs: Iterable[str]
+    ) -> dict[str, SubjectSealer]:
         if len(self._current) > CACHE_MOST:
             self._current.clear()
         moment = self._monotonic()
+        sealers = {}
         for uscc in usccs:
-            self._current[uscc] = (found[uscc], moment)
+            sealers[uscc] = SubjectSealer(found[uscc], self._vault)
+            self._current[uscc] = (sealers[uscc], moment)
+        return sealers
 
 
 def _wrap_aad(key: SubjectKey) -> bytes:

@@ -89,11 +89,12 @@ class RegistryCheck:
         timeout_seconds: float,
         registry_source: SourceKind = SourceKind.REGISTRY_SNAPSHOT,
         provider: DataProvider | None = None,
-        read_ahead: RegistryReadAhead | None = None,
+        read_ahead: Sequence[RegistryReadAhead] = (),
     ) -> None:
         """registry: the registration source, of kind registry_source; provider: the
         data provider, if the deployment has one; read_ahead: what prepares for many
-        questions at once (the archive's side of the registration source), if anything."""
+        questions at once (the archive's side of the registration source, the keys its
+        answers are sealed with), if anything."""
         self._registry = registry
         self._read_ahead = read_ahead
         self._registry_source = registry_source
@@ -103,8 +104,8 @@ class RegistryCheck:
 
     async def read_ahead(self, usccs: Sequence[str]) -> None:
         """Enterprises about to be decided (a batch's chunk): prepared for in one go."""
-        if self._read_ahead is not None and usccs:
-            await self._read_ahead.read_ahead(usccs)
+        if self._read_ahead and usccs:
+            await asyncio.gather(*(part.read_ahead(usccs) for part in self._read_ahead))
 
     async def decide(
         self, submission: LicenceSubmission, within_seconds: float | None = None

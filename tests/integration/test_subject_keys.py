@@ -9,10 +9,10 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import make_url
 
-from service.adapters.subject_keys import PersonalDataDestroyed, subject_keys
+from service.adapters.subject_keys import PersonalDataDestroyed, SubjectKeyring, subject_keys
 from service.bootstrap import Application
 from service.domain.sealed import PiiKind
 
@@ -61,6 +61,46 @@ async def test_a_withdrawn_enterprise_keeps_new_values_destroyed_until_a_fresh_g
     # Sealing resumes under the new generation, for everything sealed for the enterprise.
     later = (await keyring.sealer(USCC)).seal(PiiKind.PERSON_NAME, "李四")
     assert later.same_as(sealed)
+
+
+async def test_a_chunk_read_ahead_serves_its_sealers_without_a_query_each(
+    app: Application,
+) -> None:
+    """A batch's chunk reads its enterprises' keys in one query; sealing an answer for one
+    of them then reads nothing. An enterprise with no key is not given one by the hint."""
+    known = [f"9133010{n:02d}MA27XXXXX" for n in range(5)]
+    sealed = {
+        uscc: sealer.seal(PiiKind.PERSON_NAME, "张三")
+        for uscc, sealer in (await app.subject_keys.sealers(known)).items()
+    }
+    # Another process's keyring (nothing cached), on the same store.
+    keyring = SubjectKeyring(app.subject_keys.engine, app.vault, app.clock.now)
+    statements: list[str] = []
+
+    def count(*arguments: object) -> None:
+        statements.append(str(arguments[2]))
+
+    engine = keyring.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        await keyring.create_schema()
+        statements.clear()
+        await keyring.read_ahead([*known, USCC])
+        assert len([s for s in statements if s.startswith("SELECT")]) == 1
+        statements.clear()
+        for uscc in known:
+            again = (await keyring.sealer(uscc)).seal(PiiKind.PERSON_NAME, "张三")
+            assert again.same_as(sealed[uscc])  # the enterprise's own key, read ahead
+        assert statements == []
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    async with keyring.engine.connect() as connection:
+        made = await connection.scalar(
+            select(func.count()).select_from(subject_keys).where(subject_keys.c.uscc == USCC)
+        )
+    assert made == 0
+    assert await keyring.destroyed_since(USCC) is None
+    await keyring.sealer(USCC)  # sealing itself makes the first key, as before
 
 
 async def _filenode(app: Application) -> object:
