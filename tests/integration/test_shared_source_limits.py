@@ -276,6 +276,53 @@ async def test_a_busy_process_gives_slots_back_so_another_gets_its_turn(
     assert scripted.max_in_flight <= 2
 
 
+class CountingLimiter(PostgresLimiter):
+    """Counts the slots it gives back to the database."""
+
+    given_back = 0
+
+    async def _execute(self, statement: str, *arguments: Any) -> list[Any]:
+        if "pg_advisory_unlock($1, slot)" in statement:
+            self.given_back += len(arguments[1])
+        return await super()._execute(statement, *arguments)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_process_alone_keeps_its_slots_past_their_hold_until_another_wants_one(
+    engines: tuple[AsyncEngine, AsyncEngine],
+    source: str,
+    scripted: ScriptedServer,
+    clock: TestClock,
+) -> None:
+    """Giving a slot back costs its requests a moment without it: only worth it when
+    another process is waiting for one."""
+    scripted.default = NOT_FOUND
+    limits = SourceLimits(max_concurrency=2, max_rate=10_000)
+    busy_limiter = CountingLimiter(engines[0], source, limits, hold_seconds=0.05)
+    busy = gov_client(scripted.url, vault(), clock, budget=5.0, limiter=busy_limiter)
+    stop = asyncio.Event()
+
+    async def keep_busy() -> None:
+        while not stop.is_set():
+            await busy.lookup(new_uscc())
+
+    streams = [asyncio.create_task(keep_busy()) for _ in range(4)]
+    other = limited_client(engines[1], source, limits, scripted, clock, budget=5.0)
+    try:
+        # Well past many holds (20 requests of 2 at a time), nothing was given back.
+        await asyncio.to_thread(scripted.wait_until, lambda s: len(s.seen) >= 40)
+        assert busy_limiter.given_back == 0
+        # Another process wants one: it gets its turn.
+        assert await other.lookup(new_uscc()) is None
+        assert busy_limiter.given_back >= 1
+    finally:
+        stop.set()
+        await asyncio.gather(*streams)
+        await busy.aclose()
+        await other.aclose()
+    assert scripted.max_in_flight <= 2
+
+
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_a_lost_limiter_connection_drops_its_slots_and_takes_new_ones(
     engines: tuple[AsyncEngine, AsyncEngine],

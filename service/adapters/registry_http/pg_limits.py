@@ -10,19 +10,24 @@ its own (the limiter's), whatever its number of requests in flight:
   hold (`pg_try_advisory_lock`, so nobody queues inside the database); while some are
   still wanted, it tries again every few milliseconds. A request that ends hands its slot
   to the process's next request, or keeps it ready, for up to HOLD_SECONDS from when the
-  slot was taken; then the slot goes back to the database (and the process leaves it
-  alone for a moment), so that the processes take turns. A process killed outright loses
-  its connection, and PostgreSQL releases every lock it held with it: no slot is ever
-  lost to a crash, and there is no lease to expire.
+  slot was taken. Past that, a slot in use goes back to the database (and the process
+  leaves it alone for a moment) only if another process wants one, so that the processes
+  take turns; while nobody else does, it is kept and its hold begins again. A process
+  whose requests wait for slots it could not take says so by holding the demand lock
+  (source key, -1) shared; a process holding slots looks for other holders of it every
+  quarter of HOLD_SECONDS. A ready slot nobody uses goes back when its hold ends. A
+  process killed outright loses its connection, and PostgreSQL releases every lock it
+  held with it: no slot is ever lost to a crash, and there is no lease to expire.
 - Rate: one row per source in registry_source_budgets holds the next free start time on
   the database's clock (one clock for every process, whatever theirs say). The requests
   of a process waiting for a start at the same moment reserve theirs with one atomic
   upsert: k evenly spaced starts from max(next, now), next moved on by k intervals, only
   if the first is within the longest of their deadlines. Each then sleeps until its own.
-  The start is on the database's clock, known here only to within the statement's round
-  trip: a request sleeps until the latest it can be (never early), and leaves only if it
-  is then in time by the earliest it can be (SourceLimits.in_time, limits.py); a request
-  woken too late (a busy event loop) takes another start.
+  The start is on the database's clock, known here only to within the offset between
+  the clocks that recent round trips bound (clock_offset.py): a request sleeps until the
+  latest it can be (never early), and leaves only if it is then in time by the earliest it
+  can be (SourceLimits.in_time, limits.py); a request woken too late (a busy event loop)
+  takes another start.
 - Starts ahead: where the contract's burst leaves slack for a start to be taken late, the
   process reserves a few more starts than it has waiting requests (twice as many as it
   took in the last such slack, as many as fit in it), and reserves again before they run
@@ -55,6 +60,7 @@ import asyncpg
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.adapters.registry_http.clock_offset import ClockOffset
 from service.adapters.registry_http.deadline import Deadline
 from service.adapters.registry_http.limits import (
     BudgetExhausted,
@@ -82,7 +88,16 @@ _RESERVE_STARTS = """
        SET next_start = GREATEST(b.next_start, EXCLUDED.next_start - $2::float8) + $2::float8
      WHERE GREATEST(b.next_start, EXCLUDED.next_start - $2::float8)
            - (EXCLUDED.next_start - $2::float8) <= $3::float8
-    RETURNING b.next_start - $2::float8 - (SELECT now FROM clock) AS wait
+    RETURNING b.next_start - $2::float8 AS first_start, (SELECT now FROM clock) AS now
+"""
+# The demand lock: held shared by each process whose requests wait for a slot it could
+# not take. Another session holds it when this one cannot take it exclusively (a session's
+# own shared hold does not stand in its way); taken, it is given back at once.
+_MARK_DEMAND = "SELECT pg_try_advisory_lock_shared($1, -1)"
+_UNMARK_DEMAND = "SELECT pg_advisory_unlock_shared($1, -1)"
+_OTHERS_WANT = """
+    SELECT CASE WHEN pg_try_advisory_lock($1, -1) THEN NOT pg_advisory_unlock($1, -1)
+                ELSE true END
 """
 _POLL_SECONDS = (0.005, 0.02)
 HOLD_SECONDS = 1.0
@@ -149,12 +164,17 @@ class PostgresLimiter:
         self._slot_waiters: deque[asyncio.Future[_Slot]] = deque()
         self._start_waiters: deque[tuple[asyncio.Future[_Start], float]] = deque()
         self._stock: deque[_Start] = deque()
+        self._clock_offset = ClockOffset()
         """Starts reserved ahead of any request, earliest first."""
         self._most_ahead = _starts_ahead(limits)
         self._taken: deque[float] = deque()
         """When starts were taken, over the last half slack: the demand to reserve for."""
         self._to_release: list[_Slot] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._wanting = False
+        """This process holds the demand lock (its requests wait for slots)."""
+        self._others_want = True
+        """Another process held the demand lock when last looked (so, at first)."""
 
     @contextlib.asynccontextmanager
     async def slot(self, deadline: Deadline, min_left: float) -> AsyncIterator[None]:
@@ -215,6 +235,7 @@ class PostgresLimiter:
         while True:
             wanted = sum(1 for waiter in self._slot_waiters if not waiter.done())
             if not wanted:
+                await self._mark_demand(False)
                 return
             now = time.monotonic()
             room = self._limits.max_concurrency - len(self._held)
@@ -234,14 +255,48 @@ class PostgresLimiter:
             for slot in taken:
                 self._pass_on(slot)
             if len(taken) < wanted:
+                await self._mark_demand(True)
                 await asyncio.sleep(random.uniform(*_POLL_SECONDS))  # noqa: S311
+
+    async def _mark_demand(self, wanting: bool) -> None:
+        """Hold the demand lock while requests wait for slots, and only then. A failure
+        here is one of the database's: the next statement finds it too."""
+        if wanting == self._wanting:
+            return
+        try:
+            if wanting:
+                rows = await self._execute(_MARK_DEMAND, self._space)
+                self._wanting = bool(rows[0][0])  # held exclusively a moment: next poll
+            else:
+                await self._execute(_UNMARK_DEMAND, self._space)
+                self._wanting = False
+        except Exception as error:
+            log.warning("registry_limiter_demand_failed", error_type=type(error).__name__)
+
+    async def _watch_demand(self) -> None:
+        """While this process holds slots: whether another one wants some."""
+        while self._held:
+            try:
+                rows = await self._execute(_OTHERS_WANT, self._space)
+                self._others_want = bool(rows[0][0])
+            except Exception as error:  # turns are taken, as if someone wanted
+                self._others_want = True
+                log.warning("registry_limiter_demand_failed", error_type=type(error).__name__)
+            await asyncio.sleep(self._hold / 4)
+        self._others_want = True
 
     def _pass_on(self, slot: _Slot) -> None:
         """While the slot is young: to the next waiting request of this process, or kept
         ready for the next one until it is old. Else back to the database."""
         if self._held.get(slot.number) is not slot:
             return  # its lock went with a lost connection
-        left = slot.taken_at + self._hold - time.monotonic()
+        now = time.monotonic()
+        left = slot.taken_at + self._hold - now
+        if left <= 0 and not self._others_want:
+            # Nobody else wants it: its hold begins again, at a point of its own, so that
+            # when someone does, the slots come back one by one rather than all at once.
+            slot.taken_at = now - random.uniform(0.0, self._hold / 2)  # noqa: S311
+            left = slot.taken_at + self._hold - now
         if left <= 0:
             self._release(slot)
             return
@@ -296,6 +351,8 @@ class PostgresLimiter:
             slot = _Slot(int(number), now)
             self._held[slot.number] = slot
             taken.append(slot)
+        if taken:
+            self._keep_running("demand", self._watch_demand)
         return taken
 
     # Starts
@@ -382,14 +439,15 @@ class PostgresLimiter:
                     return  # reserving ahead only: the next request tries again
                 continue
             replied = self._monotonic()
-            wait = rows[0][0] if rows else None
-            if wait is None:
+            if not rows:
                 self._fail_waiters((f for f, _ in batch), BudgetExhausted("no_rate_token"))
                 if not batch:
                     return  # none free soon enough to reserve ahead: the next request asks
                 continue
+            first_start, database_now = float(rows[0][0]), float(rows[0][1])
+            low, high = self._clock_offset.bounds(sent, replied, database_now)
             starts = [
-                _Start(sent + float(wait) + n * interval, replied + float(wait) + n * interval)
+                _Start(first_start - high + n * interval, first_start - low + n * interval)
                 for n in range(count)
             ]
             for (future, until), start in zip(batch, starts, strict=False):
@@ -434,6 +492,7 @@ class PostgresLimiter:
         # handed on, and what is in flight is dropped when it ends (_pass_on).
         self._held.clear()
         self._ready.clear()
+        self._wanting = False  # held by the lost session, and gone with it
         if connection is not None:
             connection.terminate()
 
