@@ -68,7 +68,11 @@ TRIGGER = "batch"
 # Confirmations written in one transaction at most; fewer once nothing else is in flight.
 CONFIRM_CHUNK = 64
 # Items held per item asked about at once: in flight, and read ahead for the next ones.
-READ_AHEAD = 3
+READ_AHEAD = 4
+# The fewest items claimed at once, per item asked about at once: each claim and its
+# read-ahead cost about nine statements whatever their size, a fifth of a worker's CPU
+# in chunks of the concurrency.
+CLAIM_AT_LEAST = 2
 # How stale the batch states behind the items read ahead may be before the next question.
 STEER_SECONDS = 1.0
 
@@ -183,12 +187,12 @@ class ReverificationWorker:
             await asyncio.wait_for(self._changed.wait(), timeout)
 
     async def _claim_more(self) -> int:
-        # Read ahead up to READ_AHEAD times the concurrency, in chunks of at least the
-        # concurrency: a claim and its read-ahead take several round trips (about 35 ms on
-        # a busy worker), nearly the same for 20 items as for 40, and smaller chunks left
-        # the questions waiting for items (docs/benchmarks.md).
+        # Read ahead up to READ_AHEAD times the concurrency, in chunks of at least
+        # CLAIM_AT_LEAST times it: a claim and its read-ahead take several round trips
+        # (about 35 ms on a busy worker), nearly the same for 20 items as for 40, and
+        # smaller chunks left the questions waiting for items (docs/benchmarks.md).
         free = READ_AHEAD * self._concurrency - len(self._ahead) - len(self._asking)
-        if free < self._concurrency:
+        if free < CLAIM_AT_LEAST * self._concurrency:
             return 0
         now = self._clock.now()
         try:

@@ -30,10 +30,12 @@ its own (the limiter's), whatever its number of requests in flight:
   takes another start.
 - Starts ahead: where the contract's burst leaves slack for a start to be taken late, the
   process reserves a few more starts than it has waiting requests (twice as many as it
-  took in the last such slack, as many as fit in it), and reserves again before they run
-  out. A request then mostly finds its start ready, without a database round trip while
-  it holds a slot. A start not taken in time is dropped (rate unused, never exceeded).
-  With no burst (1) nothing is reserved ahead.
+  took in the last such slack, as many as fit in it), and tops them up whenever fewer
+  would still be in time once a reservation made now is back (its round trip is a moving
+  mean). A request then mostly finds its start ready, without a database round trip while
+  it holds a slot; one that comes while a reservation is on its way takes from what that
+  brings. A start not taken in time is dropped (rate unused, never exceeded). With no
+  burst (1) nothing is reserved ahead.
 
 Both steps are bounded by the caller's deadline, less the `min_left` an attempt needs:
 no slot or no start in time is BudgetExhausted, which the caller answers as "registry
@@ -103,6 +105,8 @@ _POLL_SECONDS = (0.005, 0.02)
 HOLD_SECONDS = 1.0
 """How long a process may keep handing a slot from one of its requests to the next."""
 _MOST_STARTS_AT_ONCE = 64
+_REPLY_WEIGHT = 0.2
+"""The weight of each reservation's round trip in the moving mean of them."""
 _FEWEST_AHEAD = 3
 """While requests keep coming, at least this many ready: a couple in hand while the next
 reservation makes its round trip."""
@@ -165,6 +169,8 @@ class PostgresLimiter:
         self._start_waiters: deque[tuple[asyncio.Future[_Start], float]] = deque()
         self._stock: deque[_Start] = deque()
         self._clock_offset = ClockOffset()
+        self._reply_seconds = 0.0
+        """How long a reservation takes to come back, lately (a moving mean)."""
         """Starts reserved ahead of any request, earliest first."""
         self._most_ahead = _starts_ahead(limits)
         self._taken: deque[float] = deque()
@@ -380,9 +386,15 @@ class PostgresLimiter:
         if not self._stock or self._stock[0].latest > until:
             return None
         start = self._stock.popleft()
-        if len(self._stock) * 2 < self._ahead():
+        if self._fresh_stock(now) < self._ahead():
             self._keep_running("reserve", self._reserve)
         return start
+
+    def _fresh_stock(self, now: float) -> int:
+        """Starts in stock that will still be in time once a reservation made now is
+        back: those about to pass are no stock for the next requests."""
+        back = now + self._reply_seconds
+        return sum(1 for start in self._stock if self._limits.in_time(start.earliest, back))
 
     def _count_taken(self, now: float) -> None:
         if not self._most_ahead:
@@ -406,20 +418,33 @@ class PostgresLimiter:
         finally:
             start.cancel()  # no-op once it has a result
 
+    def _serve_from_stock(self) -> None:
+        """Requests that came while a reservation was on its way take what it brought, if
+        it fits them, rather than waiting for one more."""
+        while self._start_waiters and self._stock:
+            future, until = self._start_waiters[0]
+            if not future.done():
+                start = self._from_stock(until)
+                if start is None:
+                    return
+                future.set_result(start)
+            self._start_waiters.popleft()
+
     async def _reserve(self) -> None:
         """Reserve starts for every request waiting for one, and those ahead, one
         statement at a time."""
         while True:
+            self._serve_from_stock()
             batch: list[tuple[asyncio.Future[_Start], float]] = []
             while self._start_waiters and len(batch) < _MOST_STARTS_AT_ONCE:
                 waiter = self._start_waiters.popleft()
                 if not waiter[0].done():
                     batch.append(waiter)
-            wanted_ahead = self._ahead()
-            ahead = max(0, wanted_ahead - len(self._stock))
-            if not batch and len(self._stock) * 2 >= wanted_ahead:
-                return
             now = self._monotonic()
+            wanted_ahead, fresh = self._ahead(), self._fresh_stock(now)
+            ahead = max(0, wanted_ahead - fresh)
+            if not batch and fresh >= wanted_ahead:
+                return
             # Ahead of need, a start is no use beyond the slack it may be taken late by.
             max_wait = max((until for _, until in batch), default=now) - now
             max_wait = max(max_wait, self._limits.start_slack / 2 if ahead else 0.0)
@@ -439,6 +464,7 @@ class PostgresLimiter:
                     return  # reserving ahead only: the next request tries again
                 continue
             replied = self._monotonic()
+            self._reply_seconds += (replied - sent - self._reply_seconds) * _REPLY_WEIGHT
             if not rows:
                 self._fail_waiters((f for f, _ in batch), BudgetExhausted("no_rate_token"))
                 if not batch:
