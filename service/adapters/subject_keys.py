@@ -30,6 +30,7 @@ import hashlib
 import hmac
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -70,7 +71,10 @@ log = structlog.get_logger(__name__)
 FORMAT_VERSION = 2
 NONCE_BYTES = 12
 CACHE_SECONDS = 30.0
-CACHE_MOST = 50_000
+CACHE_MOST = 4096
+"""Enterprises whose sealer is kept, the least recently read dropped first. A batch needs
+a chunk's worth for a moment; a larger cache would only give every full collection of
+the garbage collector more to walk."""
 
 key_store_metadata = MetaData()
 subject_keys = Table(
@@ -222,7 +226,7 @@ class SubjectKeyring:
         self._monotonic = monotonic
         # uscc -> (the sealer of its current key, withholding when withdrawn; when it was
         # read). The sealer itself is kept: its keys are derived once.
-        self._current: dict[str, tuple[SubjectSealer, float]] = {}
+        self._current: OrderedDict[str, tuple[SubjectSealer, float]] = OrderedDict()
         self._schema_ready = False
 
     @property
@@ -298,7 +302,7 @@ class SubjectKeyring:
         except Exception as error:  # drivers raise their own types (asyncpg does)
             log.warning("subject_keys_not_read_ahead", error_type=type(error).__name__)
             return
-        self._remember(found, found.keys())
+        self._remember(found, [uscc for uscc in missing if uscc in found])
 
     async def fresh_generation(self, uscc: str, since: dt.datetime) -> SubjectSealer:
         """A sealer under a key made after `since` (a withdrawal): the current one if it
@@ -369,6 +373,7 @@ class SubjectKeyring:
                     )
                 )
         self._current[uscc] = (SubjectSealer(None, self._vault), self._monotonic())
+        self._current.move_to_end(uscc)
         if destroyed:
             await self._compact()
         log.info("subject_keys_destroyed", uscc=uscc, generations=destroyed)
@@ -507,13 +512,14 @@ class SubjectKeyring:
     def _remember(
         self, found: Mapping[str, SubjectKey | None], usccs: Iterable[str]
     ) -> dict[str, SubjectSealer]:
-        if len(self._current) > CACHE_MOST:
-            self._current.clear()
         moment = self._monotonic()
         sealers = {}
         for uscc in usccs:
             sealers[uscc] = SubjectSealer(found[uscc], self._vault)
             self._current[uscc] = (sealers[uscc], moment)
+            self._current.move_to_end(uscc)
+        while len(self._current) > CACHE_MOST:
+            self._current.popitem(last=False)
         return sealers
 
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import make_url
 
+from service.adapters import subject_keys as subject_keys_module
 from service.adapters.subject_keys import PersonalDataDestroyed, SubjectKeyring, subject_keys
 from service.bootstrap import Application
 from service.domain.sealed import PiiKind
@@ -101,6 +102,31 @@ async def test_a_chunk_read_ahead_serves_its_sealers_without_a_query_each(
     assert made == 0
     assert await keyring.destroyed_since(USCC) is None
     await keyring.sealer(USCC)  # sealing itself makes the first key, as before
+
+
+async def test_the_sealing_cache_keeps_the_most_recently_read_enterprises(
+    app: Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subject_keys_module, "CACHE_MOST", 3)
+    usccs = [f"9133010{n:02d}MA27XXXXX" for n in range(4)]
+    await app.subject_keys.sealers(usccs)
+    keyring = SubjectKeyring(app.subject_keys.engine, app.vault, app.clock.now)
+    await keyring.read_ahead(usccs)
+    statements: list[str] = []
+
+    def count(*arguments: object) -> None:
+        statements.append(str(arguments[2]))
+
+    engine = keyring.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for uscc in usccs[1:]:
+            await keyring.sealer(uscc)
+        assert statements == []
+        await keyring.sealer(usccs[0])  # the least recently read: dropped, read again
+        assert [s for s in statements if s.startswith("SELECT")] != []
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 async def _filenode(app: Application) -> object:
