@@ -5,7 +5,9 @@ a new generation; a destroyed key leaves no copy in the SQLite key store's file.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -64,6 +66,23 @@ async def test_a_withdrawn_enterprise_keeps_new_values_destroyed_until_a_fresh_g
     assert later.same_as(sealed)
 
 
+@contextlib.contextmanager
+def selects_on(keyring: SubjectKeyring) -> Iterator[list[str]]:
+    """The SELECT statements sent to the key store meanwhile."""
+    statements: list[str] = []
+
+    def count(*arguments: object) -> None:
+        if str(arguments[2]).startswith("SELECT"):
+            statements.append(str(arguments[2]))
+
+    engine = keyring.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
 async def test_a_chunk_read_ahead_serves_its_sealers_without_a_query_each(
     app: Application,
 ) -> None:
@@ -76,25 +95,15 @@ async def test_a_chunk_read_ahead_serves_its_sealers_without_a_query_each(
     }
     # Another process's keyring (nothing cached), on the same store.
     keyring = SubjectKeyring(app.subject_keys.engine, app.vault, app.clock.now)
-    statements: list[str] = []
-
-    def count(*arguments: object) -> None:
-        statements.append(str(arguments[2]))
-
-    engine = keyring.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        await keyring.create_schema()
-        statements.clear()
+    await keyring.create_schema()
+    with selects_on(keyring) as statements:
         await keyring.read_ahead([*known, USCC])
-        assert len([s for s in statements if s.startswith("SELECT")]) == 1
-        statements.clear()
+    assert len(statements) == 1
+    with selects_on(keyring) as statements:
         for uscc in known:
             again = (await keyring.sealer(uscc)).seal(PiiKind.PERSON_NAME, "张三")
             assert again.same_as(sealed[uscc])  # the enterprise's own key, read ahead
-        assert statements == []
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+    assert statements == []
     async with keyring.engine.connect() as connection:
         made = await connection.scalar(
             select(func.count()).select_from(subject_keys).where(subject_keys.c.uscc == USCC)
@@ -112,21 +121,13 @@ async def test_the_sealing_cache_keeps_the_most_recently_read_enterprises(
     await app.subject_keys.sealers(usccs)
     keyring = SubjectKeyring(app.subject_keys.engine, app.vault, app.clock.now)
     await keyring.read_ahead(usccs)
-    statements: list[str] = []
-
-    def count(*arguments: object) -> None:
-        statements.append(str(arguments[2]))
-
-    engine = keyring.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with selects_on(keyring) as statements:
         for uscc in usccs[1:]:
             await keyring.sealer(uscc)
-        assert statements == []
+    assert statements == []
+    with selects_on(keyring) as statements:
         await keyring.sealer(usccs[0])  # the least recently read: dropped, read again
-        assert [s for s in statements if s.startswith("SELECT")] != []
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+    assert statements != []
 
 
 async def _filenode(app: Application) -> object:
