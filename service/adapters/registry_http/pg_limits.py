@@ -79,17 +79,17 @@ _TRY_SLOTS = (
 )
 _RELEASE_SLOTS = "SELECT pg_advisory_unlock($1, slot) FROM unnest($2::int[]) AS slot"
 # Reserve a span ($2) of start times (k starts, one interval apart) for a source ($1):
-# from max(next, now + lead ($4)), next moved on by the span; only if that first start is
-# within max_wait ($3) of now. The first request of a source creates its row. "now" is
-# the database's clock, carried as EXCLUDED.next_start - span - lead.
+# from max(next, now), next moved on by the span; only if that first start is within
+# max_wait ($3). The first request of a source creates its row. "now" is the database's
+# clock, carried as EXCLUDED.next_start - span.
 _RESERVE_STARTS = """
     WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now)
     INSERT INTO registry_source_budgets AS b (source, next_start)
-    SELECT $1, clock.now + $4::float8 + $2::float8 FROM clock
+    SELECT $1, clock.now + $2::float8 FROM clock
     ON CONFLICT (source) DO UPDATE
        SET next_start = GREATEST(b.next_start, EXCLUDED.next_start - $2::float8) + $2::float8
      WHERE GREATEST(b.next_start, EXCLUDED.next_start - $2::float8)
-           - (EXCLUDED.next_start - $2::float8 - $4::float8) <= $3::float8
+           - (EXCLUDED.next_start - $2::float8) <= $3::float8
     RETURNING b.next_start - $2::float8 AS first_start, (SELECT now FROM clock) AS now
 """
 # The demand lock: held shared by each process whose requests wait for a slot it could
@@ -453,13 +453,10 @@ class PostgresLimiter:
                 continue
             count = len(batch) + ahead
             interval = self._limits.interval
-            # Reserved ahead of need only, starts begin about when the reservation is
-            # back: its round trip would otherwise be taken from the time they are good for.
-            lead = 0.0 if batch else min(self._reply_seconds, max_wait / 2)
             sent = self._monotonic()
             try:
                 rows = await self._execute(
-                    _RESERVE_STARTS, self._source, count * interval, max_wait, lead
+                    _RESERVE_STARTS, self._source, count * interval, max_wait
                 )
             except Exception as error:
                 self._fail_waiters((f for f, _ in batch), _limiter_unavailable(error))
