@@ -110,7 +110,8 @@ async def _clean(app: Application) -> None:
                     "verifications, enterprise_rechecks, outbox, registry_records, credentials, "
                     "callers, "
                     "archive_facts, ingested_events, disclosure_ledger, integrity_levels, "
-                    "change_log, eligibility_policies, registry_source_budgets, ledger_tree_nodes, "
+                    "change_log, eligibility_policies, registry_source_budgets, registry_rate_shares, "
+                    "ledger_tree_nodes, "
                     "ledger_checkpoints, disputes, data_requests"
                 )
             )

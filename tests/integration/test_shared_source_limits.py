@@ -21,6 +21,8 @@ from service.adapters.registry_http.deadline import Deadline
 from service.adapters.registry_http.government import GovernmentRegistryClient
 from service.adapters.registry_http.limits import BudgetExhausted, SourceLimits
 from service.adapters.registry_http.pg_limits import PostgresLimiter, lock_space
+from service.adapters.registry_http.pg_rate_shares import shares_fit
+from service.adapters.registry_http.rate_shares import from_column
 from service.adapters.registry_http.shared_limits import shared_limiter
 from service.adapters.registry_http.sqlite_limits import SqliteLimiter
 from service.adapters.storage.engine import create_engine
@@ -336,7 +338,8 @@ async def test_a_lost_limiter_connection_drops_its_slots_and_takes_new_ones(
     [in_flight] = await held_lookups(client, scripted, 1)
     [(pid, slots)] = (await advisory_holders(observer, source)).items()
     assert len(slots) == 1
-    await observer.execute("SELECT pg_terminate_backend($1)", pid)
+    # Ended, and waited for: its session's locks are gone before the answer comes.
+    await observer.execute("SELECT pg_terminate_backend($1, 5000)", pid)
     scripted.hold.set()
     # The request in flight still gets its answer; the next ones find a new connection,
     # and the slot of the lost one is never handed on.
@@ -411,3 +414,119 @@ async def test_a_start_leaving_less_than_an_attempt_is_refused_at_once(
             pass
     await limiter.aclose()
     assert loop.sleeps == []  # nothing waited for
+
+
+# Fast enough for shares of the timeline (pg_rate_shares.py): no round trip for a start.
+FAST = SourceLimits(max_concurrency=16, max_rate=1000, burst=10)
+
+
+async def keep_busy(limiter: PostgresLimiter, stop: asyncio.Event, streams: int = 6) -> int:
+    """Requests back to back on `streams` streams until stop; how many left."""
+    left = 0
+
+    async def stream() -> None:
+        nonlocal left
+        while not stop.is_set():
+            async with limiter.slot(Deadline.after(5), 0.05):
+                left += 1
+
+    await asyncio.gather(*(stream() for _ in range(streams)))
+    return left
+
+
+async def shares(observer: asyncpg.Connection, source: str) -> dict[int, dict[str, int]]:
+    """The residues each holder holds, by period."""
+    rows = await observer.fetch(
+        "SELECT period, holder, residues FROM registry_rate_shares WHERE source = $1", source
+    )
+    held: dict[int, dict[str, int]] = {}
+    for row in rows:
+        held.setdefault(row["period"], {})[row["holder"]] = from_column(row["residues"])
+    return held
+
+
+async def until_shares(
+    observer: asyncpg.Connection, source: str, condition: Callable[[dict[str, int]], bool]
+) -> dict[str, int]:
+    """The shares of the first period found to meet the condition (within 10 s)."""
+    give_up = time.monotonic() + 10
+    while True:
+        for _, holders in sorted((await shares(observer, source)).items()):
+            if condition(holders):
+                return holders
+        assert time.monotonic() < give_up, await shares(observer, source)
+        await asyncio.sleep(0.02)
+
+
+def disjoint(holders: dict[str, int]) -> bool:
+    masks = list(holders.values())
+    return all(a & b == 0 for n, a in enumerate(masks) for b in masks[n + 1 :])
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_busy_processes_split_a_fast_rate_and_never_hold_the_same_starts(
+    engines: tuple[AsyncEngine, AsyncEngine], source: str, observer: asyncpg.Connection
+) -> None:
+    assert shares_fit(FAST)
+    limiters = [PostgresLimiter(engine, source, FAST) for engine in engines]
+    stop = asyncio.Event()
+    streams = [asyncio.create_task(keep_busy(limiter, stop)) for limiter in limiters]
+    seen: list[dict[str, int]] = []
+    try:
+        both = await until_shares(observer, source, lambda holders: len(holders) == 2)
+        # Both busy alike: half the residues each, in one period.
+        halves = await until_shares(
+            observer, source, lambda h: sorted(m.bit_count() for m in h.values()) == [32, 32]
+        )
+        seen = [both, halves, *(await shares(observer, source)).values()]
+    finally:
+        stop.set()
+        left = await asyncio.gather(*streams)
+        for limiter in limiters:
+            await limiter.aclose()
+    assert all(count > 0 for count in left)
+    assert all(disjoint(holders) for holders in seen)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_newcomer_gets_starts_while_another_process_holds_the_whole_rate(
+    engines: tuple[AsyncEngine, AsyncEngine], source: str, observer: asyncpg.Connection
+) -> None:
+    busy, newcomer = (PostgresLimiter(engine, source, FAST) for engine in engines)
+    stop = asyncio.Event()
+    stream = asyncio.create_task(keep_busy(busy, stop))
+    try:
+        await until_shares(observer, source, lambda h: list(h.values()) == [2**64 - 1])
+        # A request of its own, on a budget of a few periods: it asks for what is free
+        # after the periods already held, and leaves.
+        async with newcomer.slot(Deadline.after(2), 0.05):
+            pass
+        split = await until_shares(observer, source, lambda h: len(h) == 2 and all(h.values()))
+    finally:
+        stop.set()
+        await stream
+        await busy.aclose()
+        await newcomer.aclose()
+    assert disjoint(split)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_the_share_of_a_process_gone_returns_to_the_others(
+    engines: tuple[AsyncEngine, AsyncEngine], source: str, observer: asyncpg.Connection
+) -> None:
+    staying, leaving = (PostgresLimiter(engine, source, FAST) for engine in engines)
+    stop_staying, stop_leaving = asyncio.Event(), asyncio.Event()
+    stays = asyncio.create_task(keep_busy(staying, stop_staying))
+    leaves = asyncio.create_task(keep_busy(leaving, stop_leaving))
+    try:
+        await until_shares(observer, source, lambda h: len(h) == 2 and all(h.values()))
+        stop_leaving.set()
+        await leaves
+        await leaving.aclose()  # as if it died: its rows stay until their periods pass
+        alone = await until_shares(observer, source, lambda h: list(h.values()) == [2**64 - 1])
+    finally:
+        stop_staying.set()
+        stop_leaving.set()
+        await stays
+        await staying.aclose()
+    assert len(alone) == 1

@@ -44,3 +44,15 @@ class ClockOffset:
             best_low, best_high = lowest, highest
         self._readings.append((replied, lowest, highest))
         return best_low, best_high
+
+    def current(self, now: float) -> tuple[float, float] | None:
+        """The bounds the readings of the last WINDOW_SECONDS give at local time `now`,
+        without a reading of its own; None when there are none that recent."""
+        best: tuple[float, float] | None = None
+        for when, low, high in self._readings:
+            if when < now - WINDOW_SECONDS:
+                continue
+            widen = (now - when) * DRIFT
+            low, high = low - widen, high + widen
+            best = (low, high) if best is None else (max(best[0], low), min(best[1], high))
+        return best

@@ -28,6 +28,10 @@ its own (the limiter's), whatever its number of requests in flight:
   latest it can be (never early), and leaves only if it is then in time by the earliest it
   can be (SourceLimits.in_time, limits.py); a request woken too late (a busy event loop)
   takes another start.
+- Fast rates: where the contract's rate is high and its burst lets a start be taken a
+  couple of milliseconds late (pg_rate_shares.shares_fit), none of the above or below:
+  each process holds shares of the start timeline granted ahead, once a period, and its
+  requests take their starts with no round trip at all (pg_rate_shares.py).
 - Starts ahead: where the contract's burst leaves slack for a start to be taken late, the
   process reserves a few more starts than it has waiting requests (twice as many as it
   took in the last such slack, as many as fit in it), and tops them up whenever fewer
@@ -56,7 +60,7 @@ import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import structlog
@@ -69,8 +73,11 @@ from service.adapters.registry_http.limits import (
     SourceLimits,
     ensure_time_left,
 )
+from service.adapters.registry_http.pg_rate_shares import SharedStarts, shares_fit
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 # Up to $3 of the given slot numbers ($2) that are free, locked: the executor stops once
 # that many rows passed, so no more locks are taken than asked for.
@@ -181,6 +188,20 @@ class PostgresLimiter:
         """This process holds the demand lock (its requests wait for slots)."""
         self._others_want = True
         """Another process held the demand lock when last looked (so, at first)."""
+        self._shares = (
+            SharedStarts(
+                source,
+                self._space,
+                limits,
+                self._run,
+                self._clock_offset,
+                monotonic=monotonic,
+                sleep=sleep,
+            )
+            if shares_fit(limits)
+            else None
+        )
+        """Where the rate is high: starts from shares of the timeline, not reserved."""
 
     @contextlib.asynccontextmanager
     async def slot(self, deadline: Deadline, min_left: float) -> AsyncIterator[None]:
@@ -199,6 +220,8 @@ class PostgresLimiter:
         self._pass_on(slot)
 
     async def aclose(self) -> None:
+        if self._shares is not None:
+            await self._shares.aclose()
         for task in self._tasks.values():
             task.cancel()
         for task in self._tasks.values():
@@ -364,6 +387,9 @@ class PostgresLimiter:
     # Starts
 
     async def _take_start(self, deadline: Deadline, min_left: float) -> None:
+        if self._shares is not None:
+            await self._shares.take(deadline, min_left)
+            return
         while True:
             until = self._monotonic() + deadline.remaining() - min_left
             start = self._from_stock(until)
@@ -488,6 +514,13 @@ class PostgresLimiter:
     # The limiter connection
 
     async def _execute(self, statement: str, *arguments: Any) -> list[Any]:
+        async def fetch(connection: asyncpg.Connection) -> list[Any]:
+            return list(await connection.fetch(statement, *arguments))
+
+        return await self._run(fetch)
+
+    async def _run(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """work on the limiter connection, alone on it."""
         async with self._statements:
             # A kept connection lost meanwhile (a restarted or failed-over database) is
             # tried once more on a new one. Safe to repeat: a lost session holds no locks,
@@ -496,7 +529,7 @@ class PostgresLimiter:
                 fresh = self._connection is None
                 connection = await self._connect()
                 try:
-                    return list(await connection.fetch(statement, *arguments))
+                    return await work(connection)
                 except BaseException:
                     lost = connection.is_closed()
                     await self._lose_connection()
@@ -510,17 +543,29 @@ class PostgresLimiter:
         if self._connection is None:
             dsn = self._engine.url.set(drivername="postgresql")
             self._connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+            self._connection.add_termination_listener(self._connection_ended)
         return self._connection
+
+    def _connection_ended(self, connection: asyncpg.Connection) -> None:
+        # Closed under us (the database restarted, or ended the session): its locks are
+        # gone now, and no statement of ours may come soon to find out (starts from shares
+        # need none), so ready slots are dropped at once.
+        if connection is self._connection:
+            self._connection = None
+            self._forget_locks()
 
     async def _lose_connection(self) -> None:
         connection, self._connection = self._connection, None
+        self._forget_locks()
+        if connection is not None:
+            connection.terminate()
+
+    def _forget_locks(self) -> None:
         # Its locks are gone with it (or will be once it closes): nothing it held is
         # handed on, and what is in flight is dropped when it ends (_pass_on).
         self._held.clear()
         self._ready.clear()
         self._wanting = False  # held by the lost session, and gone with it
-        if connection is not None:
-            connection.terminate()
 
     def _fail_waiters(self, waiters: Iterable[asyncio.Future[Any]], error: BudgetExhausted) -> None:
         for waiter in list(waiters):

@@ -431,6 +431,18 @@ registry_source_budgets = Table(
     Column("next_start", Float, nullable=False),
 )
 
+# The shares of a fast HTTP source's start timeline (registry_http/pg_rate_shares.py):
+# per period of the timeline, the residues of its starts each process holds (a bit mask).
+registry_rate_shares = Table(
+    "registry_rate_shares",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("period", BigInteger, primary_key=True),
+    Column("holder", String(64), primary_key=True),
+    Column("residues", BigInteger, nullable=False),
+    Column("wanted", Integer, nullable=False),
+)
+
 # The concurrency slots of an HTTP source for processes sharing a SQLite file
 # (service/adapters/registry_http/sqlite_limits.py): who holds each, leased until when.
 registry_source_slots = Table(

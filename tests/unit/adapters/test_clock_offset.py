@@ -46,3 +46,15 @@ def test_readings_older_than_the_window_are_not_used() -> None:
     assert offset.bounds(later, later + 0.004, OFFSET + later + 0.001) == pytest.approx(
         (OFFSET - 0.003, OFFSET + 0.001)
     )
+
+
+def test_the_current_bounds_are_the_recent_readings_widened_to_now() -> None:
+    offset = ClockOffset()
+    assert offset.current(10.0) is None
+    offset.bounds(10.0, 10.0002, OFFSET + 10.0001)
+    offset.bounds(10.5, 10.508, OFFSET + 10.501)
+    low, high = offset.current(11.0)  # type: ignore[misc]
+    assert low == pytest.approx(OFFSET - 0.0001 - 1.0 * DRIFT)
+    assert high == pytest.approx(OFFSET + 0.0001 + 1.0 * DRIFT)
+    # Once every reading is older than the window, there are no bounds to go by.
+    assert offset.current(10.5 + WINDOW_SECONDS + 0.01) is None
