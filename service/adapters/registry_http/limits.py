@@ -35,8 +35,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import structlog
+
 from service.adapters.registry_http.deadline import Deadline
 from service.app.ports import RegistryUnavailable
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,13 @@ class SourceLimits:
 
 class BudgetExhausted(RegistryUnavailable):
     """No slot or start time within the deadline."""
+
+
+def limiter_unavailable(error: BaseException) -> BudgetExhausted:
+    """A limit that cannot be checked (its database unreachable) is not honoured by sending
+    anyway: the source counts as unavailable. Logged by the error's type only."""
+    log.warning("registry_limiter_unavailable", error_type=type(error).__name__)
+    return BudgetExhausted("limiter_unavailable")
 
 
 def ensure_time_left(deadline: Deadline, min_left: float) -> None:

@@ -18,28 +18,12 @@ its own (the limiter's), whatever its number of requests in flight:
   quarter of HOLD_SECONDS. A ready slot nobody uses goes back when its hold ends. A
   process killed outright loses its connection, and PostgreSQL releases every lock it
   held with it: no slot is ever lost to a crash, and there is no lease to expire.
-- Rate: one row per source in registry_source_budgets holds the next free start time on
-  the database's clock (one clock for every process, whatever theirs say). The requests
-  of a process waiting for a start at the same moment reserve theirs with one atomic
-  upsert: k evenly spaced starts from max(next, now), next moved on by k intervals, only
-  if the first is within the longest of their deadlines. Each then sleeps until its own.
-  The start is on the database's clock, known here only to within the offset between
-  the clocks that recent round trips bound (clock_offset.py): a request sleeps until the
-  latest it can be (never early), and leaves only if it is then in time by the earliest it
-  can be (SourceLimits.in_time, limits.py); a request woken too late (a busy event loop)
-  takes another start.
-- Fast rates: where the contract's rate is high and its burst lets a start be taken a
-  couple of milliseconds late (pg_rate_shares.shares_fit), none of the above or below:
-  each process holds shares of the start timeline granted ahead, once a period, and its
-  requests take their starts with no round trip at all (pg_rate_shares.py).
-- Starts ahead: where the contract's burst leaves slack for a start to be taken late, the
-  process reserves a few more starts than it has waiting requests (twice as many as it
-  took in the last such slack, as many as fit in it), and tops them up whenever fewer
-  would still be in time once a reservation made now is back (its round trip is a moving
-  mean). A request then mostly finds its start ready, without a database round trip while
-  it holds a slot; one that comes while a reservation is on its way takes from what that
-  brings. A start not taken in time is dropped (rate unused, never exceeded). With no
-  burst (1) nothing is reserved ahead.
+- Rate: starts on the database's clock, one every SourceLimits.interval, each taken by
+  one request at most and within the slack it may be taken late by. Where the contract is
+  fast (pg_rate_shares.shares_fit), each process holds shares of the start timeline
+  granted ahead, and its requests take their starts with no round trip at all
+  (pg_rate_shares.py); otherwise the requests reserve their starts in the database, a few
+  ahead (pg_reserved_starts.py). Both run their statements on the limiter connection.
 
 Both steps are bounded by the caller's deadline, less the `min_left` an attempt needs:
 no slot or no start in time is BudgetExhausted, which the caller answers as "registry
@@ -72,8 +56,10 @@ from service.adapters.registry_http.limits import (
     BudgetExhausted,
     SourceLimits,
     ensure_time_left,
+    limiter_unavailable,
 )
 from service.adapters.registry_http.pg_rate_shares import SharedStarts, shares_fit
+from service.adapters.registry_http.pg_reserved_starts import ReservedStarts
 
 log = structlog.get_logger(__name__)
 
@@ -85,20 +71,6 @@ _TRY_SLOTS = (
     "SELECT slot FROM unnest($2::int[]) AS slot WHERE pg_try_advisory_lock($1, slot) LIMIT $3"
 )
 _RELEASE_SLOTS = "SELECT pg_advisory_unlock($1, slot) FROM unnest($2::int[]) AS slot"
-# Reserve a span ($2) of start times (k starts, one interval apart) for a source ($1):
-# from max(next, now), next moved on by the span; only if that first start is within
-# max_wait ($3). The first request of a source creates its row. "now" is the database's
-# clock, carried as EXCLUDED.next_start - span.
-_RESERVE_STARTS = """
-    WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now)
-    INSERT INTO registry_source_budgets AS b (source, next_start)
-    SELECT $1, clock.now + $2::float8 FROM clock
-    ON CONFLICT (source) DO UPDATE
-       SET next_start = GREATEST(b.next_start, EXCLUDED.next_start - $2::float8) + $2::float8
-     WHERE GREATEST(b.next_start, EXCLUDED.next_start - $2::float8)
-           - (EXCLUDED.next_start - $2::float8) <= $3::float8
-    RETURNING b.next_start - $2::float8 AS first_start, (SELECT now FROM clock) AS now
-"""
 # The demand lock: held shared by each process whose requests wait for a slot it could
 # not take. Another session holds it when this one cannot take it exclusively (a session's
 # own shared hold does not stand in its way); taken, it is given back at once.
@@ -111,21 +83,6 @@ _OTHERS_WANT = """
 _POLL_SECONDS = (0.005, 0.02)
 HOLD_SECONDS = 1.0
 """How long a process may keep handing a slot from one of its requests to the next."""
-_MOST_STARTS_AT_ONCE = 64
-_REPLY_WEIGHT = 0.2
-"""The weight of each reservation's round trip in the moving mean of them."""
-_FEWEST_AHEAD = 3
-"""While requests keep coming, at least this many ready: a couple in hand while the next
-reservation makes its round trip."""
-
-
-@dataclass(frozen=True)
-class _Start:
-    """A reserved start on this process's clock: the database's start time falls between
-    the two (its clock was read during the statement's round trip)."""
-
-    earliest: float
-    latest: float
 
 
 @dataclass(eq=False)
@@ -135,11 +92,6 @@ class _Slot:
 
     number: int
     taken_at: float
-
-
-def _limiter_unavailable(error: BaseException) -> BudgetExhausted:
-    log.warning("registry_limiter_unavailable", error_type=type(error).__name__)
-    return BudgetExhausted("limiter_unavailable")
 
 
 def lock_space(source: str) -> int:
@@ -173,42 +125,31 @@ class PostgresLimiter:
         self._ready: list[_Slot] = []
         self._cooling: dict[int, float] = {}
         self._slot_waiters: deque[asyncio.Future[_Slot]] = deque()
-        self._start_waiters: deque[tuple[asyncio.Future[_Start], float]] = deque()
-        self._stock: deque[_Start] = deque()
-        self._clock_offset = ClockOffset()
-        self._reply_seconds = 0.0
-        """How long a reservation takes to come back, lately (a moving mean)."""
-        """Starts reserved ahead of any request, earliest first."""
-        self._most_ahead = _starts_ahead(limits)
-        self._taken: deque[float] = deque()
-        """When starts were taken, over the last half slack: the demand to reserve for."""
         self._to_release: list[_Slot] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wanting = False
         """This process holds the demand lock (its requests wait for slots)."""
         self._others_want = True
         """Another process held the demand lock when last looked (so, at first)."""
-        self._shares = (
+        clock_offset = ClockOffset()
+        # Where the rate is fast, starts from shares of the timeline; else reserved.
+        self._starts: SharedStarts | ReservedStarts = (
             SharedStarts(
-                source,
-                self._space,
-                limits,
-                self._run,
-                self._clock_offset,
-                monotonic=monotonic,
-                sleep=sleep,
+                source, self._space, limits, self._run, clock_offset,
+                monotonic=monotonic, sleep=sleep,
             )
             if shares_fit(limits)
-            else None
-        )
-        """Where the rate is high: starts from shares of the timeline, not reserved."""
+            else ReservedStarts(
+                source, limits, self._execute, clock_offset, monotonic=monotonic, sleep=sleep
+            )
+        )  # fmt: skip
 
     @contextlib.asynccontextmanager
     async def slot(self, deadline: Deadline, min_left: float) -> AsyncIterator[None]:
         ensure_time_left(deadline, min_left)
         slot = await self._take_slot(deadline, min_left)
         try:
-            await self._take_start(deadline, min_left)
+            await self._starts.take(deadline, min_left)
         except BaseException:
             self._pass_on(slot)
             raise
@@ -220,8 +161,7 @@ class PostgresLimiter:
         self._pass_on(slot)
 
     async def aclose(self) -> None:
-        if self._shares is not None:
-            await self._shares.aclose()
+        await self._starts.aclose()
         for task in self._tasks.values():
             task.cancel()
         for task in self._tasks.values():
@@ -234,7 +174,6 @@ class PostgresLimiter:
             self._connection = None
         self._held.clear()
         self._ready.clear()
-        self._stock.clear()
 
     # Slots
 
@@ -279,7 +218,7 @@ class PostgresLimiter:
                 try:
                     taken = await self._lock(free, min(wanted, room))
                 except Exception as error:
-                    self._fail_waiters(self._slot_waiters, _limiter_unavailable(error))
+                    self._fail_waiters(self._slot_waiters, limiter_unavailable(error))
                     return
             for slot in taken:
                 self._pass_on(slot)
@@ -384,133 +323,6 @@ class PostgresLimiter:
             self._keep_running("demand", self._watch_demand)
         return taken
 
-    # Starts
-
-    async def _take_start(self, deadline: Deadline, min_left: float) -> None:
-        if self._shares is not None:
-            await self._shares.take(deadline, min_left)
-            return
-        while True:
-            until = self._monotonic() + deadline.remaining() - min_left
-            start = self._from_stock(until)
-            if start is None:
-                start = await self._reserved(until)
-            wait = start.latest - self._monotonic()
-            if wait > 0:
-                await self._sleep(wait)
-            now = self._monotonic()
-            if self._limits.in_time(start.earliest, now):
-                ensure_time_left(deadline, min_left)
-                self._count_taken(now)
-                return
-            # Woken too late for this start (a busy loop): a later one, if there is time.
-
-    def _from_stock(self, until: float) -> _Start | None:
-        now = self._monotonic()
-        while self._stock and not self._limits.in_time(self._stock[0].earliest, now):
-            self._stock.popleft()  # its time has passed: unused
-        if not self._stock or self._stock[0].latest > until:
-            return None
-        start = self._stock.popleft()
-        if self._fresh_stock(now) < self._ahead():
-            self._keep_running("reserve", self._reserve)
-        return start
-
-    def _fresh_stock(self, now: float) -> int:
-        """Starts in stock that will still be in time once a reservation made now is
-        back: those about to pass are no stock for the next requests."""
-        back = now + self._reply_seconds
-        return sum(1 for start in self._stock if self._limits.in_time(start.earliest, back))
-
-    def _count_taken(self, now: float) -> None:
-        if not self._most_ahead:
-            return
-        self._taken.append(now)
-        while self._taken[0] < now - self._limits.start_slack / 2:
-            self._taken.popleft()
-
-    def _ahead(self) -> int:
-        """Starts to keep reserved ahead: twice the recent demand (the next reservation
-        takes a round trip to come), within what fits the slack."""
-        recent = len(self._taken)
-        return min(self._most_ahead, max(_FEWEST_AHEAD, 2 * recent)) if recent else 0
-
-    async def _reserved(self, until: float) -> _Start:
-        start: asyncio.Future[_Start] = asyncio.get_running_loop().create_future()
-        self._start_waiters.append((start, until))
-        self._keep_running("reserve", self._reserve)
-        try:
-            return await start
-        finally:
-            start.cancel()  # no-op once it has a result
-
-    def _serve_from_stock(self) -> None:
-        """Requests that came while a reservation was on its way take what it brought, if
-        it fits them, rather than waiting for one more."""
-        while self._start_waiters and self._stock:
-            future, until = self._start_waiters[0]
-            if not future.done():
-                start = self._from_stock(until)
-                if start is None:
-                    return
-                future.set_result(start)
-            self._start_waiters.popleft()
-
-    async def _reserve(self) -> None:
-        """Reserve starts for every request waiting for one, and those ahead, one
-        statement at a time."""
-        while True:
-            self._serve_from_stock()
-            batch: list[tuple[asyncio.Future[_Start], float]] = []
-            while self._start_waiters and len(batch) < _MOST_STARTS_AT_ONCE:
-                waiter = self._start_waiters.popleft()
-                if not waiter[0].done():
-                    batch.append(waiter)
-            now = self._monotonic()
-            wanted_ahead, fresh = self._ahead(), self._fresh_stock(now)
-            ahead = max(0, wanted_ahead - fresh)
-            if not batch and fresh >= wanted_ahead:
-                return
-            # Ahead of need, a start is no use beyond the slack it may be taken late by.
-            max_wait = max((until for _, until in batch), default=now) - now
-            max_wait = max(max_wait, self._limits.start_slack / 2 if ahead else 0.0)
-            if max_wait <= 0:
-                self._fail_waiters((f for f, _ in batch), BudgetExhausted("no_rate_token"))
-                continue
-            count = len(batch) + ahead
-            interval = self._limits.interval
-            sent = self._monotonic()
-            try:
-                rows = await self._execute(
-                    _RESERVE_STARTS, self._source, count * interval, max_wait
-                )
-            except Exception as error:
-                self._fail_waiters((f for f, _ in batch), _limiter_unavailable(error))
-                if not batch:
-                    return  # reserving ahead only: the next request tries again
-                continue
-            replied = self._monotonic()
-            self._reply_seconds += (replied - sent - self._reply_seconds) * _REPLY_WEIGHT
-            if not rows:
-                self._fail_waiters((f for f, _ in batch), BudgetExhausted("no_rate_token"))
-                if not batch:
-                    return  # none free soon enough to reserve ahead: the next request asks
-                continue
-            first_start, database_now = float(rows[0][0]), float(rows[0][1])
-            low, high = self._clock_offset.bounds(sent, replied, database_now)
-            starts = [
-                _Start(first_start - high + n * interval, first_start - low + n * interval)
-                for n in range(count)
-            ]
-            for (future, until), start in zip(batch, starts, strict=False):
-                if future.done():
-                    self._stock.append(start)  # its caller gave up: for the next one
-                elif start.latest > until:
-                    future.set_exception(BudgetExhausted("no_rate_token"))
-                else:
-                    future.set_result(start)
-            self._stock.extend(starts[len(batch) :])
-
     # The limiter connection
 
     async def _execute(self, statement: str, *arguments: Any) -> list[Any]:
@@ -576,11 +388,3 @@ class PostgresLimiter:
         task = self._tasks.get(name)
         if task is None or task.done():
             self._tasks[name] = asyncio.get_running_loop().create_task(work())
-
-
-def _starts_ahead(limits: SourceLimits) -> int:
-    """Starts a process keeps reserved ahead: as many as can be taken in time, one interval
-    apart, within half the slack a start may be taken late by (the other half is the wait
-    for the next reservation); at most one per slot. None without burst."""
-    fitting = int(limits.start_slack / 2 / limits.interval)
-    return max(0, min(fitting, limits.max_concurrency))
