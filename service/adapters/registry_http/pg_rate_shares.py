@@ -47,7 +47,12 @@ import structlog
 
 from service.adapters.registry_http.clock_offset import ClockOffset
 from service.adapters.registry_http.deadline import Deadline
-from service.adapters.registry_http.limits import BudgetExhausted, SourceLimits, ensure_time_left
+from service.adapters.registry_http.limits import (
+    BudgetExhausted,
+    SourceLimits,
+    ensure_time_left,
+    limiter_unavailable,
+)
 from service.adapters.registry_http.rate_shares import (
     PERIOD_SECONDS,
     RESIDUES,
@@ -248,8 +253,7 @@ class SharedStarts:
             try:
                 await asyncio.shield(asking)
             except Exception as error:
-                log.warning("registry_limiter_unavailable", error_type=type(error).__name__)
-                raise BudgetExhausted("limiter_unavailable") from None
+                raise limiter_unavailable(error) from None
             if covered:
                 return
 
